@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from corpus.record import Format, Message
+from corpus.record import Format
 
 ANSWER_KEYS = ("output", "output_text", "response")
 DATE_KEYS = ("as_of", "date", "updated_at", "created_at", "timestamp")
@@ -74,7 +74,7 @@ class Parsed:
     """The fields a line contributes to a `Record` (before ids, dates and sources are added)."""
 
     format: Format
-    turns: list[Message] = field(default_factory=list)
+    turns: list[tuple[str, str]] = field(default_factory=list)  # (role, content)
     question: str | None = None
     context: str | None = None
     answer: str | None = None
@@ -259,7 +259,7 @@ def _chat(obj: dict[str, Any]) -> Parsed:
         raise LineError(
             "wrong_type", "'messages' is not a non-empty list", 'write "messages": [{...}, ...]'
         )
-    turns = []
+    turns: list[tuple[str, str]] = []
     for i, msg in enumerate(messages, 1):
         if not isinstance(msg, dict):
             raise LineError(
@@ -273,7 +273,7 @@ def _chat(obj: dict[str, Any]) -> Parsed:
             raise LineError(
                 "missing_field", f"message {i} has no 'content'", 'add "content": "..."'
             )
-        turns.append(Message(role=role, content=_content(msg["content"], f"message {i}")))
+        turns.append((role, _content(msg["content"], f"message {i}")))
     return _from_turns(Format.CHAT, turns)
 
 
@@ -295,11 +295,11 @@ def _gemini(obj: dict[str, Any]) -> Parsed:
         raise LineError(
             "wrong_type", "'contents' is not a non-empty list", 'write "contents": [{...}]'
         )
-    turns = []
+    turns: list[tuple[str, str]] = []
     sys_obj = obj.get("systemInstruction", obj.get("system_instruction"))
     if sys_obj is not None:
         parts = sys_obj.get("parts") if isinstance(sys_obj, dict) else None
-        turns.append(Message(role="system", content=_content(parts, "systemInstruction")))
+        turns.append(("system", _content(parts, "systemInstruction")))
     for i, item in enumerate(contents, 1):
         if not isinstance(item, dict):
             raise LineError(
@@ -311,9 +311,7 @@ def _gemini(obj: dict[str, Any]) -> Parsed:
             raise LineError(
                 "unknown_role", f"contents[{i}] has role {role!r}", f"Gemini uses {fix!r}"
             )
-        turns.append(
-            Message(role=GEMINI_ROLES[role], content=_content(item.get("parts"), f"contents[{i}]"))
-        )
+        turns.append((GEMINI_ROLES[role], _content(item.get("parts"), f"contents[{i}]")))
     return _from_turns(Format.GEMINI, turns)
 
 
@@ -323,39 +321,37 @@ def _sharegpt(obj: dict[str, Any]) -> Parsed:
         raise LineError(
             "wrong_type", "'conversations' is not a non-empty list", "write a list of turns"
         )
-    turns = []
+    turns: list[tuple[str, str]] = []
     if isinstance(obj.get("system"), str) and obj["system"].strip():
-        turns.append(Message(role="system", content=obj["system"]))
+        turns.append(("system", obj["system"]))
     for i, item in enumerate(conversations, 1):
         who = item.get("from") if isinstance(item, dict) else None
         if who not in SHAREGPT_ROLES:
             raise LineError(
                 "unknown_role", f"turn {i} is from {who!r}", "use 'system', 'human' or 'gpt'"
             )
-        turns.append(
-            Message(role=SHAREGPT_ROLES[who], content=_content(item.get("value"), f"turn {i}"))
-        )
+        turns.append((SHAREGPT_ROLES[who], _content(item.get("value"), f"turn {i}")))
     return _from_turns(Format.SHAREGPT, turns)
 
 
-def _from_turns(fmt: Format, turns: list[Message]) -> Parsed:
+def _from_turns(fmt: Format, turns: list[tuple[str, str]]) -> Parsed:
     """Check the order of chat turns and take the question/answer from the last exchange."""
     check_turn_order(turns)
-    system = turns[0].content if turns[0].role == "system" else None
-    dialogue = [t for t in turns if t.role != "system"]
+    system = turns[0][1] if turns[0][0] == "system" else None
+    dialogue = [content for role, content in turns if role != "system"]
     return Parsed(
         format=fmt,
         turns=turns,
         system=system,
-        question=dialogue[-2].content,
-        answer=dialogue[-1].content,
+        question=dialogue[-2],
+        answer=dialogue[-1],
         multi_turn=len(dialogue) > 2,
     )
 
 
-def check_turn_order(turns: list[Message]) -> None:
+def check_turn_order(turns: list[tuple[str, str]]) -> None:
     """Raise unless turns are [system] user assistant (user assistant)... with non-empty answers."""
-    roles = [t.role for t in turns]
+    roles = [role for role, _ in turns]
     if "assistant" not in roles:
         raise LineError(
             "no_assistant",
@@ -377,8 +373,8 @@ def check_turn_order(turns: list[Message]) -> None:
             f"roles out of order: {shown}",
             "alternate user and assistant, starting with user and ending with assistant",
         )
-    for t in turns:
-        if t.role == "assistant" and not t.content.strip():
+    for role, content in turns:
+        if role == "assistant" and not content.strip():
             raise LineError(
                 "empty_answer", "an assistant turn is empty", "write the expected reply"
             )

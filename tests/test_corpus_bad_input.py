@@ -1,0 +1,130 @@
+"""Every bad-input case gets a clear error (file, line, code, message, hint) and loses nothing valid."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from corpus import StrictModeError, load_corpus
+from corpus.fix import fix_file
+from tests.conftest import BAD_DIR, FORMATS_DIR
+
+# file -> (expected rejects as (line, code), valid, blank, warning codes); written by reading the files
+CASES: dict[str, tuple[list[tuple[int, str]], int, int, set[str]]] = {
+    "invalid_json.jsonl": ([(3, "invalid_json"), (5, "invalid_json"), (6, "invalid_json")], 3, 0, set()),
+    "json_array.json": ([(0, "json_array")], 0, 0, set()),
+    "multiline.json": ([(0, "multiline_json")], 0, 0, set()),
+    "bom.jsonl": ([], 2, 0, {"bom"}),
+    "cp1251.jsonl": ([(2, "not_utf8")], 2, 0, set()),
+    "blank_lines.jsonl": ([], 2, 3, {"blank_line"}),
+    "not_object.jsonl": ([(2, "not_object"), (3, "not_object"), (4, "not_object")], 2, 0, set()),
+    "unknown_shape.jsonl": ([(1, "unknown_shape"), (2, "unknown_shape")], 1, 0, set()),
+    "missing_answer.jsonl": (
+        [(1, "missing_answer"), (2, "missing_answer"), (3, "missing_answer"), (4, "missing_answer")],
+        1,
+        0,
+        set(),
+    ),
+    "empty_answer.jsonl": (
+        [(1, "empty_answer"), (2, "empty_answer"), (3, "empty_answer"), (4, "empty_answer")],
+        1,
+        0,
+        set(),
+    ),
+    "wrong_type.jsonl": ([(n, "wrong_type") for n in range(1, 6)], 1, 0, set()),
+    "unknown_role.jsonl": ([(1, "unknown_role"), (2, "unknown_role")], 1, 0, set()),
+    "no_assistant.jsonl": ([(1, "no_assistant")], 1, 0, set()),
+    "role_order.jsonl": ([(1, "role_order"), (2, "role_order"), (3, "role_order")], 1, 0, set()),
+    "mixed_formats.jsonl": ([], 4, 0, {"mixed_formats"}),
+    "duplicates.jsonl": ([(3, "duplicate"), (4, "duplicate")], 2, 0, set()),
+    "too_long.jsonl": ([(2, "too_long")], 2, 0, set()),
+    "bad_date.jsonl": ([(1, "bad_date"), (2, "bad_date")], 2, 0, set()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_file_reports_every_problem(name: str) -> None:
+    expected, valid, blank, warnings = CASES[name]
+    report = load_corpus(BAD_DIR / name)
+    assert [(r.line, r.code) for r in report.rejects] == expected
+    (counts,) = report.files
+    assert (counts.valid, counts.blank) == (valid, blank)
+    assert len(report.records) == valid
+    assert {w.code for w in report.warnings} == warnings
+    for reject in report.rejects:
+        assert reject.file.endswith(name)
+        assert reject.message and reject.hint
+        assert f"{name}:{reject.line}: [{reject.code}]" in str(reject)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_counts_add_up(name: str) -> None:
+    (counts,) = load_corpus(BAD_DIR / name).files
+    lines = len((BAD_DIR / name).read_bytes().splitlines())
+    assert counts.lines == lines
+    assert counts.valid + counts.rejected + counts.blank == lines
+
+
+def test_seed_invalid_line_gets_the_role_content_hint() -> None:
+    reject = load_corpus(BAD_DIR / "invalid_json.jsonl").rejects[0]
+    assert reject.line == 3
+    assert '"role": "assistant", "content"' in reject.hint
+
+
+def test_cp1251_is_recognised() -> None:
+    (reject,) = load_corpus(BAD_DIR / "cp1251.jsonl").rejects
+    assert "cp1251" in reject.message
+
+
+def test_unknown_shape_lists_keys_and_nearest_format() -> None:
+    first, second = load_corpus(BAD_DIR / "unknown_shape.jsonl").rejects
+    assert "answer, question" in first.message
+    assert "prompt_completion" in first.hint and "'question' -> 'prompt'" in first.hint
+    assert "'Prompt' -> 'prompt'" in second.hint
+
+
+def test_json_array_offers_the_conversion(tmp_path) -> None:
+    (reject,) = load_corpus(BAD_DIR / "json_array.json").rejects
+    assert "JSON array of 2 items" in reject.message and "python -m corpus fix" in reject.hint
+    out = tmp_path / "fixed.jsonl"
+    result = fix_file(BAD_DIR / "json_array.json", out)
+    assert result.lines_written == 2
+    report = load_corpus(out)
+    assert report.ok and [r.answer for r in report.records] == ["Париж", "4"]
+
+
+@pytest.mark.parametrize("name", ["bom.jsonl", "cp1251.jsonl", "blank_lines.jsonl", "multiline.json"])
+def test_fix_repairs_file_level_problems(name: str, tmp_path) -> None:
+    out = tmp_path / "fixed.jsonl"
+    fix_file(BAD_DIR / name, out)
+    report = load_corpus(out)
+    assert report.ok and not report.warnings
+    assert len(report.records) == CASES[name][1] + len([r for r in CASES[name][0] if r[1] != "duplicate"])
+
+
+def test_duplicate_names_the_first_copy() -> None:
+    first = load_corpus(BAD_DIR / "duplicates.jsonl").rejects[0]
+    assert first.message.endswith("duplicates.jsonl:1")
+
+
+def test_line_limit_is_configurable() -> None:
+    report = load_corpus(BAD_DIR / "too_long.jsonl", max_line_chars=100_000)
+    assert report.ok and len(report.records) == 3
+
+
+def test_strict_mode_fails_the_file_with_the_complete_list() -> None:
+    paths = [BAD_DIR / "wrong_type.jsonl", FORMATS_DIR / "gemini.jsonl"]
+    with pytest.raises(StrictModeError) as caught:
+        load_corpus(paths, strict=True)
+    report = caught.value.report
+    assert len(report.rejects) == 5  # every reject, not the first
+    assert {r.source.file for r in report.records} == {str(FORMATS_DIR / "gemini.jsonl")}
+
+
+def test_lenient_mode_loads_valid_records_of_a_whole_bad_directory() -> None:
+    report = load_corpus(BAD_DIR)
+    assert report.records and report.rejects
+    for counts in report.files:
+        assert counts.valid + counts.rejected + counts.blank == counts.lines
+    json.dumps([r.model_dump() for r in report.rejects])  # rejects serialise for --json

@@ -1,0 +1,49 @@
+"""Property: the loader never raises on arbitrary lines, and its counts always add up."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus import load_corpus
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+known_keys = st.sampled_from(
+    ["prompt", "completion", "instruction", "input", "output", "output_text", "response", "input_text",
+     "messages", "contents", "conversations", "text", "label", "id", "as_of", "date", "timestamp", "role"]
+)
+shaped_objects = st.dictionaries(known_keys, json_values, max_size=5).map(lambda d: json.dumps(d))
+lines = st.lists(
+    st.one_of(
+        shaped_objects,
+        json_values.map(json.dumps),
+        st.text(max_size=40),
+        st.binary(max_size=40),
+        st.just(""),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines)
+def test_loader_never_raises_and_counts_add_up(raw_lines: list[str | bytes]) -> None:
+    data = b"\n".join(line if isinstance(line, bytes) else line.encode("utf-8") for line in raw_lines)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz.jsonl"
+        path.write_bytes(data)
+        report = load_corpus(path)
+    (counts,) = report.files
+    assert counts.lines == len(data.splitlines())
+    assert counts.valid + counts.rejected + counts.blank == counts.lines
+    assert counts.valid == len(report.records)
+    for reject in report.rejects:
+        assert reject.code and reject.message and reject.hint
