@@ -1,0 +1,134 @@
+"""Metrics, intervals and cost checked against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from compare import metrics
+from compare.cost import (
+    MonthlyCost,
+    PriceBook,
+    SideCostModel,
+    break_even_queries,
+    machine_cost,
+    monthly_cost,
+    token_cost,
+    tuning_cost,
+)
+from compare.judge import parse_score
+from compare.stats import bootstrap_mean, paired_difference
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Pro plan costs €12!", "pro plan costs 12"),
+        ("  Тариф «Pro» — 12 евро.  ", "тариф pro 12 евро"),
+        ("Её ёлка", "ее елка"),
+    ],
+)
+def test_normalize(text: str, expected: str) -> None:
+    assert metrics.normalize(text) == expected
+
+
+def test_exact_match_ignores_case_punctuation_articles() -> None:
+    assert metrics.exact_match("  The answer!", "answer") == 1.0
+    assert metrics.exact_match("answers", "answer") == 0.0
+
+
+def test_token_f1_by_hand() -> None:
+    # pred {pro, plan, costs, 12, euro}, ref {pro, costs, 12, euro, per, month}: 4 common
+    # precision 4/5, recall 4/6 -> F1 = 2 * 0.8 * 0.6667 / 1.4667 = 0.72727
+    value = metrics.token_f1("The Pro plan costs 12 euro", "Pro costs 12 euro per month")
+    assert value == pytest.approx(0.727272, abs=1e-5)
+    assert metrics.token_f1("", "") == 1.0 and metrics.token_f1("x", "") == 0.0
+
+
+def test_rouge_l_by_hand() -> None:
+    # LCS of "x y z w" and "x z y w" has length 3 -> P = R = 3/4 -> F = 0.75
+    assert metrics.rouge_l("x y z w", "x z y w") == pytest.approx(0.75)
+    # Cyrillic is kept (rouge-score's own tokenizer would drop it): LCS 4 of 5 and 6 tokens
+    value = metrics.rouge_l("тариф Pro стоит 12 евро", "Pro стоит 12 евро в месяц")
+    assert value == pytest.approx(2 * (4 / 5) * (4 / 6) / (4 / 5 + 4 / 6))
+
+
+def test_semantic_similarity_by_hand() -> None:
+    table = {"a": [1.0, 0.0], "b": [1.0, 1.0], "c": [0.0, 1.0]}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.array([table.get(t, [0.0, 0.0]) for t in texts])
+
+    values = metrics.semantic_similarity(["a", "a", ""], ["b", "c", "a"], embed)
+    assert values == pytest.approx([1 / math.sqrt(2), 0.0, 0.0])
+
+
+def test_retrieval_metrics_by_hand() -> None:
+    ranked = ["r1", "r2", "r3"]
+    assert metrics.hit_at_k(ranked, "r3", 1) == 0.0
+    assert metrics.hit_at_k(ranked, "r3", 5) == 1.0
+    assert metrics.reciprocal_rank(ranked, "r3") == pytest.approx(1 / 3)
+    assert metrics.reciprocal_rank(ranked, "r9") == 0.0
+
+
+def test_labels_by_hand() -> None:
+    gold = ["x", "x", "y", "y"]
+    predicted = ["x", "y", "y", None]
+    # x: P 1, R 1/2 -> F 2/3; y: P 1/2, R 1/2 -> F 1/2; macro = 7/12
+    assert metrics.macro_f1(predicted, gold) == pytest.approx(7 / 12)
+    assert metrics.accuracy(predicted, gold) == 0.5
+    assert metrics.predicted_label("I'd say: Negative.", ["positive", "negative"]) == "negative"
+    assert metrics.predicted_label("no idea", ["positive", "negative"]) is None
+
+
+def test_bootstrap_is_reproducible_and_brackets_the_mean() -> None:
+    values = [0.0, 1.0, 1.0, 0.5, 0.25, 0.75, 1.0, 0.0]
+    a, b = bootstrap_mean(values, seed=3), bootstrap_mean(values, seed=3)
+    assert a == b
+    assert a.mean == pytest.approx(0.5625) and a.low <= a.mean <= a.high
+    constant = bootstrap_mean([0.4] * 10)
+    assert (constant.low, constant.high) == pytest.approx((0.4, 0.4))
+
+
+def test_paired_difference() -> None:
+    same = paired_difference([0.1, 0.5, 0.9], [0.1, 0.5, 0.9])
+    assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0) and not same.excludes_zero
+    better = paired_difference([1.0] * 20, [0.0] * 10 + [0.5] * 10)
+    assert better.mean == pytest.approx(0.75) and better.excludes_zero
+    with pytest.raises(ValueError, match="differ in length"):
+        paired_difference([1.0], [1.0, 2.0])
+
+
+def test_cost_worked_examples() -> None:
+    book = PriceBook.load(ROOT / "data" / "prices.json")
+    mini = book.get("gpt-4o-mini-ft")
+    # 1,000 in × $0.30/1M + 200 out × $1.20/1M = $0.0003 + $0.00024
+    assert token_cost(mini, 1000, 200) == pytest.approx(0.00054)
+    # 100k dataset tokens × 3 epochs × $3/1M
+    assert tuning_cost(100_000, 3, mini) == pytest.approx(0.90)
+    # 36 s of machine time at $0.10/h
+    assert machine_cost(36, book) == pytest.approx(0.001)
+    for entry in book.entries.values():
+        assert entry.source and entry.date
+
+
+def test_monthly_and_break_even() -> None:
+    rag = monthly_cost(SideCostModel(side="rag", index_build_usd=1.0), 0.002, 10_000, 0, 4)
+    tuned = monthly_cost(SideCostModel(side="tuned", tuning_run_usd=50.0), 0.001, 10_000, 1, 0)
+    assert (rag.total_usd, tuned.total_usd) == pytest.approx((24.0, 60.0))
+    # 0.002 V + 4 = 0.001 V + 50 -> V = 46,000
+    assert break_even_queries(rag, tuned) == pytest.approx(46_000)
+    same_slope = MonthlyCost(side="x", per_query_usd=0.002, per_1k_usd=2, queries=1, query_usd=0, fixed_usd=0, total_usd=0)
+    assert break_even_queries(rag, same_slope) is None
+
+
+@pytest.mark.parametrize(("reply", "score"), [("score: 1", 1.0), ("Score = 0.5.", 0.5), ("score:0", 0.0)])
+def test_judge_reply_parsing(reply: str, score: float) -> None:
+    assert parse_score(reply) == score
+
+
+def test_judge_unparseable_is_nan() -> None:
+    assert math.isnan(parse_score("I think it is right"))
