@@ -46,7 +46,7 @@ class FixedInputs(BaseModel):
 
     index_build_seconds: float = 0.0
     index_embedding_tokens: int = 0
-    training_tokens: int = 0  # dataset tokens per epoch
+    training_tokens: int = 0  # a re-tune on the current corpus, all epochs
     epochs: int = 1
     training_seconds: float = 0.0
 
@@ -78,7 +78,7 @@ def side_models(
     else:
         build = fixed.index_embedding_tokens * embedder.input_per_1m / 1_000_000
     if settings.tuning_price:
-        tune = tuning_cost(fixed.training_tokens, fixed.epochs, book.get(settings.tuning_price))
+        tune = tuning_cost(fixed.training_tokens, 1, book.get(settings.tuning_price))
     else:
         tune = machine_cost(fixed.training_seconds, book)
     return {

@@ -1,0 +1,156 @@
+"""The eval run: every side asked once per question, cached on re-runs, scored, reported."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from compare.advice import AdviceSettings
+from compare.answer import Answer, SourceHit
+from compare.cost import PriceBook
+from compare.costing import CostSettings
+from compare.evalset import EvalLoadError, load_eval
+from compare.evaluate import SideFacts, batches, evaluate
+from compare.freshness import Knowledge
+from compare.report import write_report
+from compare.store import Store
+from corpus import load_corpus
+from tests.conftest import FORMATS_DIR, ROOT
+
+
+class TableAnswerer:
+    """Answers from a fixed table and counts how often it was asked (to see the cache work)."""
+
+    def __init__(
+        self, name: str, table: dict[str, str], sources: dict[str, list[str]] | None = None
+    ) -> None:
+        self.name, self.table, self.sources, self.calls = name, table, sources or {}, 0
+
+    def answer(self, question: str) -> Answer:
+        self.calls += 1
+        hits = [
+            SourceHit(record_id=r, score=1.0 - i / 10)
+            for i, r in enumerate(self.sources.get(question, []))
+        ]
+        return Answer(
+            answerer=self.name,
+            text=self.table.get(question, ""),
+            sources=hits,
+            latency_s=0.01,
+            prompt_tokens=100,
+            completion_tokens=10,
+        )
+
+
+class BrokenAnswerer:
+    name = "tuned"
+
+    def answer(self, question: str) -> Answer:
+        raise ConnectionError("endpoint down")
+
+
+@pytest.fixture
+def eval_file(tmp_path: Path) -> Path:
+    lines = [
+        {
+            "id": "q1",
+            "question": "What is the capital of Italy?",
+            "reference": "Rome",
+            "record_id": "ir-1",
+        },
+        {"id": "q2", "question": "Biggest planet?", "reference": "Jupiter", "record_id": "gm-1"},
+        {"prompt": "Sum 1..10?", "completion": "55", "id": "iot-1"},
+        {
+            "id": "q4",
+            "question": "Sentiment: 'great food'",
+            "reference": "положительный",
+            "labels": ["положительный", "отрицательный"],
+        },
+    ]
+    path = tmp_path / "eval.jsonl"
+    path.write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8"
+    )
+    return path
+
+
+def test_eval_file_in_eval_or_corpus_shape(eval_file: Path) -> None:
+    items = load_eval(eval_file)
+    assert [i.id for i in items] == ["q1", "q2", "iot-1", "q4"]
+    assert (
+        items[2].question == "Sum 1..10?"
+        and items[2].reference == "55"
+        and items[2].record_id == "iot-1"
+    )
+    assert items[3].is_classification
+
+
+def test_bad_eval_lines_are_all_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        '{"question": "q"}\n[1]\n{"prompt": "p", "completion": "c"}\n', encoding="utf-8"
+    )
+    with pytest.raises(EvalLoadError) as caught:
+        load_eval(path)
+    assert "bad.jsonl:1:" in str(caught.value) and "bad.jsonl:2:" in str(caught.value)
+
+
+def test_run_scores_caches_and_reports(eval_file: Path, tmp_path: Path) -> None:
+    items = load_eval(eval_file)
+    records = load_corpus(FORMATS_DIR).records
+    by_q = {i.question: i.reference for i in items}
+    rag = TableAnswerer("rag", by_q, {i.question: ["zz", i.record_id or ""] for i in items})
+    known = frozenset(r.content_hash for r in records)
+    facts = SideFacts(
+        index=Knowledge(side="rag", content_hashes=known),
+        tuned=Knowledge(side="tuned", cutoff=date(2026, 1, 1)),
+        training_records=10,
+    )
+    store = Store(tmp_path / "runs.sqlite")
+    kwargs = dict(
+        records=records,
+        facts=facts,
+        book=PriceBook.load(ROOT / "data" / "prices.json"),
+        cost=CostSettings(rag_generator="gpt-4o-mini"),
+        advice=AdviceSettings(),
+        store=store,
+    )
+    seen: list[tuple[int, int]] = []
+    first = evaluate(
+        items, [rag, BrokenAnswerer()], progress=lambda d, t, _: seen.append((d, t)), **kwargs
+    )
+    assert seen[0] == (0, 8) and seen[-1] == (8, 8)
+    rag_rows = first.run.for_answerer("rag")
+    assert [r.metrics["token_f1"] for r in rag_rows] == [1.0, 1.0, 1.0, 1.0]
+    assert rag_rows[0].metrics["hit@1"] == 0.0 and rag_rows[0].metrics["mrr"] == 0.5
+    broken = first.run.for_answerer("tuned")
+    assert all(r.answer.error == "ConnectionError: endpoint down" for r in broken)
+    side = {s.answerer: s for s in first.summary.sides}
+    assert side["rag"].label_accuracy == 1.0 and side["tuned"].errors == 4
+    gap = first.summary.gap("rag", "tuned")
+    assert gap is not None and gap.diff.mean == pytest.approx(1.0)
+    assert first.advice.verdict == "keep_rag"
+    # per query: 100 in × $0.15/1M + 10 out × $0.60/1M = $0.000021, plus machine time for the embedder
+    rag_cost = next(s for s in first.cost.sides if s.model.side == "rag")
+    assert rag_cost.monthly.per_query_usd == pytest.approx(0.000021 + 0.01 / 3600 * 0.10)
+
+    second = evaluate(items, [rag, BrokenAnswerer()], **kwargs)
+    assert rag.calls == 4  # every rag answer came from the cache
+    assert all(r.cached for r in second.run.for_answerer("rag"))
+    assert not any(r.cached for r in second.run.for_answerer("tuned"))  # failures are asked again
+    assert [r["run_id"] for r in store.runs()] == [first.run.run_id, second.run.run_id]
+
+    json_path, md_path = write_report(second, tmp_path / "report")
+    text = md_path.read_text(encoding="utf-8")
+    for heading in ("## Advice", "## Quality", "## Freshness", "## Cost", "break-even"):
+        assert heading in text
+    assert json.loads(json_path.read_text(encoding="utf-8"))["advice"]["verdict"] == "keep_rag"
+
+
+def test_batches_for_the_timeline() -> None:
+    records = load_corpus(FORMATS_DIR).records
+    rows = batches(records)
+    assert sum(n for _, _, n in rows) == len(records)
