@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m scripts.demo
+	$(PY) scripts/demo.py
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \

@@ -21,14 +21,27 @@ from corpus import load_corpus
 
 def _line(i: int, rng: random.Random) -> dict[str, object]:
     """One line in one of the seed shapes, with some Cyrillic and a date now and then."""
-    q, a = f"Вопрос {i}: сколько стоит тариф {rng.randint(1, 99)}?", f"Ответ {i}: {rng.randint(1, 999)} евро."
+    q, a = (
+        f"Вопрос {i}: сколько стоит тариф {rng.randint(1, 99)}?",
+        f"Ответ {i}: {rng.randint(1, 999)} евро.",
+    )
     shapes: list[dict[str, object]] = [
         {"prompt": q, "completion": a},
         {"instruction": q, "input": "", "output": a},
         {"input_text": q, "output_text": a},
-        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": q},
-                      {"role": "assistant", "content": a}]},
-        {"contents": [{"role": "user", "parts": [{"text": q}]}, {"role": "model", "parts": [{"text": a}]}]},
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": q},
+                {"role": "assistant", "content": a},
+            ]
+        },
+        {
+            "contents": [
+                {"role": "user", "parts": [{"text": q}]},
+                {"role": "model", "parts": [{"text": a}]},
+            ]
+        },
         {"text": f"{q} {a}"},
         {"text": q, "label": rng.choice(["billing", "bug", "feature"])},
     ]
@@ -85,7 +98,9 @@ def main() -> None:
         loader = best_of(args.repeats, full)
     print(f"lines                  {args.lines:,}")
     print(f"bare json.loads        {args.lines / baseline:,.0f} lines/s  (baseline)")
-    print(f"load + validate        {args.lines / loader:,.0f} records/s  ({loader / baseline:.2f}x the baseline's time)")
+    print(
+        f"load + validate        {args.lines / loader:,.0f} records/s  ({loader / baseline:.2f}x the baseline's time)"
+    )
     print("goal                   >= 50,000 records/s on 2 cores")
 
 

@@ -121,11 +121,21 @@ def test_monthly_and_break_even() -> None:
     assert (rag.total_usd, tuned.total_usd) == pytest.approx((24.0, 60.0))
     # 0.002 V + 4 = 0.001 V + 50 -> V = 46,000
     assert break_even_queries(rag, tuned) == pytest.approx(46_000)
-    same_slope = MonthlyCost(side="x", per_query_usd=0.002, per_1k_usd=2, queries=1, query_usd=0, fixed_usd=0, total_usd=0)
+    same_slope = MonthlyCost(
+        side="x",
+        per_query_usd=0.002,
+        per_1k_usd=2,
+        queries=1,
+        query_usd=0,
+        fixed_usd=0,
+        total_usd=0,
+    )
     assert break_even_queries(rag, same_slope) is None
 
 
-@pytest.mark.parametrize(("reply", "score"), [("score: 1", 1.0), ("Score = 0.5.", 0.5), ("score:0", 0.0)])
+@pytest.mark.parametrize(
+    ("reply", "score"), [("score: 1", 1.0), ("Score = 0.5.", 0.5), ("score:0", 0.0)]
+)
 def test_judge_reply_parsing(reply: str, score: float) -> None:
     assert parse_score(reply) == score
 

@@ -12,7 +12,12 @@ from tests.conftest import BAD_DIR, FORMATS_DIR
 
 # file -> (expected rejects as (line, code), valid, blank, warning codes); written by reading the files
 CASES: dict[str, tuple[list[tuple[int, str]], int, int, set[str]]] = {
-    "invalid_json.jsonl": ([(3, "invalid_json"), (5, "invalid_json"), (6, "invalid_json")], 3, 0, set()),
+    "invalid_json.jsonl": (
+        [(3, "invalid_json"), (5, "invalid_json"), (6, "invalid_json")],
+        3,
+        0,
+        set(),
+    ),
     "json_array.json": ([(0, "json_array")], 0, 0, set()),
     "multiline.json": ([(0, "multiline_json")], 0, 0, set()),
     "bom.jsonl": ([], 2, 0, {"bom"}),
@@ -21,7 +26,12 @@ CASES: dict[str, tuple[list[tuple[int, str]], int, int, set[str]]] = {
     "not_object.jsonl": ([(2, "not_object"), (3, "not_object"), (4, "not_object")], 2, 0, set()),
     "unknown_shape.jsonl": ([(1, "unknown_shape"), (2, "unknown_shape")], 1, 0, set()),
     "missing_answer.jsonl": (
-        [(1, "missing_answer"), (2, "missing_answer"), (3, "missing_answer"), (4, "missing_answer")],
+        [
+            (1, "missing_answer"),
+            (2, "missing_answer"),
+            (3, "missing_answer"),
+            (4, "missing_answer"),
+        ],
         1,
         0,
         set(),
@@ -94,13 +104,17 @@ def test_json_array_offers_the_conversion(tmp_path) -> None:
     assert report.ok and [r.answer for r in report.records] == ["Париж", "4"]
 
 
-@pytest.mark.parametrize("name", ["bom.jsonl", "cp1251.jsonl", "blank_lines.jsonl", "multiline.json"])
+@pytest.mark.parametrize(
+    "name", ["bom.jsonl", "cp1251.jsonl", "blank_lines.jsonl", "multiline.json"]
+)
 def test_fix_repairs_file_level_problems(name: str, tmp_path) -> None:
     out = tmp_path / "fixed.jsonl"
     fix_file(BAD_DIR / name, out)
     report = load_corpus(out)
     assert report.ok and not report.warnings
-    assert len(report.records) == CASES[name][1] + len([r for r in CASES[name][0] if r[1] != "duplicate"])
+    assert len(report.records) == CASES[name][1] + len(
+        [r for r in CASES[name][0] if r[1] != "duplicate"]
+    )
 
 
 def test_duplicate_names_the_first_copy() -> None:

@@ -63,6 +63,9 @@ def test_report_shows_tokens_and_labels(capsys) -> None:
 def test_python_dash_m_works() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "corpus", "validate", str(BAD_DIR / "cp1251.jsonl")],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert done.returncode == 1 and "cp1251" in done.stdout

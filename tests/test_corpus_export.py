@@ -65,7 +65,9 @@ def test_openai_lines_follow_its_rules(records) -> None:
 def test_gemini_uses_model_role_and_system_instruction(records) -> None:
     lines = [json.loads(line) for line in export_records(records, "vertex").lines]
     with_system = [line for line in lines if "systemInstruction" in line]
-    assert with_system and all(c["role"] in {"user", "model"} for line in lines for c in line["contents"])
+    assert with_system and all(
+        c["role"] in {"user", "model"} for line in lines for c in line["contents"]
+    )
 
 
 def test_without_keep_meta_lines_carry_only_the_target_keys(records) -> None:

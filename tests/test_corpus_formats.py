@@ -19,15 +19,30 @@ CASES = {
         "Переведи следующий текст на английский.",
         "Hello, world!",
     ),
-    "instruction_output_text.jsonl": (Format.INSTRUCTION, "iot-1", "Суммируй числа от 1 до 10.", "55"),
-    "instruction_response.jsonl": (Format.INSTRUCTION, "ir-1", "Name the capital of Italy.", "Rome"),
+    "instruction_output_text.jsonl": (
+        Format.INSTRUCTION,
+        "iot-1",
+        "Суммируй числа от 1 до 10.",
+        "55",
+    ),
+    "instruction_response.jsonl": (
+        Format.INSTRUCTION,
+        "ir-1",
+        "Name the capital of Italy.",
+        "Rome",
+    ),
     "vertex.jsonl": (
         Format.VERTEX,
         "vx-1",
         "Напиши слоган для кофейни 'Утренний Луч'",
         "Утренний Луч: Начни свой день с идеальной чашки!",
     ),
-    "chat_single.jsonl": (Format.CHAT, "ch-1", "Какая столица Франции?", "Столица Франции - Париж."),
+    "chat_single.jsonl": (
+        Format.CHAT,
+        "ch-1",
+        "Какая столица Франции?",
+        "Столица Франции - Париж.",
+    ),
     "chat_system.jsonl": (Format.CHAT, "cs-1", "Привет, как дела?", "Привет! Чем могу помочь?"),
     "chat_multi.jsonl": (
         Format.CHAT,
@@ -48,7 +63,12 @@ def test_each_qa_format_normalises(name: str) -> None:
     report = load_corpus(FORMATS_DIR / name)
     assert report.ok, report.rejects
     record = report.records[0]
-    assert (record.format, record.id, record.question, record.answer) == (fmt, rid, question, answer)
+    assert (record.format, record.id, record.question, record.answer) == (
+        fmt,
+        rid,
+        question,
+        answer,
+    )
     assert record.source.line == 1 and record.source.file.endswith(name)
     assert record.chat()[-1] == Message(role="assistant", content=answer)
     assert record.content_hash == content_hash(record.chat())
@@ -92,7 +112,10 @@ def test_same_content_in_two_formats_hashes_alike() -> None:
     # the prompt/completion in the seed and the same exchange as a chat teach the same thing
     pc = load_corpus(FORMATS_DIR / "prompt_completion.jsonl").records[0]
     as_chat = content_hash(
-        [Message(role="user", content="Столица Франции?"), Message(role="assistant", content="Париж")]
+        [
+            Message(role="user", content="Столица Франции?"),
+            Message(role="assistant", content="Париж"),
+        ]
     )
     assert pc.content_hash == as_chat
 

@@ -13,12 +13,32 @@ from corpus import load_corpus
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
 known_keys = st.sampled_from(
-    ["prompt", "completion", "instruction", "input", "output", "output_text", "response", "input_text",
-     "messages", "contents", "conversations", "text", "label", "id", "as_of", "date", "timestamp", "role"]
+    [
+        "prompt",
+        "completion",
+        "instruction",
+        "input",
+        "output",
+        "output_text",
+        "response",
+        "input_text",
+        "messages",
+        "contents",
+        "conversations",
+        "text",
+        "label",
+        "id",
+        "as_of",
+        "date",
+        "timestamp",
+        "role",
+    ]
 )
 shaped_objects = st.dictionaries(known_keys, json_values, max_size=5).map(lambda d: json.dumps(d))
 lines = st.lists(
@@ -36,7 +56,9 @@ lines = st.lists(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines)
 def test_loader_never_raises_and_counts_add_up(raw_lines: list[str | bytes]) -> None:
-    data = b"\n".join(line if isinstance(line, bytes) else line.encode("utf-8") for line in raw_lines)
+    data = b"\n".join(
+        line if isinstance(line, bytes) else line.encode("utf-8") for line in raw_lines
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fuzz.jsonl"
         path.write_bytes(data)

@@ -1,0 +1,172 @@
+"""Index benchmark: full build vs raw encode+add, an incremental 1% rebuild, retrieval latency.
+
+Usage: python bench/index.py [--build-n 2000] [--incremental-n 20000] [--query-n 50000]
+Every ratio is against a baseline measured in the same run; the embedding model is loaded first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from corpus.env import use_offline_defaults
+
+use_offline_defaults()
+
+from corpus import Format, Record, SourceRef, content_hash  # noqa: E402
+from rag.build import rebuild_index  # noqa: E402
+from rag.embedding import Embedder, load_embedder  # noqa: E402
+from rag.index import RagIndex  # noqa: E402
+from rag.settings import RagSettings  # noqa: E402
+from rag.store import open_client, open_collection  # noqa: E402
+
+WORDS = [
+    "storage",
+    "backup",
+    "region",
+    "plan",
+    "price",
+    "quota",
+    "share",
+    "folder",
+    "sync",
+    "device",
+    "invoice",
+    "team",
+    "admin",
+    "password",
+    "login",
+    "export",
+    "archive",
+    "retention",
+    "encryption",
+    "bandwidth",
+    "upload",
+    "limit",
+    "support",
+]
+CITIES = ["Frankfurt", "Dublin", "Helsinki", "Lisbon", "Oslo", "Riga", "Tallinn", "Vilnius"]
+
+
+def make_record(i: int, version: str = "") -> Record:
+    """A ~15-word question with its answer, like a FAQ line."""
+    rng = random.Random(i)
+    a, b, c = rng.sample(WORDS, 3)
+    question = f"What is the {a} {b} for {c} account {i} in {rng.choice(CITIES)} this year?"
+    answer = f"The {a} {b} for account {i} is {rng.randint(1, 999)}{version}."
+    return Record(
+        id=f"r{i}",
+        format=Format.PROMPT_COMPLETION,
+        question=question,
+        answer=answer,
+        as_of=date(2026, 3, 1),
+        batch="2026-03-01",
+        source=SourceRef(file="bench.jsonl", line=i + 1),
+        content_hash=content_hash([("user", question), ("assistant", answer)]),
+    )
+
+
+def baseline_build(embedder: Embedder, records: list[Record], folder: Path) -> float:
+    """Encode the same texts with sentence-transformers and add them to chroma directly."""
+    settings = RagSettings(_env_file=None, work_dir=folder)
+    start = time.perf_counter()
+    collection = open_collection(open_client(settings), "baseline")
+    texts = [r.prompt_text() for r in records]
+    vectors = embedder.encode(texts)
+    for i in range(0, len(records), 5000):
+        part = records[i : i + 5000]
+        collection.add(
+            ids=[r.id for r in part],
+            embeddings=vectors[i : i + 5000],
+            documents=texts[i : i + 5000],
+            metadatas=[
+                {"record_id": r.id, "answer": r.answer or "", "as_of_int": 20260301} for r in part
+            ],
+        )
+    return time.perf_counter() - start
+
+
+def timed_rebuild(records: list[Record], settings: RagSettings) -> float:
+    start = time.perf_counter()
+    rebuild_index(records, settings)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Run the three measurements and print their figures."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build-n", type=int, default=2000)
+    parser.add_argument("--incremental-n", type=int, default=20_000)
+    parser.add_argument("--query-n", type=int, default=50_000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    embedder = load_embedder(None)
+    embedder.encode(["warm up"])
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        small = [make_record(i) for i in range(args.build_n)]
+        base = min(baseline_build(embedder, small, root / f"b{i}") for i in range(2))
+        ours = min(
+            timed_rebuild(small, RagSettings(_env_file=None, work_dir=root / f"o{i}"))
+            for i in range(2)
+        )
+        print(
+            f"full build, {args.build_n:,} records      {ours:.1f} s vs raw encode+add {base:.1f} s "
+            f"= {ours / base:.2f}x  (goal <= 1.10x)"
+        )
+
+        settings = RagSettings(_env_file=None, work_dir=root / "big")
+        records = [make_record(i) for i in range(args.incremental_n)]
+        full = timed_rebuild(records, settings)
+        step = 100  # change every 100th record: 1%
+        changed = [
+            make_record(i, " (changed)") if i % step == 0 else r for i, r in enumerate(records)
+        ]
+        incremental = timed_rebuild(changed, settings)
+        print(
+            f"incremental 1% of {args.incremental_n:,}         {incremental:.2f} s vs full build "
+            f"{full:.1f} s = {incremental / full:.3f}x  (goal <= 0.05x)"
+        )
+
+        more = changed + [make_record(i) for i in range(args.incremental_n, args.query_n)]
+        timed_rebuild(more, settings)
+        rng = random.Random(1)
+        questions = [
+            f"{more[rng.randrange(len(more))].question} please" for _ in range(args.queries)
+        ]
+        floor = []
+        for question in questions:
+            start = time.perf_counter()
+            embedder.encode_query(question)
+            floor.append((time.perf_counter() - start) * 1000)
+        print(
+            f"query embedding alone        p50 {statistics.median(floor):.1f} ms, "
+            f"p95 {statistics.quantiles(floor, n=20)[-1]:.1f} ms  (the floor under every query)"
+        )
+        for hybrid in (False, True):
+            index = RagIndex.open(settings.model_copy(update={"hybrid": hybrid}))
+            index.retrieve(questions[0])  # warm-up (and the keyword index build when hybrid)
+            times = []
+            for question in questions:
+                start = time.perf_counter()
+                index.retrieve(question, k=5)
+                times.append((time.perf_counter() - start) * 1000)
+            p50 = statistics.median(times)
+            p95 = statistics.quantiles(times, n=20)[-1]
+            label = "dense+BM25" if hybrid else "dense     "
+            print(
+                f"retrieval at {len(more):,}, {label}   p50 {p50:.1f} ms, p95 {p95:.1f} ms "
+                f"incl. query embedding (goal p95 <= 25 ms)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Local tuned side: server tokens/s and latency vs raw `model.generate`, training tokens/s vs a
+plain forward+backward loop, all measured in the same run on the same model.
+
+Usage: python bench/tuning_bench.py [--requests N] [--max-tokens N] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from corpus.env import use_offline_defaults
+
+use_offline_defaults()
+
+import httpx  # noqa: E402
+import torch  # noqa: E402
+
+from tuning.data import Example, batches_by_length, collate  # noqa: E402
+from tuning.generate import Generator  # noqa: E402
+from tuning.model import load_base  # noqa: E402
+from tuning.serve import build_app, serve_in_thread  # noqa: E402
+from tuning.settings import TuningSettings  # noqa: E402
+from tuning.train import TrainConfig, _loop  # noqa: E402
+
+QUESTIONS = [
+    "What is the capital of France?",
+    "Name three primary colours.",
+    "How many legs does a spider have?",
+    "Сколько дней в неделе?",
+    "What is photosynthesis?",
+    "Give one tip for writing clear emails.",
+]
+
+
+def bench_generate(
+    model: Any, tokenizer: Any, n: int, max_tokens: int
+) -> tuple[float, list[float]]:
+    """Baseline: greedy `model.generate` on the chat prompt; (tokens/s, per-request seconds)."""
+    times, tokens = [], 0
+    for i in range(n):
+        msgs = [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}]
+        ids = tokenizer.apply_chat_template(
+            msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        started = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(
+                **ids,
+                max_new_tokens=max_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.eos_token_id,
+            )
+        times.append(time.perf_counter() - started)
+        tokens += out.shape[1] - ids["input_ids"].shape[1]
+    return tokens / sum(times), times
+
+
+def bench_server(
+    url: str, n: int, max_tokens: int, stream: bool
+) -> tuple[float, list[float], list[float]]:
+    """Through HTTP: (tokens/s, per-request seconds, time to first token when streaming)."""
+    times: list[float] = []
+    first: list[float] = []
+    tokens = 0
+    with httpx.Client(timeout=120) as client:
+        for i in range(n):
+            body = {"messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}],
+                    "max_tokens": max_tokens, "stream": stream,
+                    "stream_options": {"include_usage": True}}  # fmt: skip
+            started = time.perf_counter()
+            if stream:
+                with client.stream("POST", f"{url}/v1/chat/completions", json=body) as reply:
+                    for line in reply.iter_lines():
+                        if (
+                            '"content": "' in line
+                            and '"content": ""' not in line
+                            and len(first) <= i
+                        ):
+                            first.append(time.perf_counter() - started)
+                        if '"usage": {' in line:
+                            tokens += int(line.split('"completion_tokens": ')[1].split(",")[0])
+            else:
+                tokens += client.post(f"{url}/v1/chat/completions", json=body).json()["usage"][
+                    "completion_tokens"
+                ]
+            times.append(time.perf_counter() - started)
+    return tokens / sum(times), times, first
+
+
+def synthetic_examples(n: int, rng: random.Random) -> list[Example]:
+    """Chat-shaped examples of 40–160 tokens, answer tokens labelled, like a FAQ corpus."""
+    out = []
+    for i in range(n):
+        length = rng.randint(40, 160)
+        ids = [rng.randint(100, 40000) for _ in range(length)]
+        cut = length - rng.randint(10, 30)
+        out.append(Example(str(i), ids, [-100] * cut + ids[cut:]))
+    return out
+
+
+def bench_training(model: Any, pad_id: int, steps: int) -> tuple[float, float]:
+    """(our loop's real tokens/s, plain forward+backward on unsorted batches, real tokens/s).
+
+    Our loop adds length buckets and the answer-only vocabulary projection (`answer_loss`).
+    """
+    from peft import LoraConfig, get_peft_model
+
+    from tuning.train import TARGET_MODULES
+
+    lora = get_peft_model(
+        model,
+        LoraConfig(r=16, lora_alpha=32, target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM"),
+    )
+    examples = synthetic_examples(steps * 8, random.Random(0))
+    # baseline: batches in corpus order (no length bucketing), forward + backward only
+    started, real = time.perf_counter(), 0
+    for i in range(0, len(examples), 8):
+        batch = collate(examples[i : i + 8], pad_id)
+        lora(**batch).loss.backward()  # the model's own loss: logits for every token
+        real += int(batch["attention_mask"].sum())
+    baseline = real / (time.perf_counter() - started)
+    lora.zero_grad()
+    config = TrainConfig(epochs=1, batch_size=8, max_steps=steps)
+    started = time.perf_counter()
+    _losses, tokens = _loop(lora, examples, pad_id, "cpu", config, progress=False)
+    ours = tokens / (time.perf_counter() - started)
+    assert len(batches_by_length(examples, 8)) == steps
+    return ours, baseline
+
+
+def summary(times: list[float]) -> str:
+    return f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the figures; 0 always (timings are reported, never asserted)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=6)
+    parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--steps", type=int, default=6)
+    args = parser.parse_args(argv)
+    settings = TuningSettings(_env_file=None)
+    model, tokenizer = load_base(settings.base_model, settings.cache_dir, "cpu")
+    model.eval()
+    print(
+        f"SmolLM2-135M-Instruct, CPU, {torch.get_num_threads()} threads, greedy, max {args.max_tokens} tokens"
+    )
+    bench_generate(model, tokenizer, 1, 8)  # warm-up
+    gen_tps, gen_times = bench_generate(model, tokenizer, args.requests, args.max_tokens)
+    print(f"model.generate (baseline): {gen_tps:.1f} tokens/s, {summary(gen_times)} per request")
+    with serve_in_thread(build_app(Generator(model, tokenizer), "bench")) as url:
+        srv_tps, srv_times, _ = bench_server(url, args.requests, args.max_tokens, stream=False)
+        st_tps, st_times, first = bench_server(url, args.requests, args.max_tokens, stream=True)
+    print(
+        f"server, plain:     {srv_tps:.1f} tokens/s ({srv_tps / gen_tps:.2f}x baseline), {summary(srv_times)} per request"
+    )
+    print(
+        f"server, streaming: {st_tps:.1f} tokens/s ({st_tps / gen_tps:.2f}x baseline), {summary(st_times)}, first token median {statistics.median(first) * 1000:.0f} ms"
+    )
+    model.train()
+    ours, baseline = bench_training(model, tokenizer.pad_token_id, args.steps)
+    print(
+        f"training, batch 8, 40–160 tokens: {ours:.0f} real tokens/s with length buckets + AdamW "
+        f"vs {baseline:.0f} for plain forward+backward on unsorted batches ({ours / baseline:.2f}x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""Settings of the whole workbench, read once at the edge (app, CLI) from env vars and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.settings import RagSettings
+from tuning.settings import TuningSettings
+
+
+class CompareSettings(BaseSettings):
+    """Where the workbench reads and writes (`RAGORTUNE_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGORTUNE_", env_file=".env", extra="ignore")
+
+    corpus_dir: Path = Field(
+        Path("data/corpus"), description="JSONL files or a directory of dated batches"
+    )
+    eval_path: Path = Field(Path("data/eval/demo_eval.jsonl"), description="eval questions")
+    prices_path: Path = Field(Path("data/prices.json"), description="the price book")
+    work_dir: Path = Field(Path("work"), description="generated state: index, runs, uploads")
+    rag_mode: Literal["extractive", "generative"] = Field(
+        "extractive",
+        description="extractive: the best hit's answer; generative: the endpoint writes it",
+    )
+    judge: bool = Field(False, description="grade answers with an LLM judge at the tuning endpoint")
+    previous_adapter: Path | None = Field(
+        None, description="manifest dir of the model a re-tune replaces"
+    )
+
+
+class WorkbenchSettings(BaseModel):
+    """The three packages' settings together; immutable — `with_overrides` returns a new one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    compare: CompareSettings
+    rag: RagSettings
+    tuning: TuningSettings
+
+    def with_overrides(self, **changes: Any) -> WorkbenchSettings:
+        """A copy with some fields changed; keys are `compare_*`, `rag_*` or `tuning_*` field names,
+        or a few short names: corpus_dir, work_dir, chroma_url, embed_model."""
+        short = {
+            "corpus_dir": "compare_corpus_dir",
+            "work_dir": "compare_work_dir",
+            "chroma_url": "rag_chroma_url",
+            "embed_model": "rag_embed_model",
+        }
+        parts: dict[str, dict[str, Any]] = {"compare": {}, "rag": {}, "tuning": {}}
+        for key, value in changes.items():
+            full = short.get(key, key)
+            section, _, field = full.partition("_")
+            if section not in parts:
+                raise KeyError(f"unknown setting {key!r}")
+            if field == "api_key" and isinstance(value, str):
+                value = SecretStr(value)
+            parts[section][field] = value
+        return WorkbenchSettings(
+            compare=self.compare.model_copy(update=parts["compare"]),
+            rag=self.rag.model_copy(update=parts["rag"]),
+            tuning=self.tuning.model_copy(update=parts["tuning"]),
+        )
+
+    def fingerprint(self) -> str:
+        """A key for caches: every setting but the API key's value."""
+        return "|".join(
+            [
+                self.compare.model_dump_json(),
+                self.rag.model_dump_json(),
+                self.tuning.model_dump_json(exclude={"api_key"}),
+            ]
+        )
+
+
+def build_settings(**overrides: Any) -> WorkbenchSettings:
+    """Settings from env vars / `.env`, with optional overrides."""
+    settings = WorkbenchSettings(
+        compare=CompareSettings(), rag=RagSettings(), tuning=TuningSettings()
+    )
+    return settings.with_overrides(**overrides) if overrides else settings

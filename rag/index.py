@@ -1,0 +1,246 @@
+"""Open a built index and retrieve from it: dense (llama-index over chroma), optionally fused with
+BM25, with superseded facts marked stale."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from compare.answer import SourceHit
+from rag.embedding import Embedder, load_embedder
+from rag.errors import IndexNotBuiltError
+from rag.lexical import KeywordIndex, fuse
+from rag.manifest import IndexManifest, read_manifest
+from rag.nodes import date_int
+from rag.settings import RagSettings
+from rag.store import PAGE, open_client, open_collection
+
+OWN_KEYS = ("record_id", "format", "batch", "as_of", "source", "content_hash", "answer", "chunk")
+
+
+class Hit(BaseModel):
+    """One retrieved record: its best node's cosine similarity to the query, and what it says."""
+
+    record_id: str
+    score: float
+    text: str
+    answer: str = ""
+    as_of: date | None = None
+    metadata: dict[str, str | int] = Field(default_factory=dict)
+    stale: bool = False  # a newer record answers the same question
+    superseded_by: str | None = None
+    node_id: str = ""
+
+    def source(self) -> SourceHit:
+        """The hit as the shared `SourceHit` an `Answer` carries."""
+        text = (
+            f"{self.text}\n{self.answer}" if self.answer and self.answer != self.text else self.text
+        )
+        return SourceHit(
+            record_id=self.record_id,
+            score=self.score,
+            text=text,
+            as_of=self.as_of,
+            stale=self.stale,
+        )
+
+
+class Retrieval(BaseModel):
+    """Hits for one query, with what embedding the query cost."""
+
+    hits: list[Hit]
+    query_tokens: int
+    seconds: float
+
+
+class RagIndex:
+    """A built index, opened for queries (thread-safe; the app keeps one per configuration)."""
+
+    def __init__(self, settings: RagSettings, manifest: IndexManifest, embedder: Embedder) -> None:
+        from llama_index.core import VectorStoreIndex
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.settings = settings
+        self.manifest = manifest
+        self.embedder = embedder
+        self.collection = open_collection(open_client(settings), settings.collection)
+        store = ChromaVectorStore(chroma_collection=self.collection)
+        self.vector_index = VectorStoreIndex.from_vector_store(store, embed_model=embedder.llama)
+        self._keywords: KeywordIndex | None = None
+        self._keywords_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: RagSettings) -> RagIndex:
+        """Open the index its complete manifest describes; IndexNotBuiltError when there is none."""
+        manifest = read_manifest(settings.work_dir)
+        if manifest is None:
+            raise IndexNotBuiltError(
+                f"no index manifest in {settings.work_dir}: build it with "
+                f"`python -m rag.rebuild --work {settings.work_dir}`"
+            )
+        embedder = load_embedder(manifest.embed_model, settings.device, settings.embed_batch_size)
+        return cls(settings, manifest, embedder)
+
+    def is_outdated(self) -> bool:
+        """True when a rebuild finished since this index was opened (reopen to see it)."""
+        latest = read_manifest(self.settings.work_dir)
+        return latest is not None and latest.built_at != self.manifest.built_at
+
+    def retrieve(self, query: str, k: int | None = None, as_of: date | None = None) -> list[Hit]:
+        """The best `k` records for a query, limited to records dated on/before `as_of` if given."""
+        return self.search(query, k, as_of).hits
+
+    def search(self, query: str, k: int | None = None, as_of: date | None = None) -> Retrieval:
+        """`retrieve` plus the query's embedding tokens and the time it took."""
+        start = time.perf_counter()
+        k = k or self.settings.k
+        vector = self.embedder.encode_query(query)
+        tokens = self.embedder.count_tokens([query])[0]
+        limit = None if as_of is None else date_int(as_of)
+        pool = max(4 * k, 20)
+        nodes = self._dense(vector, pool, limit)
+        if self.settings.hybrid:
+            nodes = self._fused(query, vector, nodes, pool, limit)
+        hits = _best_per_record(nodes)
+        hits = self._supersede(hits[: 2 * k])[:k]
+        return Retrieval(hits=hits, query_tokens=tokens, seconds=time.perf_counter() - start)
+
+    def _dense(self, vector: np.ndarray, n: int, limit: int | None) -> list[Hit]:
+        from llama_index.core.schema import QueryBundle
+        from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
+
+        filters = None
+        if limit is not None:
+            filters = MetadataFilters(
+                filters=[MetadataFilter(key="as_of_int", value=limit, operator=FilterOperator.LTE)]
+            )
+        retriever = self.vector_index.as_retriever(similarity_top_k=n, filters=filters)
+        found = retriever.retrieve(QueryBundle(query_str="", embedding=vector.tolist()))
+        # the chroma store reports exp(-cosine distance); undo it to get the cosine similarity
+        return [
+            _hit(
+                f.node.node_id,
+                1.0 + float(np.log(max(f.score or 1e-12, 1e-12))),
+                f.node.get_content(),
+                f.node.metadata,
+            )
+            for f in found
+        ]
+
+    def _fused(
+        self, query: str, vector: np.ndarray, dense: list[Hit], n: int, limit: int | None
+    ) -> list[Hit]:
+        """Dense and keyword rankings fused by reciprocal rank; scores stay cosine similarities."""
+        keywords = self._keyword_index()
+        keyword_ids = keywords.search(query, n, limit)
+        by_id = {h.node_id: h for h in dense}
+        for node in keyword_ids:
+            if node not in by_id:
+                row = keywords.rows[node]
+                score = float(np.dot(vector, keywords.vectors[row]))
+                by_id[node] = _hit(node, score, keywords.texts[row], keywords.metadatas[row])
+        fused = fuse([[h.node_id for h in dense], keyword_ids], self.settings.rrf_k)
+        return [by_id[i] for i in sorted(fused, key=lambda i: -fused[i])]
+
+    def _keyword_index(self) -> KeywordIndex:
+        with self._keywords_lock:
+            if self._keywords is None:
+                ids: list[str] = []
+                texts: list[str] = []
+                metadatas: list[dict[str, Any]] = []
+                vectors: list[np.ndarray] = []
+                offset = 0
+                while True:
+                    page = self.collection.get(
+                        include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=offset
+                    )
+                    ids += page["ids"]
+                    texts += [d or "" for d in page["documents"]]
+                    metadatas += [dict(m or {}) for m in page["metadatas"]]
+                    if len(page["ids"]):
+                        vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+                    if len(page["ids"]) < PAGE:
+                        break
+                    offset += PAGE
+                matrix = (
+                    np.concatenate(vectors)
+                    if vectors
+                    else np.zeros((0, self.embedder.dimension), np.float32)
+                )
+                self._keywords = KeywordIndex(ids, texts, metadatas, matrix)
+            return self._keywords
+
+    def _supersede(self, hits: list[Hit]) -> list[Hit]:
+        """Among near-tied hits asking the same question, rank the newest first; mark the rest stale."""
+        eps = self.settings.tie_epsilon
+        pairs = [
+            (a, b)
+            for i, a in enumerate(hits)
+            for b in hits[i + 1 :]
+            if abs(a.score - b.score) <= eps and a.as_of and b.as_of and a.as_of != b.as_of
+        ]
+        if not pairs:
+            return hits
+        vectors = self._vectors(sorted({h.node_id for pair in pairs for h in pair}))
+        newer: dict[str, Hit] = {}
+        for a, b in pairs:
+            if a.node_id not in vectors or b.node_id not in vectors:
+                continue
+            if float(np.dot(vectors[a.node_id], vectors[b.node_id])) < self.settings.same_question:
+                continue  # near-tied, but different questions
+            old, new = (a, b) if str(a.as_of) < str(b.as_of) else (b, a)
+            if old.record_id not in newer or str(newer[old.record_id].as_of) < str(new.as_of):
+                newer[old.record_id] = new
+        return _reorder(hits, newer)
+
+    def _vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of some nodes: from memory when the keyword index holds them."""
+        if self._keywords is not None and all(i in self._keywords.rows for i in ids):
+            return {i: self._keywords.vectors[self._keywords.rows[i]] for i in ids}
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        return dict(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
+
+
+def _reorder(hits: list[Hit], newer: dict[str, Hit]) -> list[Hit]:
+    """Mark superseded hits stale and move each one's replacement just ahead of it."""
+    out: list[Hit] = []
+    for hit in hits:
+        if hit.record_id in newer:
+            replacement = newer[hit.record_id]
+            while replacement.record_id in newer:  # a chain: March -> June -> September
+                replacement = newer[replacement.record_id]
+            if all(h.record_id != replacement.record_id for h in out):
+                out.append(replacement)
+            hit = hit.model_copy(update={"stale": True, "superseded_by": replacement.record_id})
+        if all(h.record_id != hit.record_id for h in out):
+            out.append(hit)
+    return out
+
+
+def _best_per_record(nodes: list[Hit]) -> list[Hit]:
+    """Keep each record's first (best-ranked) node: a long text split in chunks is one hit."""
+    seen: set[str] = set()
+    best = []
+    for hit in nodes:
+        if hit.record_id not in seen:
+            seen.add(hit.record_id)
+            best.append(hit)
+    return best
+
+
+def _hit(node: str, score: float, text: str, meta: dict[str, Any]) -> Hit:
+    as_of = str(meta.get("as_of") or "")
+    return Hit(
+        record_id=str(meta.get("record_id", node.rsplit("#", 1)[0])),
+        score=score,
+        text=text,
+        answer=str(meta.get("answer", "")),
+        as_of=date.fromisoformat(as_of) if as_of else None,
+        metadata={key: meta[key] for key in OWN_KEYS if key in meta},
+        node_id=node,
+    )

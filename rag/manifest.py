@@ -1,0 +1,151 @@
+"""What the index was built from, written atomically after the collection is updated.
+
+A reader sees either the previous complete manifest or the new one, never a half-written file.
+A marker file says a rebuild is under way; if it is still there when the next rebuild starts, the
+previous one was killed and the next one repairs the collection from what it actually holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from hashlib import sha256
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MANIFEST = "manifest.json"
+MARKER = "build-in-progress.json"
+LOCK = "rebuild.lock"
+
+
+class IndexedRecord(BaseModel):
+    """One record as the index holds it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hash: str
+    as_of: date | None = None
+    nodes: int = 1
+    tokens: int = 0  # embedding tokens of its nodes (the cost of embedding it again)
+
+
+class RebuildSummary(BaseModel):
+    """What one rebuild did; the CLI prints it as one line."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    repaired: bool = False  # the previous rebuild was interrupted and this one repaired it
+    full: bool = False
+    seconds: float = 0.0
+    embedded_nodes: int = 0
+
+    def line(self) -> str:
+        """The one-line summary a scheduler's log keeps."""
+        extra = " (repaired an interrupted rebuild)" if self.repaired else ""
+        kind = "full rebuild" if self.full else "rebuild"
+        return (
+            f"{kind}: added {self.added} / updated {self.updated} / deleted {self.deleted} / "
+            f"unchanged {self.unchanged} / rejected {self.rejected} in {self.seconds:.1f} s{extra}"
+        )
+
+
+class IndexManifest(BaseModel):
+    """What a complete index holds: every record's content hash, the model, the corpus fingerprint."""
+
+    version: int = 1
+    built_at: datetime
+    corpus_fingerprint: str
+    embed_model: str
+    dimension: int
+    store: str  # the chroma server URL, or the embedded store's path
+    collection: str
+    records: dict[str, IndexedRecord] = Field(default_factory=dict)
+    nodes: int = 0
+    formats: dict[str, int] = Field(default_factory=dict)
+    newest_as_of: date | None = None
+    embedding_tokens: int = 0
+    last_rebuild: RebuildSummary | None = None
+
+    def pending(self, records: Iterable[tuple[str, str]]) -> tuple[int, int, int]:
+        """(new, changed, removed) record counts between this index and a corpus's current
+        (record id, content hash) pairs: what the next rebuild would embed or delete."""
+        wanted = dict(records)
+        new = sum(1 for rid in wanted if rid not in self.records)
+        changed = sum(
+            1 for rid, h in wanted.items() if rid in self.records and self.records[rid].hash != h
+        )
+        return new, changed, sum(1 for rid in self.records if rid not in wanted)
+
+    def content_hashes(self) -> frozenset[str]:
+        """The content hash of every indexed record (what freshness calls "known")."""
+        return frozenset(r.hash for r in self.records.values())
+
+
+def fingerprint(pairs: Iterable[tuple[str, str]]) -> str:
+    """A hash of a corpus's (record id, content hash) pairs, independent of their order."""
+    digest = sha256()
+    for record_id, content in sorted(pairs):
+        digest.update(f"{record_id}\x1f{content}\x1e".encode())
+    return digest.hexdigest()
+
+
+def read_manifest(work_dir: Path) -> IndexManifest | None:
+    """The last complete manifest, or None when the index was never built here."""
+    path = work_dir / MANIFEST
+    try:
+        return IndexManifest.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def write_manifest(work_dir: Path, manifest: IndexManifest) -> None:
+    """Write the manifest atomically: a temp file in the same folder, fsync, then os.replace."""
+    _atomic_write(work_dir / MANIFEST, manifest.model_dump_json().encode())
+
+
+def write_marker(work_dir: Path, full: bool) -> None:
+    """Say a rebuild is under way (its pid and start), before the collection is touched."""
+    info = {"pid": os.getpid(), "started_at": datetime.now(UTC).isoformat(), "full": full}
+    _atomic_write(work_dir / MARKER, json.dumps(info).encode())
+
+
+def read_marker(work_dir: Path) -> dict[str, object] | None:
+    """The marker of an unfinished rebuild, or None after a clean one."""
+    try:
+        data = json.loads((work_dir / MARKER).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return {"unreadable": True}  # killed while writing the marker itself: still a marker
+    return data if isinstance(data, dict) else {"unreadable": True}
+
+
+def clear_marker(work_dir: Path) -> None:
+    """The rebuild finished: its manifest is written."""
+    (work_dir / MARKER).unlink(missing_ok=True)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself survives a power cut
+    finally:
+        os.close(dir_fd)

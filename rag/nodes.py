@@ -1,0 +1,89 @@
+"""Records to index nodes: what gets embedded, the metadata that travels with it, and the ids.
+
+One node per record; a long `text` record is split into chunks, one node each.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from corpus import Format, Record
+
+UNDATED = 0  # as_of_int of a record without a date: it passes every `as_of` filter
+
+
+class NodeSpec(BaseModel):
+    """One node to embed and store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    text: str
+    metadata: dict[str, str | int]
+
+
+def node_id(record_id: str, chunk: int) -> str:
+    """The chroma id of a record's chunk; injective, so deletes and updates are exact.
+
+    Example: ("faq-1", 0) -> "faq-1#0"; ("a#1", 0) -> "a#1#0" never collides with ("a", 1) -> "a#1".
+    """
+    return f"{record_id}#{chunk}"
+
+
+def date_int(day: date | None) -> int:
+    """A date as an int a chroma `where` can compare (2026-03-01 -> 20260301; None -> 0)."""
+    return UNDATED if day is None else day.year * 10_000 + day.month * 100 + day.day
+
+
+def record_answer(record: Record) -> str:
+    """What an extractive answer returns for a record: its answer, label or text."""
+    if record.answer is not None:
+        return record.answer
+    if record.label is not None:
+        return record.label
+    return record.text or ""
+
+
+def record_texts(record: Record, chunk_size: int, chunk_overlap: int) -> list[str]:
+    """What gets embedded: the question with its context, the classified text, or text chunks."""
+    if record.is_qa:
+        return [record.prompt_text()]
+    if record.format is Format.CLASSIFICATION:
+        return [record.text or ""]
+    text = record.text or ""
+    if len(text) < chunk_size * 2:  # a token is at least ~2 characters: short texts stay whole
+        return [text]
+    return _splitter(chunk_size, chunk_overlap).split_text(text) or [text]
+
+
+def record_nodes(record: Record, chunk_size: int = 200, chunk_overlap: int = 20) -> list[NodeSpec]:
+    """The nodes of one record, with the metadata every hit carries back."""
+    texts = record_texts(record, chunk_size, chunk_overlap)
+    base: dict[str, str | int] = {
+        "record_id": record.id,
+        "format": str(record.format),
+        "batch": record.batch or "",
+        "as_of": record.as_of.isoformat() if record.as_of else "",
+        "as_of_int": date_int(record.as_of),
+        "source": f"{record.source.file}:{record.source.line}",
+        "content_hash": record.content_hash,
+        "answer": record_answer(record),
+        "chunks": len(texts),
+    }
+    return [
+        NodeSpec(id=node_id(record.id, i), text=text, metadata={**base, "chunk": i})
+        for i, text in enumerate(texts)
+    ]
+
+
+@cache
+def _splitter(chunk_size: int, chunk_overlap: int) -> Any:
+    from llama_index.core.node_parser import SentenceSplitter
+
+    return SentenceSplitter(
+        chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2)
+    )

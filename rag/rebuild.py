@@ -1,0 +1,122 @@
+"""Rebuild the retrieval index from a corpus: only new and changed records are embedded.
+
+Usage: python -m rag.rebuild [--corpus DIR] [--full] [--chroma-url URL] [--work DIR] [--strict]
+Exit codes: 0 ok, 1 lines rejected in strict mode (the index is left as it was), 2 failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from corpus.env import use_offline_defaults
+
+if TYPE_CHECKING:
+    from corpus import Record
+    from rag.manifest import RebuildSummary
+    from rag.settings import RagSettings
+
+MAX_REJECTS_SHOWN = 20
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag.rebuild", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        nargs="+",
+        default=[Path("data/corpus")],
+        help="JSONL files or directories of dated batches (default: data/corpus)",
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="drop the collection and embed everything"
+    )
+    parser.add_argument(
+        "--chroma-url", help="a chroma server (default: embedded store under --work)"
+    )
+    parser.add_argument("--work", type=Path, help="index folder: manifest, lock, embedded store")
+    parser.add_argument("--collection", help="chroma collection name")
+    parser.add_argument("--embed-model", help="sentence-transformers model name or path")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="any rejected line: leave the index unchanged and exit 1",
+    )
+    parser.add_argument("--lock-timeout", type=float, help="seconds to wait for another rebuild")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one rebuild and print its summary line."""
+    args = _parser().parse_args(argv)
+    use_offline_defaults()
+    from corpus import CorpusError, load_corpus
+    from rag.errors import RagError
+    from rag.settings import RagSettings
+
+    overrides = {
+        "work_dir": args.work,
+        "chroma_url": args.chroma_url,
+        "collection": args.collection,
+        "embed_model": args.embed_model,
+        "lock_timeout_s": args.lock_timeout,
+    }
+    try:
+        settings = RagSettings(**{k: v for k, v in overrides.items() if v is not None})
+        report = load_corpus(args.corpus)
+    except (CorpusError, ValueError) as err:
+        print(f"rag.rebuild: {err}", file=sys.stderr)
+        return 2
+    for reject in report.rejects[:MAX_REJECTS_SHOWN]:
+        print(f"rejected {reject}", file=sys.stderr)
+    if len(report.rejects) > MAX_REJECTS_SHOWN:
+        print(
+            f"... and {len(report.rejects) - MAX_REJECTS_SHOWN} more rejected lines",
+            file=sys.stderr,
+        )
+    if args.strict and report.rejects:
+        print(
+            f"rag.rebuild: {len(report.rejects)} rejected line(s) in strict mode; "
+            "the index was left unchanged",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        summary = _run(report.records, settings, args.full, len(report.rejects), args.quiet)
+    except RagError as err:
+        print(f"rag.rebuild: {err}", file=sys.stderr)
+        return 2
+    except (
+        Exception
+    ) as err:  # chroma or the model failed: a scheduler needs an exit code, not a trace
+        print(f"rag.rebuild: failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
+    print(summary.line(), flush=True)
+    return 0
+
+
+def _run(
+    records: list[Record], settings: RagSettings, full: bool, rejected: int, quiet: bool
+) -> RebuildSummary:
+    from tqdm import tqdm
+
+    from rag.build import rebuild_index
+
+    bar = tqdm(total=0, unit="node", desc="embedding", disable=quiet, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        return rebuild_index(records, settings, full=full, rejected=rejected, progress=progress)
+    finally:
+        bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""`make demo`: the local tuned-model server and the Streamlit app on the bundled demo data.
+
+Builds the index if it is missing, starts `tuning.serve` with the shipped adapter, then the app;
+prints the local URL. Ctrl-C (or SIGTERM) stops both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
+QUIET = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ORT_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Poll `url` until it answers, the process dies, or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start server and app; return when either stops or on Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RAGORTUNE_PORT", "8501")))
+    parser.add_argument("--model-port", type=int, default=8011)
+    parser.add_argument("--adapter", type=Path, default=ADAPTER)
+    args = parser.parse_args(argv)
+    env = {**QUIET, **os.environ}
+    env.setdefault("TUNING_BASE_URL", f"http://127.0.0.1:{args.model_port}/v1")
+    python = sys.executable
+
+    index_manifest = ROOT / "work" / "index" / "manifest.json"
+    if not index_manifest.exists():
+        print("building the retrieval index over data/corpus (first run only)...", flush=True)
+        subprocess.run(
+            [python, "-m", "rag.rebuild", "--corpus", str(ROOT / "data" / "corpus")],
+            cwd=ROOT,
+            env=env,
+            check=False,
+        )
+
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        print(
+            f"starting the tuned model on 127.0.0.1:{args.model_port} ({args.adapter.name})...",
+            flush=True,
+        )
+        server = subprocess.Popen(
+            [
+                python,
+                "-m",
+                "tuning.serve",
+                "--adapter",
+                str(args.adapter),
+                "--port",
+                str(args.model_port),
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        children.append(server)
+        if not _wait_for(f"http://127.0.0.1:{args.model_port}/v1/models", server, 240):
+            print(
+                "the tuned-model server did not start; the app will show the tuned side's error",
+                flush=True,
+            )
+        app = subprocess.Popen(
+            [
+                python,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(args.port),
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        children.append(app)
+        if _wait_for(f"http://127.0.0.1:{args.port}/_stcore/health", app, 120):
+            print(
+                f"\n  rag-or-tune is running: http://127.0.0.1:{args.port}\n  (Ctrl-C stops it)\n",
+                flush=True,
+            )
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

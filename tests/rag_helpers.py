@@ -1,0 +1,87 @@
+"""Helpers for the retrieval tests: corpora written as real JSONL, settings, index read-back."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from corpus import Record, current_records, load_corpus
+from rag.nodes import record_nodes
+from rag.settings import RagSettings
+from rag.store import held_records, open_client, open_collection
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+PYTHON = sys.executable
+
+
+def write_batch(folder: Path, day: str, lines: Sequence[dict[str, Any]], name: str = "faq") -> Path:
+    """One dated batch file, as a team would drop it in the corpus folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{day}-{name}.jsonl"
+    path.write_text(
+        "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8"
+    )
+    return path
+
+
+def qa(record_id: str, question: str, answer: str, **extra: Any) -> dict[str, Any]:
+    """A prompt/completion line."""
+    return {"id": record_id, "prompt": question, "completion": answer, **extra}
+
+
+def load(folder: Path) -> list[Record]:
+    """Every record of a corpus folder (the loader is the one the CLI uses)."""
+    report = load_corpus([folder])
+    assert not report.rejects, [str(r) for r in report.rejects]
+    return report.records
+
+
+def settings_for(work: Path, **changes: Any) -> RagSettings:
+    """Settings with no .env file read, an index under `work`, and quick lock timeouts."""
+    values: dict[str, Any] = {"work_dir": work, "lock_timeout_s": 5.0, **changes}
+    return RagSettings(_env_file=None, **values)
+
+
+def index_state(settings: RagSettings) -> dict[str, tuple[str, int]]:
+    """What the collection actually holds: record id -> (content hash, node count); fails on
+    a half-written record."""
+    collection = open_collection(open_client(settings), settings.collection)
+    state = {}
+    for record_id, held in held_records(collection).items():
+        assert held.complete(), f"{record_id} is half-written: {held}"
+        (content,) = held.hashes
+        state[record_id] = (content, len(held.ids))
+    return state
+
+
+def expected_state(records: Sequence[Record], settings: RagSettings) -> dict[str, tuple[str, int]]:
+    """What the index must hold for a corpus: the newest record per id, all its chunks."""
+    return {
+        r.id: (r.content_hash, len(record_nodes(r, settings.chunk_size, settings.chunk_overlap)))
+        for r in current_records(records)
+    }
+
+
+def synthetic_lines(n: int, start: int = 0, version: str = "") -> list[dict[str, Any]]:
+    """`n` distinct prompt/completion lines (ids r{start}..), for large-ish corpora."""
+    return [
+        qa(
+            f"r{i}",
+            f"Question {i}{version}: what is the setting number {i} of module {i % 97} in region {i % 13}?",
+            f"Setting {i} is {i * 7 % 1000}{version}.",
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

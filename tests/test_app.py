@@ -1,0 +1,249 @@
+"""The Streamlit app, tab by tab, through `streamlit.testing.v1.AppTest` with the real workbench.
+
+The tuned endpoint points at a closed port, so every run also checks that a failing side shows its
+error in its own column while retrieval answers. Each AppTest opens one tab (tabs render lazily and
+AppTest cannot click a tab), and results that later tabs need travel in `session_state`.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from compare.evalset import load_eval
+from tests.conftest import BAD_DIR, DEMO_EVAL, ROOT
+
+APP = str(ROOT / "app.py")
+TIMEOUT = 180
+SECRET = "sk-test-never-shown-0123456789"
+
+
+def closed_port() -> int:
+    """A port nothing listens on: bound once to get a free number, then released."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Settings for every test in this module: a private work folder and a dead tuned endpoint."""
+    base = tmp_path_factory.mktemp("app")
+    return {
+        "RAGORTUNE_WORK_DIR": str(base / "work"),
+        "RAG_WORK_DIR": str(base / "work" / "index"),
+        "TUNING_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1",
+        "TUNING_MAX_RETRIES": "0",
+        "TUNING_TIMEOUT": "5",
+    }
+
+
+@pytest.fixture(scope="module")
+def module_env(app_env: dict[str, str]) -> Iterator[None]:
+    """Apply the module's settings as environment variables, from the repository root."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ROOT)
+        for key, value in app_env.items():
+            mp.setenv(key, value)
+        # the module starts and ends with empty caches; within it, the workbench for these
+        # settings (and its loaded embedder) is shared, as it is between sessions of a real server
+        st.cache_resource.clear()
+        st.cache_data.clear()
+        yield
+        st.cache_resource.clear()
+        st.cache_data.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_data_cache(module_env: None) -> None:
+    """Cached corpus loads never leak from one test into the next."""
+    st.cache_data.clear()
+
+
+def open_tab(tab: str, **session: Any) -> AppTest:
+    """A new session on one tab, with some session state set before the first run."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["tab"] = tab
+    for key, value in session.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception reached the page."""
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption and alert text on the page, joined."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    for kind in ("success", "info", "warning", "error"):
+        parts += [e.value for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The value of the metric tile with this label."""
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.fixture(scope="module")
+def indexed(module_env: None) -> AppTest:
+    """The Index tab after pressing Rebuild: the index every later test retrieves from."""
+    at = open_tab("Index")
+    at.button(key="rebuild").click().run()
+    return at
+
+
+@pytest.fixture(scope="module")
+def evaluated(indexed: AppTest) -> Any:
+    """A three-question evaluation run from the Evaluate tab; returns the Comparison it kept."""
+    at = open_tab("Evaluate")
+    at.slider(key="eval_n").set_value(3)
+    at.button(key="run_eval").click().run()
+    assert_clean(at)
+    return at.session_state["comparison"]
+
+
+def test_data_tab_reads_the_demo_corpus(module_env: None) -> None:
+    at = open_tab("Data")
+    assert_clean(at)
+    assert int(metric(at, "Records").replace(",", "")) > 0
+    files = at.dataframe[0].value
+    assert {"file", "formats", "lines", "valid", "rejected", "blank"} <= set(files.columns)
+    assert (files["valid"] + files["rejected"] + files["blank"] == files["lines"]).all()
+    assert "Every line loaded." in texts(at)
+    assert "o200k_base" in texts(at) or "cl100k_base" in texts(at)  # says which tokenizer
+    assert at.get("download_button"), "an export download is offered"
+
+
+@pytest.mark.parametrize("target", ["openai", "alpaca", "text"])
+def test_data_tab_exports_any_target(module_env: None, target: str) -> None:
+    at = open_tab("Data")
+    at.selectbox(key="export_target").set_value(target).run()
+    assert_clean(at)
+    assert any(target in t for t in texts(at).splitlines())
+
+
+def test_data_tab_reports_bad_lines_from_files_on_disk(module_env: None) -> None:
+    at = open_tab("Data")
+    at.radio(key="data_source").set_value("Files on disk").run()
+    bad = [BAD_DIR / "invalid_json.jsonl", BAD_DIR / "bom.jsonl", BAD_DIR / "missing_answer.jsonl"]
+    at.text_input(key="data_paths").input(", ".join(str(p) for p in bad)).run()
+    assert_clean(at)
+    rejects = next(d.value for d in at.dataframe if "hint" in d.value.columns)
+    assert {"file", "line", "code", "message", "hint"} <= set(rejects.columns)
+    assert {"invalid_json", "missing_answer"} <= set(rejects["code"])
+    assert (rejects["line"] > 0).all() and rejects["hint"].str.len().gt(0).all()
+    assert int(metric(at, "Rejected lines")) == len(rejects)
+    warnings = [d.value for d in at.dataframe if "code" in d.value.columns][1:]
+    assert warnings and "bom" in set(warnings[0]["code"])
+
+
+def test_uploaded_bytes_take_the_same_path(module_env: None, tmp_path: Path) -> None:
+    """What the uploader receives is written by `save_uploads` and read like files on disk."""
+    from ui.state import save_uploads
+
+    source = BAD_DIR / "invalid_json.jsonl"
+    written = save_uploads([("../../escape.jsonl", source.read_bytes())], tmp_path / "uploads")
+    assert written[0].parent.parent == tmp_path / "uploads", "a file name cannot climb out"
+    assert written == save_uploads([("escape.jsonl", source.read_bytes())], tmp_path / "uploads")
+    at = open_tab("Data")
+    at.radio(key="data_source").set_value("Files on disk").run()
+    at.text_input(key="data_paths").input(str(written[0])).run()
+    assert_clean(at)
+    rejects = next(d.value for d in at.dataframe if "hint" in d.value.columns)
+    assert set(rejects["file"]) == {"escape.jsonl"} and "invalid_json" in set(rejects["code"])
+
+
+def test_index_tab_rebuilds_with_progress(indexed: AppTest) -> None:
+    assert_clean(indexed)
+    assert "Rebuilt in" in texts(indexed)
+    assert int(metric(indexed, "Records indexed").replace(",", "")) > 0
+    assert metric(indexed, "Built") != "never"
+    assert "up to date" in texts(indexed)
+
+
+def test_ask_shows_rag_while_the_tuned_endpoint_fails(indexed: AppTest) -> None:
+    at = open_tab("Ask")
+    at.text_input(key="question").input(load_eval(DEMO_EVAL)[0].question)
+    at.button[0].click().run()
+    assert_clean(at)
+    page = texts(at)
+    for label in ("RAG", "Tuned", "Tuned + RAG"):
+        assert f"[{label}]" in page, f"a column for {label}"
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Tuned failed") for e in errors)
+    assert not any(e.startswith("RAG failed") for e in errors), "retrieval still answers"
+    assert "answered in" in page and "knows up to" in page
+
+
+def test_evaluate_tab_shows_quality_gaps_and_history(indexed: AppTest, evaluated: Any) -> None:
+    assert len(evaluated.run.items) == 3
+    at = open_tab("Evaluate", comparison=evaluated)
+    assert_clean(at)
+    per_question = next(d.value for d in at.dataframe if "reference" in d.value.columns)
+    assert len(per_question) == 3
+    assert {"RAG", "RAG F1", "Tuned", "Tuned F1"} <= set(per_question.columns)
+    assert per_question["Tuned"].str.startswith("error").all(), "the dead endpoint is visible"
+    assert len(at.get("vega_lite_chart")) >= 3  # quality, gaps, latency
+    assert "Run history" in [s.value.split(" (")[0] for s in at.subheader]
+
+
+def test_freshness_and_cost_reprice_on_new_inputs(evaluated: Any) -> None:
+    at = open_tab("Freshness & cost", comparison=evaluated)
+    assert_clean(at)
+    assert at.get("vega_lite_chart"), "the batch timeline and the break-even chart"
+    costs = next(d.value for d in at.dataframe if "total / month" in d.value.columns)
+    assert set(costs["side"]) == {"RAG", "Tuned", "Tuned + RAG"}
+    at.number_input[0].set_value(250_000)
+    next(b for b in at.button if b.label == "Update costs").click().run()
+    assert_clean(at)
+    assert at.session_state["comparison"].cost.settings.queries_per_month == 250_000
+
+
+def test_advice_shows_the_verdict_and_every_criterion(evaluated: Any) -> None:
+    at = open_tab("Advice", comparison=evaluated)
+    assert_clean(at)
+    verdict = [*at.success, *at.warning]
+    assert verdict and evaluated.advice.headline in verdict[0].value
+    criteria = next(d.value for d in at.dataframe if "threshold" in d.value.columns)
+    assert len(criteria) == len(evaluated.advice.criteria)
+    box = next(n for n in at.number_input if n.label == "min new records")
+    box.set_value(1)
+    next(b for b in at.button if b.label == "Re-check advice").click().run()
+    assert_clean(at)
+    assert at.session_state["advice"].min_new_records == 1
+
+
+def test_advice_offers_a_quick_evaluation_first(indexed: AppTest) -> None:
+    at = open_tab("Advice")
+    assert "No evaluation yet" in texts(at)
+    at.button(key="quick_eval").click().run()
+    assert_clean(at)
+    assert at.session_state["comparison"] is not None
+    assert [*at.success, *at.warning], "a verdict after the quick run"
+
+
+def test_settings_never_show_the_api_key(module_env: None) -> None:
+    at = open_tab("Settings")
+    assert_clean(at)
+    fields = {t.label.split(" —")[0]: t for t in at.text_input}
+    fields["Endpoint URL"].input("http://127.0.0.1:9/v1")
+    fields["API key"].input(SECRET)
+    next(b for b in at.button if b.label == "Apply settings").click().run()
+    assert_clean(at)
+    settings = at.session_state["settings"]
+    assert settings.tuning.base_url == "http://127.0.0.1:9/v1"
+    assert settings.tuning.api_key.get_secret_value() == SECRET
+    key_box = next(t for t in at.text_input if t.label.startswith("API key"))
+    assert "currently set" in key_box.label and key_box.value == ""
+    shown = texts(at) + "".join(str(t.value) for t in at.text_input)
+    assert SECRET not in shown

@@ -1,0 +1,190 @@
+"""The app in a real browser: Debian Chromium, driven by Playwright, against `streamlit run`.
+
+Starts the tuned-model server with the shipped adapter (when it is there) and the app on 127.0.0.1,
+rebuilds the index, asks a demo question, runs a three-question evaluation, visits every tab, and
+saves a screenshot of each under `artifacts/`. Both servers are stopped by their PIDs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.tuning_servers import free_port, model_server
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
+ARTIFACTS = ROOT / "artifacts"
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Streamlit scrolls inside its own container, so a full-page screenshot stops at the fold:
+# a tall viewport captures a whole tab.
+VIEWPORT: Any = {"width": 1400, "height": 2200}
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Poll `url` until it answers, the process exits, or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate one child by its PID; kill it if it lingers."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def tuned_url() -> Iterator[str]:
+    """The local tuned-model server when the shipped adapter exists; else a port nobody serves."""
+    if not ADAPTER.is_dir():
+        yield f"http://127.0.0.1:{free_port()}/v1"  # the tuned columns then show their error
+        return
+    with model_server(str(ADAPTER)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory, tuned_url: str) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port with a private work folder."""
+    work = tmp_path_factory.mktemp("browser")
+    port = free_port()
+    env = {
+        **os.environ,
+        "RAGORTUNE_WORK_DIR": str(work / "work"),
+        "RAG_WORK_DIR": str(work / "work" / "index"),
+        "TUNING_BASE_URL": tuned_url,
+        "TUNING_MAX_RETRIES": "0",
+    }
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true", "--server.address", "127.0.0.1",
+        "--server.port", str(port), "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    with ExitStack() as stack:
+        log = stack.enter_context((work / "streamlit.log").open("wb"))
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        stack.callback(stop, process)
+        if not wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", process, 90):
+            pytest.fail("streamlit did not start: " + (work / "streamlit.log").read_text()[-2000:])
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def page(app_url: str) -> Iterator[Any]:
+    """A Chromium page on the app (skips, saying why, where Debian chromium is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian chromium is not installed at /usr/bin/chromium; `make test` installs it "
+            "(apt-get install -y chromium chromium-driver)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(60_000)
+        page.goto(app_url, wait_until="networkidle")
+        yield page
+        browser.close()
+
+
+def open_tab(page: Any, name: str) -> None:
+    """Click a tab and let the rerun it triggers settle."""
+    page.get_by_role("tab", name=name, exact=True).click()
+    page.wait_for_timeout(500)
+    settled(page)
+
+
+def settled(page: Any, timeout: float = 300_000) -> None:
+    """Wait until the app's script is not running (Streamlit marks it on the root element)."""
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        timeout=timeout
+    )
+
+
+def shot(page: Any, name: str) -> None:
+    """Save a screenshot under artifacts/ once nothing is running."""
+    settled(page)
+    page.wait_for_timeout(1000)  # charts finish drawing
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
+    page.get_by_text("rag-or-tune").first.wait_for()
+    page.get_by_text("Tokens per record").wait_for()
+    shot(page, "1-data")
+
+    open_tab(page, "Index")
+    page.get_by_role("button", name="Rebuild index").click()
+    page.get_by_text("Rebuilt in").wait_for(timeout=300_000)
+    shot(page, "2-index")
+
+    open_tab(page, "Ask")
+    page.get_by_role("radiogroup", name="Try a demo question").get_by_role("radio").first.click()
+    page.get_by_role("button", name="Ask", exact=True).click()
+    page.get_by_text("answered in").first.wait_for(timeout=180_000)
+    shot(page, "3-ask")
+    answered = page.get_by_text("answered in").count()
+    failed = page.get_by_text("failed:").count()
+    assert answered >= 1, "retrieval answered"
+    assert answered + failed == 3, "every column shows an answer or its own error"
+    if ADAPTER.is_dir():
+        assert failed == 0, "the tuned server answers for both tuned columns"
+
+    open_tab(page, "Evaluate")
+    slider = page.get_by_role("slider")
+    slider.focus()
+    slider.press("Home")
+    for _ in range(2):
+        slider.press("ArrowRight")
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_text("Per question").wait_for(timeout=400_000)
+    assert page.get_by_text("3 questions").count() >= 1
+    shot(page, "4-evaluate")
+
+    open_tab(page, "Freshness & cost")
+    page.get_by_text("Break-even").wait_for()
+    shot(page, "5-freshness-cost")
+
+    open_tab(page, "Advice")
+    page.get_by_text("Thresholds").wait_for()
+    shot(page, "6-advice")
+
+    open_tab(page, "Settings")
+    page.get_by_text("currently set").wait_for()
+    shot(page, "7-settings")

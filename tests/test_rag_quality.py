@@ -1,0 +1,84 @@
+"""Retrieval quality on the demo eval set (hit@1, hit@5, MRR from its record ids), dense alone and
+fused with BM25, and the cross-lingual rate (a question in one language, its record in the other)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compare.evalset import EvalItem, load_eval
+from rag.build import rebuild_index
+from rag.index import RagIndex
+from tests.conftest import DEMO_CORPUS, DEMO_EVAL
+from tests.rag_helpers import load, settings_for
+
+# (question, id of the record in the other language that answers it); written by hand from the corpus
+CROSS_LINGUAL: list[tuple[str, str]] = []
+
+
+@pytest.fixture(scope="module")
+def demo_index(tmp_path_factory: pytest.TempPathFactory) -> RagIndex:
+    if not DEMO_CORPUS.exists() or not DEMO_EVAL.exists():
+        pytest.skip(f"the demo data is missing: {DEMO_CORPUS} and {DEMO_EVAL} are needed")
+    settings = settings_for(tmp_path_factory.mktemp("demo") / "index")
+    rebuild_index(load(DEMO_CORPUS), settings)
+    return RagIndex.open(settings)
+
+
+def ranks(index: RagIndex, items: list[EvalItem], hybrid: bool) -> list[int | None]:
+    """1-based rank of each item's record among the top 10, None when absent."""
+    index.settings = index.settings.model_copy(update={"hybrid": hybrid})
+    found = []
+    for item in items:
+        ids = [h.record_id for h in index.retrieve(item.question, k=10, as_of=item.as_of)]
+        found.append(ids.index(item.record_id) + 1 if item.record_id in ids else None)
+    return found
+
+
+def scores(found: list[int | None]) -> dict[str, float]:
+    n = len(found)
+    return {
+        "hit@1": sum(r == 1 for r in found) / n,
+        "hit@5": sum(r is not None and r <= 5 for r in found) / n,
+        "mrr": sum(1 / r for r in found if r) / n,
+    }
+
+
+@pytest.mark.slow
+def test_demo_eval_retrieval_quality(demo_index: RagIndex) -> None:
+    items = [i for i in load_eval(DEMO_EVAL) if i.record_id]
+    assert items
+    default = demo_index.settings.hybrid
+    results = {hybrid: scores(ranks(demo_index, items, hybrid)) for hybrid in (False, True)}
+    for hybrid, s in results.items():
+        label = "dense+BM25" if hybrid else "dense"
+        print(f"\n{label:<11} n={len(items)} " + " ".join(f"{k}={v:.3f}" for k, v in s.items()))
+    for lang in sorted({i.lang or "?" for i in items}):
+        subset = [i for i in items if (i.lang or "?") == lang]
+        s = scores(ranks(demo_index, subset, default))
+        print(f"lang={lang:<3} n={len(subset)} " + " ".join(f"{k}={v:.3f}" for k, v in s.items()))
+    demo_index.settings = demo_index.settings.model_copy(update={"hybrid": default})
+    assert results[default]["hit@5"] >= 0.9
+
+
+@pytest.mark.slow
+def test_cross_lingual_rate_is_reported(demo_index: RagIndex) -> None:
+    if not CROSS_LINGUAL:
+        pytest.skip("no cross-lingual probes written for this corpus")
+    known = set(load_ids(DEMO_CORPUS))
+    assert {rid for _, rid in CROSS_LINGUAL} <= known
+    for hybrid in (False, True):
+        demo_index.settings = demo_index.settings.model_copy(update={"hybrid": hybrid})
+        hits = [
+            rid in [h.record_id for h in demo_index.retrieve(q, k=5)] for q, rid in CROSS_LINGUAL
+        ]
+        print(
+            f"\ncross-lingual hit@5 ({'dense+BM25' if hybrid else 'dense'}): "
+            f"{sum(hits)}/{len(hits)} = {sum(hits) / len(hits):.2f}"
+        )
+        assert 0 <= sum(hits) <= len(hits)
+
+
+def load_ids(folder: Path) -> list[str]:
+    return [r.id for r in load(folder)]

@@ -1,0 +1,87 @@
+"""The same build and queries through a real chroma server (`chroma run` on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.build import rebuild_index
+from rag.index import RagIndex
+from rag.store import open_client
+from tests.rag_helpers import (
+    expected_state,
+    free_port,
+    index_state,
+    load,
+    qa,
+    settings_for,
+    write_batch,
+)
+
+
+@pytest.fixture
+def chroma_url(tmp_path: Path) -> Iterator[str]:
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            chroma,
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                open_client(settings_for(tmp_path, chroma_url=url)).heartbeat()
+                break
+            except Exception:
+                assert proc.poll() is None, "chroma run exited"
+                assert time.monotonic() < deadline, "chroma server did not answer its heartbeat"
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_build_update_and_query_through_a_chroma_server(tmp_path: Path, chroma_url: str) -> None:
+    corpus = tmp_path / "corpus"
+    write_batch(
+        corpus,
+        "2026-03-01",
+        [
+            qa("logo", "What colour is the logo?", "Blue."),
+            qa("ceo", "Who runs the company?", "Ada Lovelace."),
+        ],
+    )
+    settings = settings_for(tmp_path / "index", chroma_url=chroma_url)
+    assert rebuild_index(load(corpus), settings).added == 2
+    write_batch(
+        corpus, "2026-04-01", [qa("hq", "Where is the head office?", "Tallinn.")], name="new"
+    )
+    records = load(corpus)
+    summary = rebuild_index(records, settings)
+    assert (summary.added, summary.unchanged) == (1, 2)
+    assert index_state(settings) == expected_state(records, settings)
+    assert not (tmp_path / "index" / "chroma").exists()  # nothing stored locally but the manifest
+    hits = RagIndex.open(settings).retrieve("Where is the headquarters?", k=2)
+    assert hits[0].record_id == "hq" and hits[0].answer == "Tallinn."

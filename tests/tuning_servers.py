@@ -1,0 +1,47 @@
+"""Helpers for the tuning tests: run an ASGI app or the model server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def model_server(adapter: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `python -m tuning.serve` on a free port; yields the /v1 URL; stops it by its PID."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuning.serve", "--adapter", adapter, "--port", "0"],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the server prints its URL once it is listening
+        if "serving" not in line:
+            raise RuntimeError(f"model server did not start (exit {proc.poll()}): {line!r}")
+        yield line.split(" at ", 1)[1].strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

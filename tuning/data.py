@@ -1,0 +1,145 @@
+"""Turn corpus records into token ids with labels: loss only on what the assistant says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from corpus.record import Message, Record
+from tuning.errors import TuningError
+from tuning.paraphrase import paraphrases
+
+IGNORE = -100  # label value the loss skips
+
+
+@dataclass(frozen=True)
+class Example:
+    """One tokenised training example."""
+
+    record_id: str
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def trained_tokens(self) -> int:
+        """Tokens that carry a loss."""
+        return sum(1 for t in self.labels if t != IGNORE)
+
+
+def select_records(records: Iterable[Record], until: date) -> list[Record]:
+    """Records dated on/before `until` that can be trained: chat-shaped, or plain text.
+
+    Text records are kept and trained as plain language-model text (loss on every token): the
+    "fine-tune on raw documents" setting of the research this product compares against.
+    Undated records count as old enough.
+    """
+    return [r for r in records if (r.as_of is None or r.as_of <= until) and (r.chat() or r.text)]
+
+
+def to_dicts(turns: Sequence[Message]) -> list[dict[str, str]]:
+    """Chat turns as the dicts chat templates take."""
+    return [{"role": t.role, "content": t.content} for t in turns]
+
+
+def encode_chat(
+    tokenizer: Any, turns: Sequence[Message], max_len: int
+) -> tuple[list[int], list[int]]:
+    """Token ids of a chat through the model's template, labels set only on assistant replies.
+
+    Each turn's text is the difference between the template rendered up to it and up to the
+    turn before, so the result is exactly what `apply_chat_template` produces for the whole chat.
+    """
+    msgs = to_dicts(turns)
+    ids: list[int] = []
+    labels: list[int] = []
+    shown = ""
+
+    def add(upto: str, learn: bool) -> None:
+        nonlocal shown
+        if not upto.startswith(shown):
+            raise TuningError("chat template is not prefix-stable; cannot mask the prompt")
+        piece = tokenizer(upto[len(shown) :], add_special_tokens=False)["input_ids"]
+        ids.extend(piece)
+        labels.extend(piece if learn else [IGNORE] * len(piece))
+        shown = upto
+
+    for k, msg in enumerate(msgs):
+        if msg["role"] == "assistant":
+            add(render(tokenizer, msgs[:k], generation_prompt=True), learn=False)
+        add(render(tokenizer, msgs[: k + 1], generation_prompt=False), msg["role"] == "assistant")
+    return ids[:max_len], labels[:max_len]
+
+
+def render(tokenizer: Any, msgs: list[dict[str, str]], generation_prompt: bool) -> str:
+    """The chat template's text for `msgs` ('' for no messages)."""
+    if not msgs:
+        return ""
+    text = tokenizer.apply_chat_template(
+        msgs, tokenize=False, add_generation_prompt=generation_prompt
+    )
+    return str(text)
+
+
+def encode_text(tokenizer: Any, text: str, max_len: int) -> tuple[list[int], list[int]]:
+    """Plain text for language modelling: every token carries a loss."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][: max_len - 1]
+    ids = [*ids, tokenizer.eos_token_id]
+    return ids, list(ids)
+
+
+def with_question(turns: list[Message], question: str) -> list[Message]:
+    """The chat with its first user turn's question replaced (its context kept after it)."""
+    out = list(turns)
+    for i, t in enumerate(out):
+        if t.role == "user":
+            rest = t.content.split("\n\n", 1)
+            tail = f"\n\n{rest[1]}" if len(rest) == 2 else ""
+            out[i] = Message(role="user", content=question + tail)
+            break
+    return out
+
+
+def build_examples(
+    tokenizer: Any, records: Sequence[Record], max_len: int, n_paraphrases: int = 0
+) -> list[Example]:
+    """Examples for every record (plus `n_paraphrases` rephrased copies of each question)."""
+    examples: list[Example] = []
+    for i, record in enumerate(records):
+        turns = record.chat()
+        if not turns:
+            ids, labels = encode_text(tokenizer, record.text or "", max_len)
+            examples.append(Example(record.id, ids, labels))
+            continue
+        variants = [turns]
+        if record.question and n_paraphrases:
+            variants += [
+                with_question(turns, q) for q in paraphrases(record.question, n_paraphrases, i)
+            ]
+        for chat in variants:
+            ids, labels = encode_chat(tokenizer, chat, max_len)
+            if any(t != IGNORE for t in labels):
+                examples.append(Example(record.id, ids, labels))
+    return examples
+
+
+def batches_by_length(examples: Sequence[Example], batch_size: int) -> list[list[Example]]:
+    """Group examples of similar length into batches, so little of each batch is padding."""
+    ordered = sorted(examples, key=lambda e: len(e.input_ids))
+    return [list(ordered[i : i + batch_size]) for i in range(0, len(ordered), batch_size)]
+
+
+def collate(batch: Sequence[Example], pad_id: int) -> dict[str, Any]:
+    """Right-padded tensors: input_ids, attention_mask, labels."""
+    import torch
+
+    width = max(len(e.input_ids) for e in batch)
+    ids = [e.input_ids + [pad_id] * (width - len(e.input_ids)) for e in batch]
+    mask = [[1] * len(e.input_ids) + [0] * (width - len(e.input_ids)) for e in batch]
+    labels = [e.labels + [IGNORE] * (width - len(e.labels)) for e in batch]
+    return {
+        "input_ids": torch.tensor(ids),
+        "attention_mask": torch.tensor(mask),
+        "labels": torch.tensor(labels),
+    }

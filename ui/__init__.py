@@ -1,0 +1,1 @@
+"""The Streamlit app's tabs: widgets and charts over `compare.workbench.Workbench`, nothing more."""

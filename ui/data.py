@@ -1,0 +1,182 @@
+"""The Data tab: pick the corpus, see what was read and rejected, export it for a platform."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from compare.workbench import Workbench
+from corpus import CorpusError
+from corpus.export import TARGETS
+from ui.state import (
+    apply_settings,
+    export_corpus,
+    files_stamp,
+    load_corpus,
+    save_uploads,
+)
+
+
+def render_data(wb: Workbench, key: str) -> None:
+    """Pick the corpus (demo, upload, or files on disk) and show what was read and rejected."""
+    ss = st.session_state
+    source = st.radio(
+        "Corpus",
+        ["Demo corpus", "Upload JSONL files", "Files on disk"],
+        horizontal=True,
+        key="data_source",
+        help="The demo corpus is the folder set under Settings.",
+    )
+    if source == "Demo corpus":
+        ss.corpus_paths = ()
+        st.caption(f"Reading `{ss.settings.compare.corpus_dir}`")
+    elif source == "Upload JSONL files":
+        uploads = st.file_uploader(
+            "JSONL files", type=["jsonl", "json"], accept_multiple_files=True
+        )
+        dest = ss.settings.compare.work_dir / "uploads"
+        paths = save_uploads(((u.name, u.getvalue()) for u in uploads), dest) if uploads else []
+        ss.corpus_paths = tuple(str(p) for p in paths)
+    else:
+        raw = st.text_input(
+            "Paths (files or folders, comma-separated)",
+            key="data_paths",
+            placeholder="data/bad/invalid_json.jsonl, data/bad/bom.jsonl",
+        )
+        ss.corpus_paths = tuple(p.strip() for p in raw.split(",") if p.strip())
+    if source != "Demo corpus" and not ss.corpus_paths:
+        st.info("Choose files to read.")
+        return
+    try:
+        report, summary = load_corpus(key, ss.corpus_paths, files_stamp(ss.corpus_paths), wb)
+    except (CorpusError, OSError) as err:
+        st.error(f"Could not read the corpus: {err}")
+        return
+    _data_overview(report, summary)
+    _data_export(wb, key, report)
+    if ss.corpus_paths:
+        _use_as_corpus(ss.corpus_paths)
+
+
+def _data_overview(report: Any, summary: Any) -> None:
+    tiles = st.columns(5)
+    tiles[0].metric("Records", f"{summary.records:,}")
+    tiles[1].metric("Files", summary.files)
+    tiles[2].metric("Rejected lines", summary.rejected)
+    tiles[3].metric("Warnings", summary.warnings)
+    tiles[4].metric("Tokens", f"{summary.tokens.total:,}")
+    st.subheader("Files")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "file": Path(f.file).name,
+                    "formats": ", ".join(f"{k} {v}" for k, v in f.formats.items()),
+                    "batch": f.batch,
+                    "lines": f.lines,
+                    "valid": f.valid,
+                    "rejected": f.rejected,
+                    "blank": f.blank,
+                }
+                for f in report.files
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    if report.rejects:
+        st.subheader(f"Rejected lines ({len(report.rejects)})")
+        st.dataframe(_problems(report.rejects), hide_index=True, width="stretch")
+    else:
+        st.success("Every line loaded.")
+    if report.warnings:
+        with st.expander(f"Warnings ({len(report.warnings)}) — these lines still loaded"):
+            st.dataframe(_problems(report.warnings), hide_index=True, width="stretch")
+    left, mid, right = st.columns(3)
+    with left:
+        st.markdown("**Records per batch**")
+        if summary.per_batch:
+            st.bar_chart(pd.Series(summary.per_batch, name="records"), height=220)
+    with mid:
+        t = summary.tokens
+        st.markdown(f"**Tokens per record** ({t.tokenizer})")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "": ["min", "median", "p95", "max", "total", "× epochs"],
+                    "tokens": [t.min, t.median, t.p95, t.max, t.total, summary.training_tokens],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        if summary.over_limit:
+            st.warning(f"{len(summary.over_limit)} record(s) over {summary.token_limit} tokens")
+    with right:
+        st.markdown("**Formats and labels**")
+        st.bar_chart(pd.Series(summary.per_format, name="records"), height=150, horizontal=True)
+        if summary.labels:
+            st.bar_chart(pd.Series(summary.labels, name="records"), height=150, horizontal=True)
+
+
+def _problems(items: Sequence[Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "file": Path(r.file).name,
+                "line": r.line,
+                "code": r.code,
+                "message": r.message,
+                "hint": r.hint,
+            }
+            for r in items
+        ]
+    )
+
+
+def _data_export(wb: Workbench, key: str, report: Any) -> None:
+    st.subheader("Export for a platform")
+    left, right = st.columns([1, 2])
+    target = left.selectbox("Target format", list(TARGETS), key="export_target")
+    stamp = files_stamp(st.session_state.corpus_paths)
+    result = export_corpus(key, (st.session_state.corpus_paths, stamp), target, wb, report)
+    left.download_button(
+        f"Download {len(result.lines)} lines",
+        data="\n".join(result.lines) + "\n",
+        file_name=f"corpus-{target}.jsonl",
+        mime="application/jsonl",
+        disabled=not result.lines,
+    )
+    with right:
+        if result.problems:
+            st.warning(f"{len(result.problems)} record(s) could not be converted to {target}")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "record": p.record_id,
+                            "file": Path(p.source.file).name,
+                            "line": p.source.line,
+                            "reason": p.reason,
+                        }
+                        for p in result.problems
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+        else:
+            st.success(f"Every record converts to {target}.")
+
+
+def _use_as_corpus(paths: Sequence[str]) -> None:
+    folder = (
+        Path(paths[0]) if len(paths) == 1 and Path(paths[0]).is_dir() else Path(paths[0]).parent
+    )
+    if st.button(f"Use `{folder}` as the corpus for the index and evaluations", key="use_corpus"):
+        apply_settings(corpus_dir=folder)
+        st.rerun()

@@ -1,0 +1,215 @@
+"""The Evaluate tab: run the eval set and read quality with confidence intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from compare.report import Comparison
+from compare.workbench import Workbench
+from ui import charts
+from ui.state import (
+    METRIC,
+    eval_items,
+    spread,
+)
+
+
+def run_evaluation(wb: Workbench, items: Sequence[Any], names: list[str]) -> None:
+    """Run the chosen questions through the chosen sides with a progress bar; keep the result."""
+    ss = st.session_state
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(done: int, total: int, what: str) -> None:
+        bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{done}/{total} · {what}")
+
+    ss.comparison = wb.evaluate(
+        list(items), names, progress=progress, cost=ss.cost, advice=ss.advice
+    )
+    bar.empty()
+
+
+def render_evaluate(wb: Workbench) -> None:
+    """Run the eval set, then per-question answers, quality with CIs, gaps, latency and history."""
+    items = eval_items(wb)
+    left, mid, right = st.columns([2, 2, 1])
+    names = left.multiselect(
+        "Answerers",
+        wb.answerer_names,
+        default=wb.answerer_names,
+        format_func=charts.side_label,
+        key="eval_names",
+    )
+    n = mid.slider(
+        "Questions",
+        1,
+        len(items),
+        min(10, len(items)),
+        key="eval_n",
+        help="A few questions keep a demo fast; the whole set gives tighter intervals.",
+    )
+    right.write("")
+    if right.button("Run evaluation", type="primary", key="run_eval", disabled=not names):
+        run_evaluation(wb, spread(items, n), names)
+    comparison: Comparison | None = st.session_state.comparison
+    if comparison is None:
+        st.info("No evaluation yet. Answers are cached, so re-running only asks what changed.")
+    else:
+        render_results(comparison)
+    render_history(wb)
+
+
+def render_results(c: Comparison) -> None:
+    """Headline tiles, charts and the per-question table of one comparison."""
+    run = c.run
+    st.caption(
+        f"Run `{run.run_id}` · {len(run.items)} questions · {run.started_at:%Y-%m-%d %H:%M} UTC"
+    )
+    tiles = st.columns(len(run.answerers))
+    for tile, name in zip(tiles, run.answerers, strict=True):
+        q = c.summary.quality_of(name)
+        side = next(s for s in c.summary.sides if s.answerer == name)
+        value = f"{q.overall.mean:.3f}" if q else "—"
+        note = (
+            f"{side.errors} errors" if side.errors else f"p50 {side.latency_p50_s * 1000:,.0f} ms"
+        )
+        tile.metric(
+            f"{charts.side_label(name)} · token F1",
+            value,
+            note,
+            delta_color="off",
+            delta_arrow="off",
+        )
+    quality, gaps, latency = st.columns([5, 4, 3])
+    with quality:
+        st.markdown("**Quality by what each side knows** (95% CI)")
+        st.altair_chart(charts.quality_chart(quality_frame(c), METRIC), width="stretch")
+    with gaps:
+        st.markdown("**Gaps between sides** (paired 95% CI; crossing 0 = noise)")
+        frame = gap_frame(c)
+        if frame.empty:
+            st.caption("Pick two or more answerers to compare them.")
+        else:
+            st.altair_chart(charts.gap_chart(frame, METRIC), width="stretch")
+    with latency:
+        st.markdown("**Latency** p50 / p95")
+        st.altair_chart(charts.latency_chart(latency_frame(c)), width="stretch")
+    st.markdown("**Per question**")
+    st.dataframe(
+        question_frame(c),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            f"{charts.side_label(n)} F1": st.column_config.ProgressColumn(
+                format="%.2f", min_value=0.0, max_value=1.0
+            )
+            for n in run.answerers
+        },
+    )
+
+
+def quality_frame(c: Comparison) -> pd.DataFrame:
+    """Rows of (side, split, mean, low, high, n) for the quality chart."""
+    rows = []
+    for q in c.summary.quality:
+        if q.metric != METRIC:
+            continue
+        for split, interval in zip(
+            charts.SPLIT_ORDER, (q.overall, q.known, q.unknown), strict=True
+        ):
+            if interval is not None and interval.n:
+                rows.append(
+                    {
+                        "side": charts.side_label(q.answerer),
+                        "split": split,
+                        "mean": interval.mean,
+                        "low": interval.low,
+                        "high": interval.high,
+                        "n": interval.n,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def gap_frame(c: Comparison) -> pd.DataFrame:
+    """Rows of (pair, mean, low, high, beyond_noise) for the gap chart."""
+    return pd.DataFrame(
+        [
+            {
+                "pair": f"{charts.side_label(g.a)} − {charts.side_label(g.b)}",
+                "mean": g.diff.mean,
+                "low": g.diff.low,
+                "high": g.diff.high,
+                "beyond_noise": "yes" if g.diff.excludes_zero else "no",
+            }
+            for g in c.summary.gaps
+            if g.metric == METRIC
+        ]
+    )
+
+
+def latency_frame(c: Comparison) -> pd.DataFrame:
+    """Rows of (side, stat, ms) for the latency chart."""
+    rows = []
+    for s in c.summary.sides:
+        rows.append(
+            {"side": charts.side_label(s.answerer), "stat": "p50", "ms": s.latency_p50_s * 1000}
+        )
+        rows.append(
+            {"side": charts.side_label(s.answerer), "stat": "p95", "ms": s.latency_p95_s * 1000}
+        )
+    return pd.DataFrame(rows)
+
+
+def question_frame(c: Comparison) -> pd.DataFrame:
+    """One row per question: question, reference, and each side's answer and token F1."""
+    rows = []
+    for item in c.run.items:
+        row: dict[str, Any] = {
+            "question": item.question,
+            "reference": item.reference,
+            "kind": item.kind or "",
+        }
+        for s in c.run.scored:
+            if s.item_id == item.id:
+                label = charts.side_label(s.answerer)
+                row[label] = s.answer.text if s.answer.ok else f"error: {s.answer.error}"
+                row[f"{label} F1"] = s.metrics.get(METRIC, 0.0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def render_history(wb: Workbench) -> None:
+    """Past runs and their headline quality, to follow quality over time."""
+    runs = wb.history()
+    if not runs:
+        return
+    st.subheader(f"Run history ({len(runs)})")
+    table, points = [], []
+    for run in runs:
+        summary = run.get("summary") or {}
+        row = {
+            "run": run.get("run_id"),
+            "started": run.get("started_at"),
+            "eval": run.get("eval_name"),
+            "verdict": summary.get("verdict"),
+        }
+        for name in run.get("answerers") or []:
+            value = summary.get(f"{name}.{METRIC}")
+            row[charts.side_label(name)] = value
+            if isinstance(value, int | float):
+                points.append(
+                    {
+                        "started_at": run.get("started_at"),
+                        "side": charts.side_label(name),
+                        "value": value,
+                    }
+                )
+        table.append(row)
+    left, right = st.columns([3, 2])
+    left.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", height=220)
+    if len(points) > 1:
+        right.altair_chart(charts.history_chart(pd.DataFrame(points), METRIC), width="stretch")

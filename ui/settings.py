@@ -1,0 +1,90 @@
+"""The Settings tab: endpoint, model, API key, retrieval and corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from compare.workbench import WorkbenchSettings
+from ui.state import (
+    apply_settings,
+)
+
+FIELDS = {  # widget key -> label
+    "set_url": "Endpoint URL",
+    "set_model": "Model",
+    "set_chroma": "Chroma server URL",
+    "set_embed": "Embedding model",
+    "set_corpus": "Corpus folder",
+}
+
+
+def _show(s: WorkbenchSettings) -> None:
+    """Put the settings' current values into the form's widgets (the API key stays empty)."""
+    values = {
+        "set_url": s.tuning.base_url,
+        "set_model": s.tuning.model,
+        "set_chroma": s.rag.chroma_url or "",
+        "set_embed": s.rag.embed_model or "",
+        "set_corpus": str(s.compare.corpus_dir),
+    }
+    for key, value in values.items():
+        st.session_state[key] = value
+    st.session_state["set_api_key"] = ""  # a typed key never lingers in a widget
+
+
+def _apply() -> None:
+    """Form callback: turn the widgets into a new settings object before the page reruns."""
+    ss = st.session_state
+    changes: dict[str, Any] = {
+        "tuning_base_url": ss.set_url.strip(),
+        "tuning_model": ss.set_model.strip(),
+        "chroma_url": ss.set_chroma.strip() or None,
+        "embed_model": ss.set_embed.strip() or None,
+        "corpus_dir": Path(ss.set_corpus.strip()),
+    }
+    if ss.set_api_key:
+        changes["tuning_api_key"] = ss.set_api_key
+    apply_settings(**changes)
+    _show(ss.settings)
+
+
+def render_settings() -> None:
+    """Endpoint, model, API key (never shown back), chroma, embedder and corpus folder."""
+    s: WorkbenchSettings = st.session_state.settings
+    if "set_url" not in st.session_state:
+        _show(s)
+    key_set = bool(s.tuning.api_key.get_secret_value())
+    with st.form("settings_form"):
+        st.markdown("**Tuned model endpoint** (OpenAI-compatible)")
+        a, b = st.columns(2)
+        a.text_input(FIELDS["set_url"], key="set_url")
+        b.text_input(FIELDS["set_model"], key="set_model")
+        st.text_input(
+            f"API key — currently {'set' if key_set else 'not set'}",
+            type="password",
+            key="set_api_key",
+            help="Leave empty to keep the current key. It is never shown back, logged or saved.",
+        )
+        st.markdown("**Retrieval**")
+        c, d = st.columns(2)
+        c.text_input(
+            FIELDS["set_chroma"],
+            key="set_chroma",
+            placeholder="embedded (no server)",
+            help="Empty: an embedded index in the work folder.",
+        )
+        d.text_input(
+            FIELDS["set_embed"],
+            key="set_embed",
+            placeholder="packaged all-MiniLM-L6-v2",
+            help="Empty: the packaged all-MiniLM-L6-v2.",
+        )
+        st.text_input(FIELDS["set_corpus"], key="set_corpus")
+        st.form_submit_button("Apply settings", type="primary", on_click=_apply)
+    st.caption(
+        f"Work folder `{s.compare.work_dir}` · eval set `{s.compare.eval_path}` · "
+        f"prices `{s.compare.prices_path}` · defaults come from environment variables and `.env`"
+    )

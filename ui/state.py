@@ -1,0 +1,115 @@
+"""Session state, cached resources and cached data shared by every tab."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from compare.advice import AdviceSettings
+from compare.costing import CostSettings
+from compare.workbench import Workbench, WorkbenchSettings, build_settings
+from corpus import LoadReport
+
+METRIC = "token_f1"  # the headline metric every tab shows
+MARKDOWN_COLORS = {"rag": "blue", "tuned": "orange", "tuned_rag": "violet"}  # match ui.charts
+
+
+def settings_key(settings: WorkbenchSettings) -> str:
+    """A cache key for the settings; the API key enters only as a digest, never as itself."""
+    secret = settings.tuning.api_key.get_secret_value().encode()
+    return settings.fingerprint() + "|" + hashlib.sha256(secret).hexdigest()[:16]
+
+
+@st.cache_resource(show_spinner="Starting the workbench…", max_entries=4)
+def get_workbench(key: str, _settings: WorkbenchSettings) -> Workbench:
+    """One Workbench per distinct settings, shared by every session (it is thread-safe)."""
+    return Workbench(_settings)
+
+
+def files_stamp(paths: Sequence[str]) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime) of every JSONL file under `paths`, so edited files invalidate the cache."""
+    stamp = []
+    for raw in paths:
+        path = Path(raw)
+        files = sorted(path.glob("*.json*")) if path.is_dir() else [path]
+        for file in files:
+            if file.exists():
+                stat = file.stat()
+                stamp.append((str(file), stat.st_size, stat.st_mtime_ns))
+    return tuple(stamp)
+
+
+@st.cache_data(show_spinner="Reading the corpus…", max_entries=16)
+def load_corpus(key: str, paths: tuple[str, ...], stamp: Any, _wb: Workbench) -> tuple[Any, Any]:
+    """The load report and its summary, cached per settings, paths and file contents."""
+    report = _wb.load_corpus([Path(p) for p in paths] if paths else None)
+    return report, _wb.corpus_summary(report)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def export_corpus(key: str, stamp: Any, target: str, _wb: Workbench, _report: LoadReport) -> Any:
+    """The corpus written for one export target (cached per corpus and target)."""
+    return _wb.export(_report, target)
+
+
+def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path) -> list[Path]:
+    """Write uploaded (name, bytes) pairs into a folder named after their contents; returns the paths.
+
+    The same upload lands in the same folder, so re-running the page does not pile up copies.
+    """
+    # only the last part of a name: a file name never climbs out of the folder
+    named = [(Path(name).name or "upload.jsonl", data) for name, data in files]
+    digest = hashlib.sha256(b"".join(name.encode() + data for name, data in named)).hexdigest()
+    folder = dest / digest[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in named:
+        path = folder / name
+        path.write_bytes(data)
+        written.append(path)
+    return written
+
+
+def state() -> Any:
+    """Session defaults: settings from env / .env, plan inputs, and the last results."""
+    ss = st.session_state
+    if "settings" not in ss:
+        ss.settings = build_settings()
+    ss.setdefault("corpus_paths", ())
+    ss.setdefault("cost", CostSettings())
+    ss.setdefault("advice", AdviceSettings())
+    ss.setdefault("answers", None)
+    ss.setdefault("comparison", None)
+    ss.setdefault("rebuild_note", None)
+    return ss
+
+
+def apply_settings(**changes: Any) -> None:
+    """Replace the session's settings; the next run gets (or builds) the matching Workbench."""
+    ss = st.session_state
+    ss.settings = ss.settings.with_overrides(**changes)
+    ss.answers = None
+    for key in [k for k in ss if str(k).startswith("set_")]:
+        del ss[key]  # the Settings form shows the new values next time it is drawn
+
+
+def eval_items(wb: Workbench) -> list[Any]:
+    """The eval set's questions, read once per session and eval file."""
+    ss = st.session_state
+    key = f"eval_items:{ss.settings.compare.eval_path}"
+    if key not in ss:
+        ss[key] = wb.load_eval()
+    items: list[Any] = ss[key]
+    return items
+
+
+def spread(items: Sequence[Any], n: int) -> list[Any]:
+    """`n` items spread evenly over the list, so a short run still mixes old and new facts."""
+    if n >= len(items):
+        return list(items)
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
