@@ -33,8 +33,7 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[dict[str, str]]:
     lines = []
     for hit in hits:
         dated = f" (as of {hit.as_of.isoformat()})" if hit.as_of else ""
-        body = hit.text if hit.answer in ("", hit.text) else f"{hit.text}\n{hit.answer}"
-        lines.append(f"[{hit.record_id}]{dated}\n{body}")
+        lines.append(f"[{hit.record_id}]{dated}\n{hit.full_text}")
     sources = "\n\n".join(lines) or "(no sources found)"
     return [
         {"role": "system", "content": SYSTEM},

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from compare.answer import SourceHit
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexNotBuiltError
-from rag.lexical import KeywordIndex, fuse
+from rag.lexical import CYRILLIC, KeywordIndex, fuse
 from rag.manifest import IndexManifest, read_manifest
 from rag.nodes import date_int
 from rag.settings import RagSettings
@@ -36,15 +36,19 @@ class Hit(BaseModel):
     superseded_by: str | None = None
     node_id: str = ""
 
+    @property
+    def full_text(self) -> str:
+        """What the record says: the embedded text, with the answer when that text lacks it."""
+        if not self.answer or self.answer in self.text:
+            return self.text
+        return f"{self.text}\n{self.answer}"
+
     def source(self) -> SourceHit:
         """The hit as the shared `SourceHit` an `Answer` carries."""
-        text = (
-            f"{self.text}\n{self.answer}" if self.answer and self.answer != self.text else self.text
-        )
         return SourceHit(
             record_id=self.record_id,
             score=self.score,
-            text=text,
+            text=self.full_text,
             as_of=self.as_of,
             stale=self.stale,
         )
@@ -104,7 +108,7 @@ class RagIndex:
         limit = None if as_of is None else date_int(as_of)
         pool = max(4 * k, 20)
         nodes = self._dense(vector, pool, limit)
-        if self.settings.hybrid:
+        if uses_keywords(self.settings.hybrid, query):
             nodes = self._fused(query, vector, nodes, pool, limit)
         hits = _best_per_record(nodes)
         hits = self._supersede(hits[: 2 * k])[:k]
@@ -204,6 +208,14 @@ class RagIndex:
             return {i: self._keywords.vectors[self._keywords.rows[i]] for i in ids}
         got = self.collection.get(ids=ids, include=["embeddings"])
         return dict(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
+
+
+def uses_keywords(mode: str, query: str) -> bool:
+    """Whether a query is fused with BM25: always, never, or (auto) when it has Cyrillic letters.
+
+    Example: ("auto", "Сколько стоит Pro?") -> True; ("auto", "How much is Pro?") -> False
+    """
+    return mode == "on" or (mode == "auto" and CYRILLIC.search(query.lower()) is not None)
 
 
 def _reorder(hits: list[Hit], newer: dict[str, Hit]) -> list[Hit]:

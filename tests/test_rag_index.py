@@ -183,9 +183,9 @@ def test_as_of_limits_results_to_what_was_known(
     assert "price-pro-sep" in {h.record_id for h in after}
 
 
-@pytest.mark.parametrize("hybrid", [True, False])
+@pytest.mark.parametrize("hybrid", ["on", "off"])
 def test_newer_fact_wins_a_near_tie_and_the_old_one_is_stale(
-    corpus_dir: Path, tmp_path: Path, embedder: Embedder, hybrid: bool
+    corpus_dir: Path, tmp_path: Path, embedder: Embedder, hybrid: str
 ) -> None:
     build(corpus_dir, tmp_path / "index")
     index = RagIndex.open(settings_for(tmp_path / "index", hybrid=hybrid))
