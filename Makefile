@@ -44,6 +44,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/corpus_load.py
+	$(PY) bench/index.py
+	$(PY) bench/tuning_bench.py
 
 clean:
 	rm -rf $(VENV) work

@@ -16,6 +16,7 @@ import streamlit as st  # noqa: E402
 
 from compare.report import Comparison  # noqa: E402
 from compare.workbench import Workbench  # noqa: E402
+from corpus import current_records  # noqa: E402
 from ui import charts  # noqa: E402
 from ui.advice import render_advice  # noqa: E402
 from ui.ask import render_ask  # noqa: E402
@@ -47,13 +48,18 @@ def render_header(wb: Workbench, key: str) -> None:
         "and is it time to re-tune?** Measured side by side: quality, freshness, cost, latency."
     )
     ss = st.session_state
-    _, summary = load_corpus(key, (), files_stamp([str(ss.settings.compare.corpus_dir)]), wb)
-    index = wb.index_status()
+    report, summary = load_corpus(key, (), files_stamp([str(ss.settings.compare.corpus_dir)]), wb)
+    current = current_records(report.records)
+    index = wb.index_status(current)
     comparison: Comparison | None = ss.comparison
     quiet: dict[str, Any] = {"delta_color": "off", "delta_arrow": "off", "border": True}
     tiles = st.columns(4)
     tiles[0].metric(
-        "Corpus records", f"{summary.records:,}", f"{summary.rejected} rejected lines", **quiet
+        "Corpus records",
+        f"{len(current):,}",
+        f"{summary.records:,} lines read · {summary.rejected} rejected",
+        help="Current records: a line with the id of an older one replaces it.",
+        **quiet,
     )
     pending = index.pending_new + index.pending_changed + index.pending_removed
     built = f"built {index.built_at:%Y-%m-%d}" if index.built_at else "not built yet"

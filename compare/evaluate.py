@@ -159,11 +159,19 @@ def headline_numbers(c: Comparison) -> dict[str, float | str | None]:
 
 
 def batches(records: Sequence[Record]) -> list[tuple[str, date | None, int]]:
-    """(batch, date, records) per corpus batch, oldest first, for the timeline."""
+    """(batch, date, records) per corpus batch, oldest first, for the timeline.
+
+    A batch named by its date (`2026-03-01`) is placed there; otherwise at its oldest record.
+    """
     seen: dict[str, list[Record]] = {}
     for r in records:
         seen.setdefault(r.batch or "-", []).append(r)
-    rows = [
-        (b, min((r.as_of for r in rs if r.as_of), default=None), len(rs)) for b, rs in seen.items()
-    ]
+    rows = [(b, _batch_date(b, rs), len(rs)) for b, rs in seen.items()]
     return sorted(rows, key=lambda row: (row[1] or date.min, row[0]))
+
+
+def _batch_date(batch: str, records: Sequence[Record]) -> date | None:
+    try:
+        return date.fromisoformat(batch[:10])
+    except ValueError:
+        return min((r.as_of for r in records if r.as_of), default=None)

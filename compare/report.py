@@ -24,6 +24,20 @@ class Comparison(BaseModel):
     advice: Advice
 
 
+def caveats(c: Comparison) -> list[str]:
+    """What limits the verdict: sides that failed on some questions score 0 on those."""
+    notes = []
+    for side in c.summary.sides:
+        if side.errors:
+            total = side.answered + side.errors
+            notes.append(
+                f"{side.answerer} failed on {side.errors} of {total} questions "
+                f"({side.first_error}); a failed answer scores 0, so fix the side before "
+                "trusting its numbers"
+            )
+    return notes
+
+
 def write_report(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]:
     """Write report.json and report.md into `out_dir`; returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -56,6 +70,7 @@ def render_markdown(c: Comparison) -> str:
         f"## Advice: {c.advice.headline}",
         "",
         *[f"- {reason}" for reason in c.advice.reasons],
+        *[f"- **Caveat:** {note}" for note in caveats(c)],
         "",
         *_table(
             ["criterion", "measured", "threshold", "met"],

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
 QUIET = {
     "HF_HUB_OFFLINE": "1",
@@ -52,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("TUNING_BASE_URL", f"http://127.0.0.1:{args.model_port}/v1")
     python = sys.executable
 
-    index_manifest = ROOT / "work" / "index" / "manifest.json"
-    if not index_manifest.exists():
+    os.environ.update({k: v for k, v in QUIET.items() if k not in os.environ})
+    from rag.manifest import read_manifest
+    from rag.settings import RagSettings
+
+    if read_manifest(ROOT / RagSettings().work_dir) is None:
         print("building the retrieval index over data/corpus (first run only)...", flush=True)
         subprocess.run(
             [python, "-m", "rag.rebuild", "--corpus", str(ROOT / "data" / "corpus")],

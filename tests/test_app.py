@@ -247,3 +247,19 @@ def test_settings_never_show_the_api_key(module_env: None) -> None:
     assert "currently set" in key_box.label and key_box.value == ""
     shown = texts(at) + "".join(str(t.value) for t in at.text_input)
     assert SECRET not in shown
+
+
+def test_settings_take_a_declared_cutoff_and_reject_a_bad_one(module_env: None) -> None:
+    at = open_tab("Settings")
+    cutoff = next(t for t in at.text_input if t.label.startswith("Declared data cutoff"))
+    cutoff.input("March 2026")
+    next(b for b in at.button if b.label == "Apply settings").click().run()
+    assert_clean(at)
+    assert any("YYYY-MM-DD" in e.value for e in at.error)
+    assert at.session_state["settings"].tuning.cutoff is None, "nothing applied"
+    cutoff = next(t for t in at.text_input if t.label.startswith("Declared data cutoff"))
+    cutoff.input("2026-03-31")
+    next(b for b in at.button if b.label == "Apply settings").click().run()
+    assert_clean(at)
+    assert str(at.session_state["settings"].tuning.cutoff) == "2026-03-31"
+    assert not at.error

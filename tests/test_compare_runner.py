@@ -154,3 +154,13 @@ def test_batches_for_the_timeline() -> None:
     records = load_corpus(FORMATS_DIR).records
     rows = batches(records)
     assert sum(n for _, _, n in rows) == len(records)
+
+
+def test_demo_batches_sit_at_their_file_dates() -> None:
+    """Lines may carry older dates of their own; the batch still sits at its file's date."""
+    rows = batches(load_corpus(ROOT / "data" / "corpus").records)
+    assert [(b, d) for b, d, _ in rows] == [
+        ("2026-03-01", date(2026, 3, 1)),
+        ("2026-07-01", date(2026, 7, 1)),
+        ("2026-10-01", date(2026, 10, 1)),
+    ]

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from compare.advice import AdviceSettings
-from compare.report import Comparison
+from compare.report import Comparison, caveats
 from compare.workbench import Workbench
 from ui.evaluate import run_evaluation
 from ui.state import (
@@ -37,6 +37,8 @@ def render_advice(wb: Workbench) -> None:
     show(f"### {advice.headline}")
     for reason in advice.reasons:
         st.markdown(f"- {reason}")
+    for note in caveats(comparison):
+        st.warning(note, icon="⚠️")
     st.dataframe(
         pd.DataFrame(
             [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from ui.state import (
 FIELDS = {  # widget key -> label
     "set_url": "Endpoint URL",
     "set_model": "Model",
+    "set_manifest": "Tuning manifest (what the model was trained on)",
+    "set_cutoff": "Declared data cutoff (remote model, no manifest)",
     "set_chroma": "Chroma server URL",
     "set_embed": "Embedding model",
     "set_corpus": "Corpus folder",
@@ -26,6 +29,8 @@ def _show(s: WorkbenchSettings) -> None:
     values = {
         "set_url": s.tuning.base_url,
         "set_model": s.tuning.model,
+        "set_manifest": str(s.tuning.manifest_path or ""),
+        "set_cutoff": s.tuning.cutoff.isoformat() if s.tuning.cutoff else "",
         "set_chroma": s.rag.chroma_url or "",
         "set_embed": s.rag.embed_model or "",
         "set_corpus": str(s.compare.corpus_dir),
@@ -41,10 +46,18 @@ def _apply() -> None:
     changes: dict[str, Any] = {
         "tuning_base_url": ss.set_url.strip(),
         "tuning_model": ss.set_model.strip(),
+        "tuning_manifest_path": Path(ss.set_manifest.strip()) if ss.set_manifest.strip() else None,
         "chroma_url": ss.set_chroma.strip() or None,
         "embed_model": ss.set_embed.strip() or None,
         "corpus_dir": Path(ss.set_corpus.strip()),
     }
+    try:
+        cutoff = ss.set_cutoff.strip()
+        changes["tuning_cutoff"] = date.fromisoformat(cutoff) if cutoff else None
+    except ValueError:
+        ss.settings_error = f"cutoff {ss.set_cutoff!r} is not a date: write YYYY-MM-DD"
+        return
+    ss.settings_error = None
     if ss.set_api_key:
         changes["tuning_api_key"] = ss.set_api_key
     apply_settings(**changes)
@@ -62,6 +75,20 @@ def render_settings() -> None:
         a, b = st.columns(2)
         a.text_input(FIELDS["set_url"], key="set_url")
         b.text_input(FIELDS["set_model"], key="set_model")
+        c, d = st.columns(2)
+        c.text_input(
+            FIELDS["set_manifest"],
+            key="set_manifest",
+            help="tuning_manifest.json (or its folder): tells which corpus records the model has "
+            "seen. `python -m tuning.train` and `python -m tuning.jobs status` write one.",
+        )
+        d.text_input(
+            FIELDS["set_cutoff"],
+            key="set_cutoff",
+            placeholder="YYYY-MM-DD",
+            help="For a model whose training set is unknown: records dated on or before this "
+            "date count as known.",
+        )
         st.text_input(
             f"API key — currently {'set' if key_set else 'not set'}",
             type="password",
@@ -84,6 +111,8 @@ def render_settings() -> None:
         )
         st.text_input(FIELDS["set_corpus"], key="set_corpus")
         st.form_submit_button("Apply settings", type="primary", on_click=_apply)
+    if st.session_state.get("settings_error"):
+        st.error(st.session_state.settings_error)
     st.caption(
         f"Work folder `{s.compare.work_dir}` · eval set `{s.compare.eval_path}` · "
         f"prices `{s.compare.prices_path}` · defaults come from environment variables and `.env`"

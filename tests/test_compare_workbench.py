@@ -1,0 +1,124 @@
+"""The workbench end to end on the demo data: a real index, the shipped adapter served by the real
+local server, every side asked, scored, priced and advised."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from compare.evalset import load_eval
+from compare.settings import CompareSettings, WorkbenchSettings
+from compare.workbench import Workbench
+from corpus import current_records, load_corpus
+from rag.settings import RagSettings
+from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT
+from tests.tuning_servers import free_port, model_server
+from tuning.manifest import TuningManifest
+from tuning.settings import TuningSettings
+
+ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
+CUTOFF = date(2026, 3, 31)
+
+
+def workbench(work: Path, base_url: str) -> Workbench:
+    """A workbench on the demo data with a private work folder; no .env is read."""
+    return Workbench(
+        WorkbenchSettings(
+            compare=CompareSettings(
+                _env_file=None,
+                corpus_dir=DEMO_CORPUS,
+                eval_path=DEMO_EVAL,
+                prices_path=ROOT / "data" / "prices.json",
+                work_dir=work,
+            ),
+            rag=RagSettings(_env_file=None, work_dir=work / "index"),
+            tuning=TuningSettings(
+                _env_file=None, base_url=base_url, manifest_path=ADAPTER, max_retries=0, timeout=60
+            ),
+        )
+    )
+
+
+def test_a_side_that_cannot_start_answers_with_its_error(tmp_path: Path) -> None:
+    """No index built and nothing listening: both sides say why, nothing raises."""
+    wb = workbench(tmp_path, f"http://127.0.0.1:{free_port()}/v1")
+    answers = wb.ask("How much does the Pro plan cost?")
+    assert set(answers) == {"rag", "tuned", "tuned_rag"}
+    assert "rag.rebuild" in (answers["rag"].error or ""), "says how to build the index"
+    assert "cannot connect" in (answers["tuned"].error or "")
+    assert not any(a.ok for a in answers.values())
+    status = wb.index_status()
+    assert status.built_at is None and status.pending_new == len(wb.records())
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    """The shipped demo adapter behind `python -m tuning.serve` on 127.0.0.1."""
+    assert (ADAPTER / "tuning_manifest.json").is_file(), f"the demo adapter ships in {ADAPTER}"
+    with model_server(str(ADAPTER)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory, served: str) -> Workbench:
+    wb = workbench(tmp_path_factory.mktemp("workbench"), served)
+    wb.rebuild_index()
+    return wb
+
+
+@pytest.mark.slow
+def test_freshness_reads_both_manifests(bench: Workbench) -> None:
+    records = current_records(load_corpus([DEMO_CORPUS]).records)
+    # expected from the file names alone: the adapter was trained on the March batch only
+    later = sum(1 for r in records if (r.batch or "") > "2026-03-01")
+    rag, tuned = bench.freshness()
+    assert (rag.side, rag.unknown, rag.newest_known) == ("rag", 0, date(2026, 10, 1))
+    assert tuned.side == "tuned" and tuned.unknown == later
+    assert tuned.newest_known is not None and tuned.newest_known <= CUTOFF
+    assert tuned.age_days == (date(2026, 10, 1) - tuned.newest_known).days
+
+
+@pytest.mark.slow
+def test_ask_answers_from_every_side_with_cost_and_cutoff(bench: Workbench) -> None:
+    answers = bench.ask("How much storage does the Free plan include?")
+    assert all(a.ok for a in answers.values()), {n: a.error for n, a in answers.items()}
+    assert answers["rag"].sources and answers["tuned_rag"].sources
+    assert answers["tuned"].knowledge_cutoff == CUTOFF
+    assert answers["tuned"].completion_tokens > 0 and answers["tuned"].cost_usd > 0
+    assert answers["rag"].knowledge_cutoff == date(2026, 10, 1)
+
+
+@pytest.mark.slow
+def test_evaluation_scores_prices_advises_and_caches(bench: Workbench, tmp_path: Path) -> None:
+    items = load_eval(DEMO_EVAL)[::12]  # 7 questions spread over old, new and changed facts
+    first = bench.evaluate(items)
+    assert first.run.answerers == ["rag", "tuned", "tuned_rag"]
+    for side in first.summary.sides:
+        assert side.errors == 0 and side.answered == len(items), side.first_error
+    tuned = first.summary.quality_of("tuned")
+    assert tuned is not None and tuned.known is not None and tuned.unknown is not None
+    manifest = TuningManifest.load(ADAPTER)
+    known = {s.item_id: s.known for s in first.run.for_answerer("tuned")}
+    for item in items:
+        if item.record_id:  # known exactly when the question's record is in the manifest
+            record = next(r for r in bench.records() if r.id == item.record_id)
+            assert known[item.id] == (record.content_hash in manifest.known_hashes())
+    costs = {c.model.side: c.monthly for c in first.cost.sides}
+    assert costs["tuned"].per_query_usd > 0 and costs["rag"].per_query_usd > 0
+    assert first.advice.verdict in {"keep_rag", "retune_now", "keep_model", "combine"}
+    assert first.advice.inputs.new_records == first.freshness[1].unknown
+
+    second = bench.evaluate(items)
+    assert all(s.cached for s in second.run.scored), "a re-run only asks what changed"
+    assert [r["run_id"] for r in bench.history()][-2:] == [first.run.run_id, second.run.run_id]
+
+    cheaper = bench.reprice(
+        second,
+        second.cost.settings.model_copy(update={"queries_per_month": 1}),
+        second.advice.settings,
+    )
+    assert cheaper.cost.settings.queries_per_month == 1
+    assert cheaper.summary == second.summary, "repricing asks nobody again"
