@@ -27,7 +27,12 @@ class CompareSettings(BaseSettings):
         "extractive",
         description="extractive: the best hit's answer; generative: the endpoint writes it",
     )
-    judge: bool = Field(False, description="grade answers with an LLM judge at the tuning endpoint")
+    judge: bool = Field(False, description="grade answers with an LLM judge")
+    judge_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint of the judge; None = the tuning endpoint"
+    )
+    judge_model: str | None = Field(None, description="the judge's model; None = the tuned model")
+    judge_api_key: SecretStr | None = Field(None, description="the judge endpoint's key")
     previous_adapter: Path | None = Field(
         None, description="manifest dir of the model a re-tune replaces"
     )

@@ -330,11 +330,7 @@ class Workbench:
         names = list(names or self.answerer_names)
         records = self.records()
         book = self.price_book()
-        judge = None
-        if self.settings.compare.judge:
-            from tuning.client import ChatClient
-
-            judge = LlmJudge(ChatClient(self.settings.tuning))
+        judge = LlmJudge(self._judge_client()) if self.settings.compare.judge else None
         return evaluate(
             items,
             self.answerers(names, book),
@@ -350,6 +346,20 @@ class Workbench:
             eval_name=self.settings.compare.eval_path.stem,
             progress=progress,
         )
+
+    def _judge_client(self) -> Any:
+        """A chat client for the judge: its own endpoint, model and key where set."""
+        from tuning.client import ChatClient
+
+        c, tuning = self.settings.compare, self.settings.tuning
+        judge = tuning.model_copy(
+            update={
+                "base_url": c.judge_base_url or tuning.base_url,
+                "model": c.judge_model or tuning.model,
+                "api_key": c.judge_api_key or tuning.api_key,
+            }
+        )
+        return ChatClient(judge)
 
     def _embed(self, texts: list[str]) -> Any:
         """The retrieval embedder, reused for the semantic-similarity metric."""

@@ -18,14 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
-QUIET = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "ORT_DISABLE_TELEMETRY": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}
+
+from corpus.env import OFFLINE_DEFAULTS, use_offline_defaults  # noqa: E402
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
@@ -49,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-port", type=int, default=8011)
     parser.add_argument("--adapter", type=Path, default=ADAPTER)
     args = parser.parse_args(argv)
-    env = {**QUIET, **os.environ}
+    use_offline_defaults()
+    env = {**OFFLINE_DEFAULTS, **os.environ}
     env.setdefault("TUNING_BASE_URL", f"http://127.0.0.1:{args.model_port}/v1")
     python = sys.executable
 
-    os.environ.update({k: v for k, v in QUIET.items() if k not in os.environ})
     from rag.manifest import read_manifest
     from rag.settings import RagSettings
 
