@@ -47,6 +47,7 @@ class AdviceInputs(BaseModel):
     """The measured values the advice needs (headline metric: token F1 unless stated)."""
 
     metric: str = "token_f1"
+    fact_metric: str = "token_f1"  # the metric behind tuned_known / tuned_unknown
     new_records: int
     new_tokens: int
     training_records: int
@@ -159,7 +160,7 @@ def _criteria(i: AdviceInputs, s: AdviceSettings) -> list[Criterion]:
             name="stale_on_new_facts",
             value=_fmt(
                 drop,
-                f"{i.metric} known {_num(i.tuned_known)} vs unseen {_num(i.tuned_unknown)}: drop {_num(drop)}",
+                f"{i.fact_metric} known {_num(i.tuned_known)} vs unseen {_num(i.tuned_unknown)}: drop {_num(drop)}",
             ),
             threshold=f"drop >= {s.max_new_fact_drop:.2f}",
             met=drop is not None and drop >= s.max_new_fact_drop,

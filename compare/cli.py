@@ -46,6 +46,11 @@ def _run(args: argparse.Namespace) -> int:
 
     overrides = {"corpus_dir": args.corpus} if args.corpus else {}
     bench = Workbench(build_settings(**overrides))
+    if bench.index_status().built_at is None and {"rag", "tuned_rag"} & set(
+        args.answerers.split(",")
+    ):
+        print("no index yet: building it over the corpus first", file=sys.stderr)
+        print(bench.rebuild_index().line(), file=sys.stderr)
     items = bench.load_eval(args.eval)[: args.limit]
     names = [n.strip() for n in args.answerers.split(",") if n.strip()]
     bar = tqdm(total=len(items) * len(names), unit="answer", file=sys.stderr)

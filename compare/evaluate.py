@@ -19,7 +19,7 @@ from compare.report import Comparison
 from compare.runner import Progress, RunContext, RunResult, run_eval
 from compare.stats import Interval, paired_difference
 from compare.store import Store
-from compare.summary import HEADLINE, RunSummary, summarise_run
+from compare.summary import FACT_METRIC, HEADLINE, RunSummary, summarise_run
 from corpus import Record
 
 
@@ -112,11 +112,15 @@ def advice_inputs(
     run: RunResult, summary: RunSummary, tuned_view: Freshness, facts: SideFacts, retune_usd: float
 ) -> AdviceInputs:
     """Gather the measured values each advice criterion needs."""
-    tuned = summary.quality_of("tuned")
+    # staleness shows in the figures a fact states; fall back to the headline without them
+    numbers = summary.quality_of("tuned", FACT_METRIC)
+    fact_metric = FACT_METRIC if numbers and numbers.known and numbers.unknown else HEADLINE
+    tuned = summary.quality_of("tuned", fact_metric)
     tuned_rows = [s for s in run.for_answerer("tuned") if s.known is not None]
     gap = summary.gap
     return AdviceInputs(
         metric=HEADLINE,
+        fact_metric=fact_metric,
         new_records=tuned_view.unknown,
         new_tokens=facts.new_tokens,
         training_records=facts.training_records,

@@ -20,7 +20,7 @@ from compare.store import Store
 from corpus import Record
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is being done)
-QA_METRICS = ("exact_match", "token_f1", "rouge_l")
+QA_METRICS = ("exact_match", "token_f1", "rouge_l", "numbers")
 RETRIEVAL_K = (1, 5)
 
 
@@ -151,6 +151,9 @@ def score_answer(item: EvalItem, answer: Answer) -> dict[str, float]:
     scores["exact_match"] = metrics.exact_match(text, item.reference)
     scores["token_f1"] = metrics.token_f1(text, item.reference)
     scores["rouge_l"] = metrics.rouge_l(text, item.reference)
+    numbers = metrics.number_recall(text, item.reference)
+    if numbers is not None and not item.is_classification:
+        scores["numbers"] = numbers
     if item.record_id and answer.sources:
         ranked = [s.record_id for s in answer.sources]
         for k in RETRIEVAL_K:

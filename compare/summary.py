@@ -13,7 +13,8 @@ from compare.runner import RunResult, Scored
 from compare.stats import Interval, bootstrap_mean, paired_difference
 
 HEADLINE = "token_f1"
-COMPARED = ("exact_match", "token_f1", "rouge_l", "semantic", "judge")
+FACT_METRIC = "numbers"  # the figures a fact states: what goes stale when a fact changes
+COMPARED = ("token_f1", "numbers", "exact_match", "rouge_l", "semantic", "judge")
 
 
 class SideQuality(BaseModel):

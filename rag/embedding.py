@@ -71,8 +71,10 @@ class Embedder:
         if not texts:
             return []
         limit = int(self.model.max_seq_length)
-        ids = self.model.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
-        return [min(len(row), limit) for row in ids]
+        ids = self.model.tokenizer(
+            list(texts), add_special_tokens=True, truncation=True, max_length=limit
+        )["input_ids"]
+        return [len(row) for row in ids]
 
 
 def model_name(name: str | None) -> str:

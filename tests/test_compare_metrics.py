@@ -142,3 +142,28 @@ def test_judge_reply_parsing(reply: str, score: float) -> None:
 
 def test_judge_unparseable_is_nan() -> None:
     assert math.isnan(parse_score("I think it is right"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Team costs 9,00 € for 250 000 requests, v4.10", {"9", "250000", "4.1"}),
+        ("The Pro plan costs €12.90 per month.", {"12.9"}),
+        ("Each token may make up to 250,000 API requests per day.", {"250000"}),
+        ("Support is available 07:00–20:00 CET.", {"7", "0", "20"}),
+        ("Тариф Personal стоит 5,50 € в месяц, скидка 0,5%.", {"5.5", "0.5"}),
+        ("No figures here.", set()),
+    ],
+)
+def test_numbers_in_by_hand(text: str, expected: set[str]) -> None:
+    assert metrics.numbers_in(text) == expected
+
+
+def test_number_recall_sees_a_stale_figure_that_token_f1_forgives() -> None:
+    stale, fresh = "Refunds within 14 days of payment.", "Refunds within 30 days of payment."
+    assert metrics.token_f1(stale, fresh) == pytest.approx(5 / 6)  # 5 of 6 tokens shared
+    assert metrics.number_recall(stale, fresh) == 0.0
+    assert metrics.number_recall("It is 30 days, not 14.", fresh) == 1.0
+    assert metrics.number_recall("Free and Pro.", "Plans: 5 GB and 2 TB") == 0.0
+    assert metrics.number_recall("5 GB", "Plans: 5 GB and 2 TB") == 0.5
+    assert metrics.number_recall("anything", "Free, Pro and Team.") is None

@@ -164,3 +164,51 @@ def test_demo_batches_sit_at_their_file_dates() -> None:
         ("2026-07-01", date(2026, 7, 1)),
         ("2026-10-01", date(2026, 10, 1)),
     ]
+
+
+def test_stale_figures_on_unseen_facts_trip_the_staleness_criterion(tmp_path: Path) -> None:
+    """The tuned side restates old figures in the right words: token F1 hardly drops, the
+    numbers do, and the advice measures staleness on the numbers."""
+    facts_now = {
+        "r1": ("How long is the trial?", "The trial lasts 30 days."),
+        "r2": ("How many devices?", "Up to 10 devices can be linked."),
+        "r3": ("What is the refund window?", "Refunds are possible within 30 days."),
+        "r4": ("How long is trash kept?", "Deleted files stay in the trash for 45 days."),
+    }
+    corpus = tmp_path / "2026-10-01-faq.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": rid, "prompt": q, "completion": a}) + "\n"
+            for rid, (q, a) in facts_now.items()
+        ),
+        encoding="utf-8",
+    )
+    records = load_corpus(corpus).records
+    items = load_eval(corpus)
+    old = {
+        "r3": "Refunds are possible within 14 days.",
+        "r4": "Deleted files stay in the trash for 30 days.",
+    }
+    tuned = TableAnswerer("tuned", {q: old.get(rid, a) for rid, (q, a) in facts_now.items()})
+    seen_by_tuned = frozenset(r.content_hash for r in records if r.id in {"r1", "r2"})
+    comparison = evaluate(
+        items,
+        [tuned],
+        records=records,
+        facts=SideFacts(
+            index=Knowledge(side="rag", content_hashes=frozenset()),
+            tuned=Knowledge(side="tuned", content_hashes=seen_by_tuned),
+            training_records=2,
+        ),
+        book=PriceBook.load(ROOT / "data" / "prices.json"),
+        cost=CostSettings(),
+        advice=AdviceSettings(),
+    )
+    f1 = comparison.summary.quality_of("tuned", "token_f1")
+    assert f1 is not None and f1.known and f1.unknown
+    assert f1.known.mean - f1.unknown.mean < AdviceSettings().max_new_fact_drop  # F1 misses it
+    inputs = comparison.advice.inputs
+    assert inputs.fact_metric == "numbers"
+    assert (inputs.tuned_known, inputs.tuned_unknown) == (1.0, 0.0)
+    stale = next(c for c in comparison.advice.criteria if c.name == "stale_on_new_facts")
+    assert stale.met and stale.value.startswith("numbers known 1.000 vs unseen 0.000")

@@ -13,6 +13,7 @@ from compare.workbench import Workbench
 from ui import charts
 from ui.state import (
     METRIC,
+    METRIC_LABELS,
     eval_items,
     spread,
 )
@@ -83,17 +84,30 @@ def render_results(c: Comparison) -> None:
             delta_color="off",
             delta_arrow="off",
         )
+    present = [m for m in METRIC_LABELS if any(q.metric == m for q in c.summary.quality)]
+    metric = (
+        st.segmented_control(
+            "Quality metric",
+            present,
+            default=METRIC,
+            format_func=lambda m: METRIC_LABELS.get(m, m),
+            key="eval_metric",
+            help="token F1: words shared with the reference; figures: share of the reference's "
+            "numbers the answer states (what goes stale when a fact changes).",
+        )
+        or METRIC
+    )
     quality, gaps, latency = st.columns([5, 4, 3])
     with quality:
         st.markdown("**Quality by what each side knows** (95% CI)")
-        st.altair_chart(charts.quality_chart(quality_frame(c), METRIC), width="stretch")
+        st.altair_chart(charts.quality_chart(quality_frame(c, metric), metric), width="stretch")
     with gaps:
         st.markdown("**Gaps between sides** (paired 95% CI; crossing 0 = noise)")
-        frame = gap_frame(c)
+        frame = gap_frame(c, metric)
         if frame.empty:
             st.caption("Pick two or more answerers to compare them.")
         else:
-            st.altair_chart(charts.gap_chart(frame, METRIC), width="stretch")
+            st.altair_chart(charts.gap_chart(frame, metric), width="stretch")
     with latency:
         st.markdown("**Latency** p50 / p95")
         st.altair_chart(charts.latency_chart(latency_frame(c)), width="stretch")
@@ -111,11 +125,11 @@ def render_results(c: Comparison) -> None:
     )
 
 
-def quality_frame(c: Comparison) -> pd.DataFrame:
+def quality_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
     """Rows of (side, split, mean, low, high, n) for the quality chart."""
     rows = []
     for q in c.summary.quality:
-        if q.metric != METRIC:
+        if q.metric != metric:
             continue
         for split, interval in zip(
             charts.SPLIT_ORDER, (q.overall, q.known, q.unknown), strict=True
@@ -134,7 +148,7 @@ def quality_frame(c: Comparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def gap_frame(c: Comparison) -> pd.DataFrame:
+def gap_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
     """Rows of (pair, mean, low, high, beyond_noise) for the gap chart."""
     return pd.DataFrame(
         [
@@ -146,7 +160,7 @@ def gap_frame(c: Comparison) -> pd.DataFrame:
                 "beyond_noise": "yes" if g.diff.excludes_zero else "no",
             }
             for g in c.summary.gaps
-            if g.metric == METRIC
+            if g.metric == metric
         ]
     )
 

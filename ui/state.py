@@ -15,6 +15,14 @@ from compare.workbench import Workbench, WorkbenchSettings, build_settings
 from corpus import LoadReport
 
 METRIC = "token_f1"  # the headline metric every tab shows
+METRIC_LABELS = {
+    "token_f1": "token F1",
+    "numbers": "figures stated",
+    "exact_match": "exact match",
+    "rouge_l": "ROUGE-L",
+    "semantic": "semantic similarity",
+    "judge": "LLM judge",
+}
 MARKDOWN_COLORS = {"rag": "blue", "tuned": "orange", "tuned_rag": "violet"}  # match ui.charts
 
 
