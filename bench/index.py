@@ -25,6 +25,7 @@ from corpus import Format, Record, SourceRef, content_hash  # noqa: E402
 from rag.build import rebuild_index  # noqa: E402
 from rag.embedding import Embedder, load_embedder  # noqa: E402
 from rag.index import RagIndex  # noqa: E402
+from rag.nodes import record_texts  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
 from rag.store import open_client, open_collection  # noqa: E402
 
@@ -79,7 +80,7 @@ def baseline_build(embedder: Embedder, records: list[Record], folder: Path) -> f
     settings = RagSettings(_env_file=None, work_dir=folder)
     start = time.perf_counter()
     collection = open_collection(open_client(settings), "baseline")
-    texts = [r.prompt_text() for r in records]
+    texts = [record_texts(r, 200, 20)[0] for r in records]  # what the index embeds per record
     vectors = embedder.encode(texts)
     for i in range(0, len(records), 5000):
         part = records[i : i + 5000]
