@@ -305,7 +305,13 @@ class Workbench:
         tuning = self.settings.tuning
         tuned = self._tuned_manifest()
         index_key = f"index:{index.corpus_fingerprint[:16] if index else '-'}:{index.embed_model if index else '-'}"
-        rag_key = f"rag:{self.settings.compare.rag_mode}:k{self.settings.rag.k}:{index_key}"
+        rag = self.settings.rag
+        # every retrieval setting that can change which record answers is part of the key
+        retrieval = (
+            f"k{rag.k}:{rag.hybrid}:rrf{rag.rrf_k}:abstain{rag.abstain_below}:"
+            f"tie{rag.tie_epsilon}:same{rag.same_question}"
+        )
+        rag_key = f"rag:{self.settings.compare.rag_mode}:{retrieval}:{index_key}"
         tuned_key = (
             f"tuned:{tuning.base_url}:{tuning.model}:"
             f"{tuned.trained_at.isoformat() if tuned else '-'}:max{tuning.max_tokens}"

@@ -122,3 +122,18 @@ def test_evaluation_scores_prices_advises_and_caches(bench: Workbench, tmp_path:
     )
     assert cheaper.cost.settings.queries_per_month == 1
     assert cheaper.summary == second.summary, "repricing asks nobody again"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"hybrid": "off"}, {"k": 3}, {"abstain_below": 0.5}, {"tie_epsilon": 0.05}, {"rrf_k": 10}],
+)
+def test_a_retrieval_setting_change_is_not_answered_from_the_cache(
+    tmp_path: Path, change: dict[str, object]
+) -> None:
+    wb = workbench(tmp_path, "http://127.0.0.1:9/v1")
+    before = wb.configurations(["rag", "tuned", "tuned_rag"])
+    changed = wb.settings.model_copy(update={"rag": wb.settings.rag.model_copy(update=change)})
+    after = Workbench(changed).configurations(["rag", "tuned", "tuned_rag"])
+    assert after["rag"] != before["rag"] and after["tuned_rag"] != before["tuned_rag"]
+    assert after["tuned"] == before["tuned"]
