@@ -11,7 +11,7 @@ from compare.costing import CostReport
 from compare.freshness import Freshness
 from compare.runner import RunResult
 from compare.stats import Interval
-from compare.summary import HEADLINE, RunSummary
+from compare.summary import FACT_METRIC, HEADLINE, RunSummary
 
 
 class Comparison(BaseModel):
@@ -86,6 +86,17 @@ def render_markdown(c: Comparison) -> str:
     out += _table(
         ["answerer", "metric", "all questions", "facts it knows", "facts it has not seen"], rows
     )
+    kinds = list(dict.fromkeys(k for q in s.quality for k in q.by_kind))
+    if kinds:
+        out += ["", "### By kind of fact (the eval's stable / changed / new)", ""]
+        out += _table(
+            ["answerer", "metric", *[f"{k} facts" for k in kinds]],
+            [
+                [q.answerer, q.metric, *[_ci(q.by_kind.get(k)) for k in kinds]]
+                for q in s.quality
+                if q.metric in (HEADLINE, FACT_METRIC)
+            ],
+        )
     out += ["", "### Gaps between answerers (paired bootstrap over the same questions)", ""]
     gap_rows = [
         [f"{g.a} − {g.b}", g.metric, _ci(g.diff), "yes" if g.diff.excludes_zero else "no"]

@@ -15,6 +15,7 @@ from compare.stats import Interval, bootstrap_mean, paired_difference
 HEADLINE = "token_f1"
 FACT_METRIC = "numbers"  # the figures a fact states: what goes stale when a fact changes
 COMPARED = ("token_f1", "numbers", "exact_match", "rouge_l", "semantic", "judge")
+KIND_ORDER = ("stable", "changed", "new")  # the eval's kinds of fact, oldest knowledge first
 
 
 class SideQuality(BaseModel):
@@ -25,6 +26,9 @@ class SideQuality(BaseModel):
     overall: Interval
     known: Interval | None = None
     unknown: Interval | None = None
+    # by the eval's kind of fact (stable / changed / new): the same split for every side, so
+    # a team sees each side on the facts that changed and the facts added after the tuning
+    by_kind: dict[str, Interval] = Field(default_factory=dict)
 
 
 class PairGap(BaseModel):
@@ -88,9 +92,10 @@ def summarise_run(run: RunResult, *, seed: int = 0) -> RunSummary:
     per_side = {
         name: [s for s in run.for_answerer(name) if s.item_id in qa_ids] for name in run.answerers
     }
+    kinds = {i.id: i.kind for i in run.items if i.kind}
     for name, rows in per_side.items():
         for metric in _metrics_present(rows):
-            quality.append(_side_quality(name, metric, rows, seed))
+            quality.append(_side_quality(name, metric, rows, kinds, seed))
         sides.append(_side_stats(run, name))
     for a, b in combinations(run.answerers, 2):
         for metric in _metrics_present(per_side[a]):
@@ -116,18 +121,28 @@ def _metrics_present(rows: list[Scored]) -> list[str]:
     return [m for m in COMPARED if m in present]
 
 
-def _side_quality(name: str, metric: str, rows: list[Scored], seed: int) -> SideQuality:
+def _side_quality(
+    name: str, metric: str, rows: list[Scored], kinds: dict[str, str], seed: int
+) -> SideQuality:
     def interval(subset: list[Scored]) -> Interval | None:
         values = [r.metrics[metric] for r in subset if _finite(r.metrics.get(metric))]
         return bootstrap_mean(values, seed=seed) if values else None
 
     overall = interval(rows) or Interval(mean=0.0, low=0.0, high=0.0, n=0)
+    present = set(kinds.values())
+    order = [k for k in KIND_ORDER if k in present] + sorted(present - set(KIND_ORDER))
+    by_kind = {
+        kind: got
+        for kind in order
+        if (got := interval([r for r in rows if kinds.get(r.item_id) == kind])) is not None
+    }
     return SideQuality(
         answerer=name,
         metric=metric,
         overall=overall,
         known=interval([r for r in rows if r.known is True]),
         unknown=interval([r for r in rows if r.known is False]),
+        by_kind=by_kind,
     )
 
 

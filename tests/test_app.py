@@ -193,7 +193,8 @@ def test_evaluate_tab_shows_quality_gaps_and_history(indexed: AppTest, evaluated
     assert len(per_question) == 3
     assert {"RAG", "RAG F1", "Tuned", "Tuned F1"} <= set(per_question.columns)
     assert per_question["Tuned"].str.startswith("error").all(), "the dead endpoint is visible"
-    assert len(at.get("vega_lite_chart")) >= 3  # quality, gaps, latency
+    assert len(at.get("vega_lite_chart")) >= 4  # quality, gaps, latency, kinds of fact
+    assert any("Quality by kind of fact" in m.value for m in at.markdown)
     assert "Run history" in [s.value.split(" (")[0] for s in at.subheader]
 
 

@@ -212,3 +212,56 @@ def test_stale_figures_on_unseen_facts_trip_the_staleness_criterion(tmp_path: Pa
     assert (inputs.tuned_known, inputs.tuned_unknown) == (1.0, 0.0)
     stale = next(c for c in comparison.advice.criteria if c.name == "stale_on_new_facts")
     assert stale.met and stale.value.startswith("numbers known 1.000 vs unseen 0.000")
+
+
+def test_quality_is_split_by_kind_of_fact_for_every_side(tmp_path: Path) -> None:
+    """stable / changed / new: the same split for every side, whatever each side has seen."""
+    lines = [
+        ("s1", "stable", "How long is the trial?", "The trial lasts 30 days."),
+        ("s2", "stable", "How many devices?", "Up to 10 devices."),
+        ("c1", "changed", "What is the refund window?", "Within 30 days."),
+        ("n1", "new", "Where is the new region?", "Singapore."),
+    ]
+    path = tmp_path / "eval.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"id": i, "kind": k, "question": q, "reference": a}) + "\n"
+            for i, k, q, a in lines
+        ),
+        encoding="utf-8",
+    )
+    items = load_eval(path)
+    right = {q: a for _, _, q, a in lines}
+    stale = {
+        **right,
+        "What is the refund window?": "Within 14 days.",
+        "Where is the new region?": "",
+    }
+    comparison = evaluate(
+        items,
+        [TableAnswerer("rag", right), TableAnswerer("tuned", stale)],
+        records=[],
+        facts=SideFacts(
+            index=Knowledge(side="rag", content_hashes=frozenset()),
+            tuned=Knowledge(side="tuned", cutoff=date(2026, 1, 1)),
+            training_records=2,
+        ),
+        book=PriceBook.load(ROOT / "data" / "prices.json"),
+        cost=CostSettings(),
+        advice=AdviceSettings(),
+    )
+    rag = comparison.summary.quality_of("rag", "token_f1")
+    tuned = comparison.summary.quality_of("tuned", "token_f1")
+    assert rag is not None and tuned is not None
+    assert list(rag.by_kind) == ["stable", "changed", "new"]
+    assert {k: v.mean for k, v in rag.by_kind.items()} == {
+        "stable": 1.0,
+        "changed": 1.0,
+        "new": 1.0,
+    }
+    assert tuned.by_kind["stable"].mean == 1.0 and tuned.by_kind["stable"].n == 2
+    assert tuned.by_kind["changed"].mean == pytest.approx(2 / 3)  # "within", "days" of 3 words
+    assert tuned.by_kind["new"].mean == 0.0
+    _, md = write_report(comparison, tmp_path / "report")
+    text = md.read_text(encoding="utf-8")
+    assert "### By kind of fact" in text and "| changed facts |" in text

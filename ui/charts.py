@@ -26,13 +26,13 @@ def _side_color(field: str = "side") -> alt.Color:
     )
 
 
-def quality_chart(df: pd.DataFrame, metric: str) -> alt.LayerChart:
+def quality_chart(df: pd.DataFrame, metric: str, order: list[str] | None = None) -> alt.LayerChart:
     """Grouped bars of mean quality per side and split, with 95% CI error bars.
 
-    Columns: side, split, mean, low, high, n.
+    Columns: side, split, mean, low, high, n. `order` is the splits' order (default SPLIT_ORDER).
     """
     base = alt.Chart(df).encode(
-        x=alt.X("split:N", sort=SPLIT_ORDER, title=None, axis=alt.Axis(labelAngle=0)),
+        x=alt.X("split:N", sort=order or SPLIT_ORDER, title=None, axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("side:N", sort=list(SIDE_COLORS)),
     )
     bars = base.mark_bar(cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(

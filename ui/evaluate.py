@@ -111,6 +111,22 @@ def render_results(c: Comparison) -> None:
     with latency:
         st.markdown("**Latency** p50 / p95")
         st.altair_chart(charts.latency_chart(latency_frame(c)), width="stretch")
+    kinds = kind_frame(c, metric)
+    if not kinds.empty:
+        chart_column, note_column = st.columns([5, 7])
+        with chart_column:
+            st.markdown("**Quality by kind of fact** (95% CI)")
+            order = list(dict.fromkeys(kinds["split"]))
+            st.altair_chart(charts.quality_chart(kinds, metric, order), width="stretch")
+        with note_column:
+            st.markdown("**How to read it**")
+            st.caption(
+                "Stable facts never changed; changed facts were restated in a later batch "
+                "(a new price, a new limit); new facts arrived after the older batches. A model "
+                "tuned on the older batches answers changed facts with the old figures and new "
+                "facts not at all; retrieval answers from whatever the index last built. Switch "
+                "the metric to *figures stated* to see stale numbers that token F1 forgives."
+            )
     st.markdown("**Per question**")
     st.dataframe(
         question_frame(c),
@@ -145,6 +161,25 @@ def quality_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
                         "n": interval.n,
                     }
                 )
+    return pd.DataFrame(rows)
+
+
+def kind_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
+    """Rows of (side, split, mean, low, high, n) per kind of fact (stable / changed / new)."""
+    rows = [
+        {
+            "side": charts.side_label(q.answerer),
+            "split": f"{kind} facts",
+            "mean": interval.mean,
+            "low": interval.low,
+            "high": interval.high,
+            "n": interval.n,
+        }
+        for q in c.summary.quality
+        if q.metric == metric
+        for kind, interval in q.by_kind.items()
+        if interval.n
+    ]
     return pd.DataFrame(rows)
 
 
