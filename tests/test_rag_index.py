@@ -7,6 +7,7 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 from filelock import FileLock
 
@@ -278,3 +279,22 @@ def test_restates_is_the_same_statement_with_other_figures(
     old: str, new: str, expected: bool
 ) -> None:
     assert restates(old, new) is expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "How much does the Pro plan cost per month?",
+        "Сколько стоит тариф Pro в месяц?",
+        "x",
+        "storage " * 400,  # past the model's 256-token window: truncated the same way
+    ],
+)
+def test_the_query_fast_path_gives_the_same_vector_as_encode(
+    embedder: Embedder, query: str
+) -> None:
+    assert embedder.fast_query, "the packaged model is transformer + mean pooling + normalize"
+    fast = embedder.encode_query(query)
+    general = embedder.encode([query])[0]
+    assert fast.dtype == general.dtype == np.float32 and fast.shape == general.shape
+    assert np.allclose(fast, general, atol=1e-5)
