@@ -149,10 +149,19 @@ def history_chart(df: pd.DataFrame, metric: str) -> alt.Chart:
         alt.Chart(df)
         .mark_line(point=True, strokeWidth=2)
         .encode(
-            x=alt.X("started_at:T", title="run"),
+            # a date-time format: with one run Vega-Lite would otherwise label milliseconds
+            x=alt.X(
+                "started_at:T",
+                title="run started",
+                axis=alt.Axis(format="%d %b %H:%M", labelAngle=0, tickCount=5),
+            ),
             y=alt.Y("value:Q", title=f"mean {metric}", scale=alt.Scale(domain=[0, 1])),
             color=_side_color(),
-            tooltip=["side", alt.Tooltip("started_at:T"), alt.Tooltip("value:Q", format=".3f")],
+            tooltip=[
+                "side",
+                alt.Tooltip("started_at:T", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("value:Q", format=".3f"),
+            ],
         )
         .properties(height=220)
     )

@@ -242,7 +242,7 @@ def render_history(wb: Workbench) -> None:
         summary = run.get("summary") or {}
         row = {
             "run": run.get("run_id"),
-            "started": run.get("started_at"),
+            "started": str(run.get("started_at") or "")[:16].replace("T", " "),
             "eval": run.get("eval_name"),
             "verdict": summary.get("verdict"),
         }
@@ -259,6 +259,15 @@ def render_history(wb: Workbench) -> None:
                 )
         table.append(row)
     left, right = st.columns([3, 2])
-    left.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", height=220)
+    left.dataframe(
+        pd.DataFrame(table),
+        hide_index=True,
+        width="stretch",
+        height=min(220, 38 + 35 * len(table)),  # no empty rows under a short history
+        column_config={
+            charts.side_label(n): st.column_config.NumberColumn(format="%.3f")
+            for n in ("rag", "tuned", "tuned_rag")
+        },
+    )
     if len(points) > 1:
         right.altair_chart(charts.history_chart(pd.DataFrame(points), METRIC), width="stretch")
