@@ -122,7 +122,8 @@ def advise(inputs: AdviceInputs, settings: AdviceSettings) -> Advice:
                 if k.name in ("affordable", "fast_enough", "worth_it") and not k.met
             ]
             reasons.append(
-                f"needed ({', '.join(why)}) but not justified: {', '.join(blockers)}; RAG serves new facts at query time"
+                f"a re-tune is called for ({', '.join(why)}) but not justified "
+                f"({', '.join(blockers)}: not met); RAG serves new facts at query time"
             )
     else:
         verdict = "keep_model"
