@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"\n  rag-or-tune is running: http://127.0.0.1:{args.port}\n  (Ctrl-C stops it)\n",
                 flush=True,
             )
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        # SIGINT too: a shell that starts this in the background leaves SIGINT ignored
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         return 1
