@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class Generator:
 
     def __init__(self, model: Any, tokenizer: Any, max_context: int | None = None) -> None:
         self.model = model
+        self.cache_keyword = _cache_keyword(model)
         self.tokenizer = tokenizer
         config_max = getattr(model.config, "max_position_embeddings", 2048)
         self.max_context = max_context or int(config_max)
@@ -93,8 +95,10 @@ class Generator:
         past = None
         with torch.inference_mode():
             for _ in range(max_tokens):
-                result = self.model(input_ids=step_input, past_key_values=past, use_cache=True)
-                past = result.past_key_values
+                result = self.model(
+                    input_ids=step_input, use_cache=True, **{self.cache_keyword: past}
+                )
+                past = getattr(result, self.cache_keyword)
                 token = _pick(result.logits[0, -1], temperature, sampler)
                 if token in self.stop_ids:
                     gen.finish_reason = "stop"
@@ -113,6 +117,13 @@ class Generator:
                     break
                 step_input = torch.tensor([[token]], device=device)
         yield "", gen
+
+
+def _cache_keyword(model: Any) -> str:
+    """The forward argument (and output field) that carries the key/value cache: `cache` from
+    transformers 5.23 on, where `past_key_values` is deprecated, and `past_key_values` before."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def _pick(logits: Any, temperature: float, sampler: Any) -> int:
