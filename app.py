@@ -16,7 +16,6 @@ import streamlit as st  # noqa: E402
 
 from compare.report import Comparison  # noqa: E402
 from compare.workbench import Workbench  # noqa: E402
-from corpus import current_records  # noqa: E402
 from ui import charts  # noqa: E402
 from ui.advice import render_advice  # noqa: E402
 from ui.ask import render_ask  # noqa: E402
@@ -25,7 +24,7 @@ from ui.evaluate import render_evaluate  # noqa: E402
 from ui.index import render_index  # noqa: E402
 from ui.plan import render_freshness_cost  # noqa: E402
 from ui.settings import render_settings  # noqa: E402
-from ui.state import METRIC, files_stamp, get_workbench, load_corpus, settings_key, state  # noqa: E402
+from ui.state import METRIC, configured_corpus, get_workbench, settings_key, state  # noqa: E402
 
 TABS = ["Data", "Index", "Ask", "Evaluate", "Freshness & cost", "Advice", "Settings"]
 VERDICTS = {
@@ -48,8 +47,7 @@ def render_header(wb: Workbench, key: str) -> None:
         "and is it time to re-tune?** Measured side by side: quality, freshness, cost, latency."
     )
     ss = st.session_state
-    report, summary = load_corpus(key, (), files_stamp([str(ss.settings.compare.corpus_dir)]), wb)
-    current = current_records(report.records)
+    _, summary, current = configured_corpus(key, wb)
     index = wb.index_status(current)
     comparison: Comparison | None = ss.comparison
     quiet: dict[str, Any] = {"delta_color": "off", "delta_arrow": "off", "border": True}
@@ -100,10 +98,10 @@ def main() -> None:
     tabs = st.tabs(TABS, key="tab", on_change="rerun", bind="query-params")
     renderers = [
         lambda: render_data(wb, key),
-        lambda: render_index(wb),
+        lambda: render_index(wb, key),
         lambda: render_ask(wb),
         lambda: render_evaluate(wb),
-        lambda: render_freshness_cost(wb),
+        lambda: render_freshness_cost(wb, key),
         lambda: render_advice(wb),
         render_settings,
     ]

@@ -119,9 +119,11 @@ class Workbench:
         """The loaded records written for one platform, with what could not be converted."""
         return export_records(current_records(report.records), target)
 
-    def batches(self) -> list[tuple[str, date | None, int]]:
-        """(batch, date, records) per corpus batch, oldest first."""
-        return batches(self.records())
+    def batches(
+        self, records: Sequence[Record] | None = None
+    ) -> list[tuple[str, date | None, int]]:
+        """(batch, date, records) per corpus batch, oldest first (default: the configured corpus)."""
+        return batches(self.records() if records is None else records)
 
     def load_eval(self, path: Path | None = None) -> list[EvalItem]:
         """The eval questions (default: the configured eval file)."""
@@ -283,9 +285,10 @@ class Workbench:
             retune_hours=_retune_seconds(tuned, records) / 3600,
         )
 
-    def freshness(self) -> list[Freshness]:
-        """Each side's view of the current corpus, before any evaluation."""
-        records = self.records()
+    def freshness(self, records: Sequence[Record] | None = None) -> list[Freshness]:
+        """Each side's view of the current corpus (default: the configured one), before any
+        evaluation."""
+        records = self.records() if records is None else list(records)
         facts = self.facts(records)
         return [freshness(records, facts.index), freshness(records, facts.tuned)]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from compare.workbench import Workbench
+from ui.state import configured_corpus
 
 
-def render_index(wb: Workbench) -> None:
+def render_index(wb: Workbench, key: str) -> None:
     """What the index holds, what changed since its build, and a rebuild with progress."""
-    status = wb.index_status()
+    status = wb.index_status(configured_corpus(key, wb)[2])
     tiles = st.columns(5)
     tiles[0].metric("Records indexed", f"{status.records:,}")
     built = status.built_at

@@ -12,21 +12,24 @@ from compare.costing import CostSettings, monthly_curve
 from compare.report import Comparison
 from compare.workbench import Workbench
 from ui import charts
-from ui.state import (
-    MARKDOWN_COLORS,
-)
+from ui.state import MARKDOWN_COLORS, configured_corpus
 
 VOLUMES = [100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000]
 
 
-def render_freshness_cost(wb: Workbench) -> None:
+def render_freshness_cost(wb: Workbench, key: str) -> None:
     """Corpus batches against the index build and the tuning cutoff; costs and break-even."""
     ss = st.session_state
     comparison: Comparison | None = ss.comparison
-    views = comparison.freshness if comparison else wb.freshness()
+    records = configured_corpus(key, wb)[2]
+    views = comparison.freshness if comparison else wb.freshness(records)
     st.subheader("Freshness")
     batches = pd.DataFrame(
-        [{"batch": b, "date": pd.Timestamp(d), "records": n} for b, d, n in wb.batches() if d]
+        [
+            {"batch": b, "date": pd.Timestamp(d), "records": n}
+            for b, d, n in wb.batches(records)
+            if d
+        ]
     )
     if not batches.empty:
         marks = pd.DataFrame(timeline_marks(views))

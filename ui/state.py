@@ -12,7 +12,7 @@ import streamlit as st
 from compare.advice import AdviceSettings
 from compare.costing import CostSettings
 from compare.workbench import Workbench, WorkbenchSettings, build_settings
-from corpus import LoadReport
+from corpus import LoadReport, Record, current_records
 
 METRIC = "token_f1"  # the headline metric every tab shows
 METRIC_LABELS = {
@@ -56,6 +56,16 @@ def load_corpus(key: str, paths: tuple[str, ...], stamp: Any, _wb: Workbench) ->
     """The load report and its summary, cached per settings, paths and file contents."""
     report = _wb.load_corpus([Path(p) for p in paths] if paths else None)
     return report, _wb.corpus_summary(report)
+
+
+def configured_corpus(key: str, wb: Workbench) -> tuple[LoadReport, Any, list[Record]]:
+    """The configured corpus through the cached load: report, summary and current records.
+
+    Every tab that needs the corpus reads it here, so a rerun re-reads files only when they change.
+    """
+    folder = str(st.session_state.settings.compare.corpus_dir)
+    report, summary = load_corpus(key, (), files_stamp([folder]), wb)
+    return report, summary, current_records(report.records)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
