@@ -22,7 +22,7 @@ ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
 from corpus.env import OFFLINE_DEFAULTS, use_offline_defaults  # noqa: E402
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
+def wait_for_http(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
     """Poll `url` until it answers, the process dies, or time runs out."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             env=env,
         )
         children.append(server)
-        if not _wait_for(f"http://127.0.0.1:{args.model_port}/v1/models", server, 240):
+        if not wait_for_http(f"http://127.0.0.1:{args.model_port}/v1/models", server, 240):
             print(
                 "the tuned-model server did not start; the app will show the tuned side's error",
                 flush=True,
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             env=env,
         )
         children.append(app)
-        if _wait_for(f"http://127.0.0.1:{args.port}/_stcore/health", app, 120):
+        if wait_for_http(f"http://127.0.0.1:{args.port}/_stcore/health", app, 120):
             print(
                 f"\n  rag-or-tune is running: http://127.0.0.1:{args.port}\n  (Ctrl-C stops it)\n",
                 flush=True,

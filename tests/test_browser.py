@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from scripts.demo import wait_for_http
 from tests.conftest import ROOT
-from tests.tuning_servers import free_port, model_server
+from tests.tuning_servers import free_port, model_server, stop
 
 pytestmark = pytest.mark.slow
 
@@ -39,31 +38,6 @@ BROWSER_ARGS = [
 # Streamlit scrolls inside its own container, so a full-page screenshot stops at the fold:
 # a tall viewport captures a whole tab.
 VIEWPORT: Any = {"width": 1400, "height": 2200}
-
-
-def wait_for_http(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
-    """Poll `url` until it answers, the process exits, or time runs out."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return True
-        except OSError:
-            time.sleep(0.5)
-    return False
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate one child by its PID; kill it if it lingers."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
