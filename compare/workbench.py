@@ -92,6 +92,7 @@ class Workbench:
         self._lock = threading.RLock()
         self._index: Any = None  # rag.index.RagIndex, opened on first use
         self._store: Store | None = None
+        self._chats: dict[str, Any] = {}  # model -> tuning.client.ChatClient, one pool each
 
     # --- corpus -----------------------------------------------------------------------------
 
@@ -210,23 +211,39 @@ class Workbench:
             built.append(Priced(answerer, model, book) if model is not None else answerer)
         return built
 
+    def _chat(self, model: str | None = None) -> Any:
+        """The endpoint's chat client for a model (default: the tuned one), made once: every
+        question reuses its connection pool instead of opening a new one."""
+        from tuning.client import ChatClient
+
+        model = model or self.settings.tuning.model
+        with self._lock:
+            if model not in self._chats:
+                self._chats[model] = ChatClient(self.settings.tuning, model=model)
+            return self._chats[model]
+
     def _answerer(self, name: str) -> Answerer:
         from rag.answerer import RagAnswerer
-        from tuning.client import ChatClient, TunedAnswerer
+        from tuning.client import TunedAnswerer
 
         tuning = self.settings.tuning
         if name == "rag":
             mode = self.settings.compare.rag_mode
-            chat = ChatClient(tuning) if mode == "generative" else None
+            chat = self._chat() if mode == "generative" else None
             return RagAnswerer(self._rag_index(), mode=mode, chat=chat)
         if name == "tuned":
-            return TunedAnswerer(tuning, self._tuned_manifest())
+            return TunedAnswerer(tuning, self._tuned_manifest(), client=self._chat())
         if name == "tuned_rag":
             finder = RagAnswerer(self._rag_index())
-            return TunedRagAnswerer(finder, TunedAnswerer(tuning, self._tuned_manifest()))
+            tuned = TunedAnswerer(tuning, self._tuned_manifest(), client=self._chat())
+            return TunedRagAnswerer(finder, tuned)
         if name == "tuned_previous" and tuning.previous_model:
-            previous = tuning.model_copy(update={"model": tuning.previous_model})
-            return TunedAnswerer(previous, self._previous_manifest(), name="tuned_previous")
+            return TunedAnswerer(
+                tuning,
+                self._previous_manifest(),
+                name="tuned_previous",
+                client=self._chat(tuning.previous_model),
+            )
         raise ValueError(f"unknown answerer {name!r}; choose from {', '.join(self.answerer_names)}")
 
     def ask(self, question: str, names: Sequence[str] | None = None) -> dict[str, Answer]:
