@@ -68,12 +68,14 @@ class FailedAnswerer:
 class Priced:
     """Wraps an answerer so each answer carries its cost under the side's price model."""
 
-    def __init__(self, inner: Answerer, model: SideCostModel, book: PriceBook) -> None:
+    def __init__(
+        self, inner: Answerer, model: SideCostModel, book: PriceBook, cost: CostSettings
+    ) -> None:
         self.name = inner.name
         self.inner = inner
         self.model = model
         self.book = book
-        self.embed_s = CostSettings().embed_seconds_per_query if model.embedder else 0.0
+        self.embed_s = cost.embed_seconds_per_query if model.embedder else 0.0
 
     def answer(self, question: str) -> Answer:
         """The inner answer with `cost_usd` filled in."""
@@ -200,7 +202,8 @@ class Workbench:
     def answerers(self, names: Sequence[str], book: PriceBook | None = None) -> list[Answerer]:
         """The named sides, each priced; a side that cannot be set up answers with its error."""
         book = book or self.price_book()
-        models = side_models(CostSettings(), FixedInputs(), book)
+        cost = CostSettings()
+        models = side_models(cost, FixedInputs(), book)
         built: list[Answerer] = []
         for name in names:
             try:
@@ -208,7 +211,7 @@ class Workbench:
             except Exception as err:  # a side that cannot start must not take the others down
                 answerer = FailedAnswerer(name, f"{type(err).__name__}: {err}")
             model = models.get(name)
-            built.append(Priced(answerer, model, book) if model is not None else answerer)
+            built.append(Priced(answerer, model, book, cost) if model is not None else answerer)
         return built
 
     def _chat(self, model: str | None = None) -> Any:
