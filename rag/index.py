@@ -3,65 +3,22 @@ BM25, with superseded facts marked stale."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from datetime import date
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
-from compare.answer import SourceHit
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexNotBuiltError
-from rag.lexical import CYRILLIC, WORD, KeywordIndex, fuse
+from rag.facts import supersede
+from rag.hits import Hit, Retrieval, make_hit
+from rag.lexical import CYRILLIC, KeywordIndex, fuse
 from rag.manifest import IndexManifest, read_manifest
 from rag.nodes import date_int
 from rag.settings import RagSettings
-from rag.store import PAGE, open_client, open_collection
-
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-OWN_KEYS = ("record_id", "format", "batch", "as_of", "source", "content_hash", "answer", "chunk")
-
-
-class Hit(BaseModel):
-    """One retrieved record: its best node's cosine similarity to the query, and what it says."""
-
-    record_id: str
-    score: float
-    text: str
-    answer: str = ""
-    as_of: date | None = None
-    metadata: dict[str, str | int] = Field(default_factory=dict)
-    stale: bool = False  # a newer record answers the same question
-    superseded_by: str | None = None
-    node_id: str = ""
-
-    @property
-    def full_text(self) -> str:
-        """What the record says: the embedded text, with the answer when that text lacks it."""
-        if not self.answer or self.answer in self.text:
-            return self.text
-        return f"{self.text}\n{self.answer}"
-
-    def source(self) -> SourceHit:
-        """The hit as the shared `SourceHit` an `Answer` carries."""
-        return SourceHit(
-            record_id=self.record_id,
-            score=self.score,
-            text=self.full_text,
-            as_of=self.as_of,
-            stale=self.stale,
-        )
-
-
-class Retrieval(BaseModel):
-    """Hits for one query, with what embedding the query cost."""
-
-    hits: list[Hit]
-    query_tokens: int
-    seconds: float
+from rag.store import iter_pages, open_client, open_collection
 
 
 class RagIndex:
@@ -113,7 +70,8 @@ class RagIndex:
         if uses_keywords(self.settings.hybrid, query):
             nodes = self._fused(query, vector, nodes, pool, limit)
         hits = _best_per_record(nodes)
-        hits = self._supersede(hits[: 2 * k])[:k]
+        s = self.settings
+        hits = supersede(hits[: 2 * k], self._vectors, s.tie_epsilon, s.same_question)[:k]
         return Retrieval(hits=hits, query_tokens=tokens, seconds=time.perf_counter() - start)
 
     def _dense(self, vector: np.ndarray, n: int, limit: int | None) -> list[Hit]:
@@ -129,7 +87,7 @@ class RagIndex:
         found = retriever.retrieve(QueryBundle(query_str="", embedding=vector.tolist()))
         # the chroma store reports exp(-cosine distance); undo it to get the cosine similarity
         return [
-            _hit(
+            make_hit(
                 f.node.node_id,
                 1.0 + float(np.log(max(f.score or 1e-12, 1e-12))),
                 f.node.get_content(),
@@ -149,7 +107,7 @@ class RagIndex:
             if node not in by_id:
                 row = keywords.rows[node]
                 score = float(np.dot(vector, keywords.vectors[row]))
-                by_id[node] = _hit(node, score, keywords.texts[row], keywords.metadatas[row])
+                by_id[node] = make_hit(node, score, keywords.texts[row], keywords.metadatas[row])
         fused = fuse([[h.node_id for h in dense], keyword_ids], self.settings.rrf_k)
         return [by_id[i] for i in sorted(fused, key=lambda i: -fused[i])]
 
@@ -160,19 +118,11 @@ class RagIndex:
                 texts: list[str] = []
                 metadatas: list[dict[str, Any]] = []
                 vectors: list[np.ndarray] = []
-                offset = 0
-                while True:
-                    page = self.collection.get(
-                        include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=offset
-                    )
+                for page in iter_pages(self.collection, ["documents", "metadatas", "embeddings"]):
                     ids += page["ids"]
                     texts += [d or "" for d in page["documents"]]
                     metadatas += [dict(m or {}) for m in page["metadatas"]]
-                    if len(page["ids"]):
-                        vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
-                    if len(page["ids"]) < PAGE:
-                        break
-                    offset += PAGE
+                    vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
                 matrix = (
                     np.concatenate(vectors)
                     if vectors
@@ -180,33 +130,6 @@ class RagIndex:
                 )
                 self._keywords = KeywordIndex(ids, texts, metadatas, matrix)
             return self._keywords
-
-    def _supersede(self, hits: list[Hit]) -> list[Hit]:
-        """Among near-tied hits asking the same question, rank the newest first; mark the rest stale."""
-        eps = self.settings.tie_epsilon
-        pairs = [
-            (a, b)
-            for i, a in enumerate(hits)
-            for b in hits[i + 1 :]
-            if abs(a.score - b.score) <= eps and a.as_of and b.as_of and a.as_of != b.as_of
-        ]
-        if not pairs:
-            return hits
-        vectors = self._vectors(sorted({h.node_id for pair in pairs for h in pair}))
-        newer: dict[str, Hit] = {}
-        for a, b in pairs:
-            if not (restates(a.answer, b.answer) or self._similar(vectors, a, b)):
-                continue  # near-tied, but different questions
-            old, new = (a, b) if str(a.as_of) < str(b.as_of) else (b, a)
-            if old.record_id not in newer or str(newer[old.record_id].as_of) < str(new.as_of):
-                newer[old.record_id] = new
-        return _reorder(hits, newer)
-
-    def _similar(self, vectors: dict[str, np.ndarray], a: Hit, b: Hit) -> bool:
-        if a.node_id not in vectors or b.node_id not in vectors:
-            return False
-        similarity = float(np.dot(vectors[a.node_id], vectors[b.node_id]))
-        return similarity >= self.settings.same_question
 
     def _vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors of some nodes: from memory when the keyword index holds them."""
@@ -216,45 +139,13 @@ class RagIndex:
         return dict(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
 
 
-def restates(old: str, new: str) -> bool:
-    """Whether two answers are the same statement with different figures: a fact restated.
-
-    The embedder cannot tell "up to 250 users" from "up to 500 users" apart from "at least 3
-    users", but the words around the figures can; on the demo corpus this finds every restated
-    fact whose wording was kept and nothing else.
-    Example: ("Refunds within 14 days.", "Refunds within 30 days.") -> True;
-    ("Free accounts: 2 GB.", "Pro accounts: 2 GB.") -> False
-    """
-    a, b = _statement(old), _statement(new)
-    return bool(a) and a == b and NUMBER.search(old) is not None and old != new
-
-
-def _statement(answer: str) -> tuple[str, ...]:
-    return tuple(WORD.findall(NUMBER.sub(" 0 ", answer.lower())))
-
-
 def uses_keywords(mode: str, query: str) -> bool:
     """Whether a query is fused with BM25: always, never, or (auto) when it has Cyrillic letters.
 
-    Example: ("auto", "Сколько стоит Pro?") -> True; ("auto", "How much is Pro?") -> False
+    >>> uses_keywords("auto", "Сколько стоит Pro?"), uses_keywords("auto", "How much is Pro?")
+    (True, False)
     """
     return mode == "on" or (mode == "auto" and CYRILLIC.search(query.lower()) is not None)
-
-
-def _reorder(hits: list[Hit], newer: dict[str, Hit]) -> list[Hit]:
-    """Mark superseded hits stale and move each one's replacement just ahead of it."""
-    out: list[Hit] = []
-    for hit in hits:
-        if hit.record_id in newer:
-            replacement = newer[hit.record_id]
-            while replacement.record_id in newer:  # a chain: March -> June -> September
-                replacement = newer[replacement.record_id]
-            if all(h.record_id != replacement.record_id for h in out):
-                out.append(replacement)
-            hit = hit.model_copy(update={"stale": True, "superseded_by": replacement.record_id})
-        if all(h.record_id != hit.record_id for h in out):
-            out.append(hit)
-    return out
 
 
 def _best_per_record(nodes: list[Hit]) -> list[Hit]:
@@ -266,16 +157,3 @@ def _best_per_record(nodes: list[Hit]) -> list[Hit]:
             seen.add(hit.record_id)
             best.append(hit)
     return best
-
-
-def _hit(node: str, score: float, text: str, meta: dict[str, Any]) -> Hit:
-    as_of = str(meta.get("as_of") or "")
-    return Hit(
-        record_id=str(meta.get("record_id", node.rsplit("#", 1)[0])),
-        score=score,
-        text=text,
-        answer=str(meta.get("answer", "")),
-        as_of=date.fromisoformat(as_of) if as_of else None,
-        metadata={key: meta[key] for key in OWN_KEYS if key in meta},
-        node_id=node,
-    )

@@ -34,7 +34,8 @@ def _stopwords() -> frozenset[str]:
 def tokenize(text: str) -> list[str]:
     """Lower-cased word stems without stop words, each stemmed by its own script's stemmer.
 
-    Example: "Сколько стоит тариф Pro?" -> ["скольк", "сто", "тариф", "pro"]
+    >>> tokenize("Сколько стоит тариф Pro?")
+    ['скольк', 'сто', 'тариф', 'pro']
     """
     english, russian = _stemmers()
     stop = _stopwords()
@@ -84,7 +85,9 @@ class KeywordIndex:
 def fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
     """Reciprocal rank fusion: sum of 1/(k + rank) over every ranking an id appears in.
 
-    Example: fuse([["a", "b"], ["b"]], k=60) -> {"a": 1/61, "b": 1/62 + 1/61}
+    >>> fused = fuse([["a", "b"], ["b"]], k=60)
+    >>> fused["a"] == 1 / 61, fused["b"] == 1 / 62 + 1 / 61
+    (True, True)
     """
     fused: dict[str, float] = {}
     for ranking in rankings:

@@ -29,13 +29,20 @@ class NodeSpec(BaseModel):
 def node_id(record_id: str, chunk: int) -> str:
     """The chroma id of a record's chunk; injective, so deletes and updates are exact.
 
-    Example: ("faq-1", 0) -> "faq-1#0"; ("a#1", 0) -> "a#1#0" never collides with ("a", 1) -> "a#1".
+    >>> node_id("faq-1", 0)
+    'faq-1#0'
+    >>> node_id("a#1", 0), node_id("a", 1)  # the chunk is always after the last "#"
+    ('a#1#0', 'a#1')
     """
     return f"{record_id}#{chunk}"
 
 
 def date_int(day: date | None) -> int:
-    """A date as an int a chroma `where` can compare (2026-03-01 -> 20260301; None -> 0)."""
+    """A date as an int a chroma `where` can compare; no date is 0.
+
+    >>> date_int(date(2026, 3, 1)), date_int(None)
+    (20260301, 0)
+    """
     return UNDATED if day is None else day.year * 10_000 + day.month * 100 + day.day
 
 

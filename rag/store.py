@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -66,12 +67,22 @@ class HeldRecord:
         return len(self.hashes) == 1 and self.chunks == set(range(self.expected))
 
 
+def iter_pages(collection: Any, include: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """Every node of a collection, a page of `PAGE` ids at a time (`get` results, `include` fields)."""
+    offset = 0
+    while True:
+        page = collection.get(include=list(include), limit=PAGE, offset=offset)
+        if len(page["ids"]):
+            yield page
+        if len(page["ids"]) < PAGE:
+            return
+        offset += PAGE
+
+
 def held_records(collection: Any) -> dict[str, HeldRecord]:
     """Read back every node's record id, hash and chunk (used to repair after a killed rebuild)."""
     held: dict[str, HeldRecord] = {}
-    offset = 0
-    while True:
-        page = collection.get(include=["metadatas"], limit=PAGE, offset=offset)
+    for page in iter_pages(collection, ["metadatas"]):
         for node, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
             meta = meta or {}
             record_id = str(meta.get("record_id", node.rsplit("#", 1)[0]))
@@ -80,6 +91,4 @@ def held_records(collection: Any) -> dict[str, HeldRecord]:
             entry.chunks.add(int(meta.get("chunk", -1)))
             entry.expected = int(meta.get("chunks", 0))
             entry.ids.append(node)
-        if len(page["ids"]) < PAGE:
-            return held
-        offset += PAGE
+    return held

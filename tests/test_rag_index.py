@@ -15,7 +15,8 @@ from corpus import Record
 from rag.build import rebuild_index
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexBusyError, IndexNotBuiltError
-from rag.index import RagIndex, restates
+from rag.facts import restates
+from rag.index import RagIndex
 from rag.manifest import LOCK, MARKER, RebuildSummary, fingerprint, read_manifest
 from rag.nodes import node_id
 from tests.rag_helpers import (
