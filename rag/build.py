@@ -1,21 +1,24 @@
 """Bring the index in line with a corpus: embed new and changed records, delete removed ones.
 
-Order of a rebuild: lock -> marker -> collection updated -> manifest replaced -> marker removed.
-A run killed anywhere leaves the marker; the next run then trusts only what the collection
-actually holds (record ids, hashes, chunks) and repairs it.
+Order of a rebuild: lock -> marker -> new versions written (under ids of their own, invisible to
+readers) -> manifest replaced (the switch) -> a short grace -> old versions deleted or the old
+generation dropped -> marker removed. Readers return only what the manifest they opened admits,
+so they see the old index or the new one, never a mix and never an empty one. A run killed
+anywhere leaves the marker; the next run reads back what the collection actually holds, keeps
+what was written whole and repairs the rest.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 
-from corpus import Record, current_records
+from corpus import Record
 from rag.embedding import Embedder, load_embedder, model_name
 from rag.errors import IndexBusyError
 from rag.manifest import (
@@ -30,33 +33,53 @@ from rag.manifest import (
     write_manifest,
     write_marker,
 )
-from rag.nodes import NodeSpec, node_id, record_nodes
+from rag.nodes import record_nodes
+from rag.plan import (
+    Plan,
+    Target,
+    Want,
+    choose_target,
+    current_state,
+    plan_changes,
+    stored_id,
+    wanted_versions,
+)
 from rag.settings import RagSettings
-from rag.store import drop_collection, held_records, location, open_client, open_collection
+from rag.store import drop_collection, generations, location, open_client, open_collection
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
+Records = Iterable[Record] | Callable[[], Iterable[Record]]  # a callable: read again per pass
 ADD_BATCH = 512  # nodes encoded and written together: big enough for the encoder, small for memory
 DELETE_BATCH = 2_000
 
 
 def batched(items: Iterable[T], size: int) -> Iterable[list[T]]:
-    """Lists of `size` items (the last may be shorter); itertools.batched needs Python 3.12."""
+    """Lists of `size` items (the last may be shorter); itertools.batched needs Python 3.12.
+
+    >>> list(batched(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    """
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
 
 
 def rebuild_index(
-    records: Iterable[Record],
+    records: Records,
     settings: RagSettings,
     *,
     full: bool = False,
     rejected: int = 0,
     progress: Progress | None = None,
 ) -> RebuildSummary:
-    """Sync the index with `records` (newest per id); raises IndexBusyError if another rebuild runs."""
+    """Sync the index with `records` (newest per id); raises IndexBusyError if another rebuild runs.
+
+    `records` may be a callable that streams the corpus: it is read twice (ids and hashes first,
+    then only the records to embed), so memory holds ids and hashes, not texts.
+    """
     start = time.perf_counter()
+    asked_at = datetime.now(UTC)  # a full rebuild that ends after this makes ours unnecessary
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.work_dir / LOCK))
     try:
@@ -67,62 +90,87 @@ def rebuild_index(
             f"{settings.lock_timeout_s:.0f} s for {lock.lock_file}); try again when it ends"
         ) from err
     try:
-        return _rebuild_locked(current_records(records), settings, full, progress, rejected, start)
+        return _rebuild_locked(
+            _passes(records), settings, full, progress, rejected, asked_at, start
+        )
     finally:
         lock.release()
 
 
+def _passes(records: Records) -> Callable[[], Iterable[Record]]:
+    if callable(records):
+        return records
+    if isinstance(records, Iterator):  # a one-shot stream cannot be read twice: keep it
+        kept = list(records)
+        return lambda: kept
+    return lambda: records
+
+
 def _rebuild_locked(
-    records: list[Record],
+    source: Callable[[], Iterable[Record]],
     settings: RagSettings,
     full: bool,
     progress: Progress | None,
     rejected: int,
+    asked_at: datetime,
     start: float,
 ) -> RebuildSummary:
+    work = settings.work_dir
     client = open_client(settings)
-    manifest = read_manifest(settings.work_dir)
-    interrupted = read_marker(settings.work_dir) is not None
+    manifest = read_manifest(work)
+    marker = read_marker(work)
     # the model loads only when something needs embedding: a no-op rebuild stays quick
-    embedder = _LazyEmbedder(settings)
-    if manifest is not None and not _same_index(manifest, settings):
-        full = True  # another model, store or collection: the manifest says nothing about this one
-    write_marker(settings.work_dir, full)  # before the first change to the collection
-    if full:
-        drop_collection(client, settings.collection)
-    collection = open_collection(client, settings.collection)
-    before, stale_ids, repaired = _current_state(manifest, collection, full, interrupted)
+    lazy = _LazyEmbedder(settings)
+    config = (lazy.name, location(settings), settings.collection)
+    existing = generations(client, settings.collection)
+    target = choose_target(manifest, marker, config, full, asked_at, existing)
+    write_marker(work, target.new, target.collection, lazy.name)  # before the first write
+    live = manifest.collection if manifest is not None else None
+    for name in existing:  # a killed full rebuild's generation that no manifest names
+        if name not in (live, target.collection):
+            drop_collection(client, name)
+    collection = open_collection(client, target.collection)
+    held = current_state(manifest, collection, target, marker is not None)
+    wanted = wanted_versions(source())
+    plan = plan_changes(wanted, held)
+    for chunk in batched(plan.junk, DELETE_BATCH):
+        collection.delete(ids=chunk)  # never admitted by any manifest: no reader needs them
 
-    wanted = {r.id: r for r in records}
-    removed = [rid for rid in before if rid not in wanted]
-    changed = [
-        rid for rid, r in wanted.items() if rid in before and before[rid].hash != r.content_hash
-    ]
-    new = [rid for rid in wanted if rid not in before]
-    doomed = stale_ids + [
-        node_id(rid, i) for rid in removed + changed for i in range(before[rid].nodes)
-    ]
-    for chunk in batched(doomed, DELETE_BATCH):
-        collection.delete(ids=chunk)
-
-    entries = {rid: before[rid] for rid in wanted if rid in before and rid not in changed}
-    todo = [wanted[rid] for rid in changed + new]
-    embedded = _embed_and_add(todo, settings, embedder, collection, entries, progress)
-
+    entries = dict(plan.keep)
+    embedded = _embed_and_add(source, plan, settings, lazy, collection, entries, progress)
     summary = RebuildSummary(
-        added=len(new),
-        updated=len(changed),
-        deleted=len(removed),
-        unchanged=len(wanted) - len(new) - len(changed),
+        added=plan.added,
+        updated=plan.updated,
+        deleted=plan.deleted,
+        unchanged=len(plan.keep),
         rejected=rejected,
-        repaired=repaired,
-        full=full,
+        repaired=held.repaired,
+        full=target.new,
         embedded_nodes=embedded,
+        reused_nodes=sum(n for _, n in plan.adopt.values()),
+        generation=target.generation,
+        reason=target.reason,
     )
     summary.seconds = time.perf_counter() - start
-    _write(settings, embedder, manifest if not full else None, wanted, entries, summary)
-    clear_marker(settings.work_dir)
+    _write(settings, lazy, manifest, target, wanted, entries, summary)  # the switch
+    old = live if target.new and live != target.collection else None
+    _retire(client, settings, collection, plan.retired, old)
+    clear_marker(work)
     return summary
+
+
+def _retire(
+    client: Any, settings: RagSettings, collection: Any, retired: list[str], old: str | None
+) -> None:
+    """Delete what only the previous manifest admitted, once its readers have moved on."""
+    if not retired and old is None:
+        return
+    # a reader checks the manifest before each query: after the grace none still uses the old one
+    time.sleep(settings.retire_after_s)
+    for chunk in batched(retired, DELETE_BATCH):
+        collection.delete(ids=chunk)
+    if old is not None:
+        drop_collection(client, old)
 
 
 class _LazyEmbedder:
@@ -140,99 +188,76 @@ class _LazyEmbedder:
         return self._model
 
 
-def _same_index(manifest: IndexManifest, settings: RagSettings) -> bool:
-    return (
-        manifest.embed_model == model_name(settings.embed_model)
-        and manifest.store == location(settings)
-        and manifest.collection == settings.collection
-    )
-
-
-def _current_state(
-    manifest: IndexManifest | None, collection: Any, full: bool, interrupted: bool
-) -> tuple[dict[str, IndexedRecord], list[str], bool]:
-    """(what the index holds per record, node ids to delete first, whether this is a repair)."""
-    if full:
-        return {}, [], interrupted
-    count = collection.count()
-    if manifest is not None and not interrupted and count == manifest.nodes:
-        return dict(manifest.records), [], False
-    if manifest is None and count == 0:
-        return {}, [], interrupted
-    # killed mid-run, or the collection disagrees with the manifest: trust the collection
-    known = manifest.records if manifest else {}
-    state: dict[str, IndexedRecord] = {}
-    stale: list[str] = []
-    for rid, held in held_records(collection).items():
-        if not held.complete():
-            stale.extend(held.ids)  # half-written: remove, then embed again if still wanted
-            continue
-        (content,) = held.hashes
-        old = known.get(rid)
-        state[rid] = (
-            old
-            if old is not None and old.hash == content
-            else IndexedRecord(hash=content, nodes=held.expected)
-        )
-    return state, stale, True
-
-
 def _embed_and_add(
-    records: Sequence[Record],
+    source: Callable[[], Iterable[Record]],
+    plan: Plan,
     settings: RagSettings,
     lazy: _LazyEmbedder,
     collection: Any,
     entries: dict[str, IndexedRecord],
     progress: Progress | None,
 ) -> int:
-    """Embed the records' nodes in batches and add them; fills `entries` as records complete."""
+    """Embed the planned records' nodes in batches and add them; fills `entries` as records
+    complete. Streams the corpus once more, picking exactly the planned lines."""
     from llama_index.core.schema import BaseNode, TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    store = ChromaVectorStore(chroma_collection=collection)
-    specs: list[tuple[Record, NodeSpec]] = [
-        (r, spec)
-        for r in records
-        for spec in record_nodes(r, settings.chunk_size, settings.chunk_overlap)
-    ]
-    total, done = len(specs), 0
-    embedder = lazy.get() if specs else None
+    for rid, (want, count) in plan.adopt.items():
+        # written whole by the interrupted run; its embedding tokens were spent then
+        entries[rid] = IndexedRecord(hash=want.hash, as_of=want.as_of, nodes=count)
+    todo = {rid: want.source for rid, want in plan.embed.items()}
+    total, done = len(todo), 0  # one node per record until chunked texts say otherwise
     if progress:
         progress(0, total)
+    if not todo:
+        return 0
+    embedder = lazy.get()
+    store = ChromaVectorStore(chroma_collection=collection)
+    picked = (r for r in source() if todo.get(r.id) == (r.source.file, r.source.line))
+    specs = (
+        (r, spec)
+        for r in picked
+        for spec in record_nodes(r, settings.chunk_size, settings.chunk_overlap)
+    )
     tokens: dict[str, int] = {}
     for batch in batched(specs, ADD_BATCH):
-        assert embedder is not None
         texts = [spec.text for _, spec in batch]
         vectors = embedder.encode(texts)
         for (record, _), count in zip(batch, embedder.count_tokens(texts), strict=True):
             tokens[record.id] = tokens.get(record.id, 0) + count
         nodes: list[BaseNode] = [
-            TextNode(id_=spec.id, text=spec.text, metadata=spec.metadata, embedding=vector.tolist())
-            for (_, spec), vector in zip(batch, vectors, strict=True)
+            TextNode(
+                id_=stored_id(spec.id, record.content_hash),
+                text=spec.text,
+                metadata=spec.metadata,
+                embedding=vector.tolist(),
+            )
+            for (record, spec), vector in zip(batch, vectors, strict=True)
         ]
         store.add(nodes)
         for record, spec in batch:
+            chunks = int(spec.metadata["chunks"])
+            if spec.metadata["chunk"] == 0:
+                total += chunks - 1
             entries[record.id] = IndexedRecord(
-                hash=record.content_hash,
-                as_of=record.as_of,
-                nodes=int(spec.metadata["chunks"]),
-                tokens=tokens[record.id],
+                hash=record.content_hash, as_of=record.as_of, nodes=chunks, tokens=tokens[record.id]
             )
         done += len(batch)
         if progress:
             progress(done, total)
-    return total
+    return done
 
 
 def _write(
     settings: RagSettings,
     lazy: _LazyEmbedder,
     previous: IndexManifest | None,
-    wanted: dict[str, Record],
+    target: Target,
+    wanted: dict[str, Want],
     entries: dict[str, IndexedRecord],
     summary: RebuildSummary,
 ) -> None:
-    # a repaired entry may lack a date: the corpus record has it
+    # a kept entry may lack a date (an older manifest): the corpus record has it
     entries = {
         rid: e
         if e.as_of == wanted[rid].as_of
@@ -240,8 +265,8 @@ def _write(
         for rid, e in entries.items()
     }
     formats: dict[str, int] = {}
-    for record in wanted.values():
-        formats[str(record.format)] = formats.get(str(record.format), 0) + 1
+    for want in wanted.values():
+        formats[want.format] = formats.get(want.format, 0) + 1
     dates = [e.as_of for e in entries.values() if e.as_of]
     manifest = IndexManifest(
         built_at=datetime.now(UTC),
@@ -249,7 +274,9 @@ def _write(
         embed_model=lazy.name,
         dimension=_dimension(lazy, previous),
         store=location(settings),
-        collection=settings.collection,
+        collection=target.collection,
+        base=settings.collection,
+        generation=target.generation,
         records=entries,
         nodes=sum(e.nodes for e in entries.values()),
         formats=formats,
@@ -262,6 +289,6 @@ def _write(
 
 def _dimension(lazy: _LazyEmbedder, previous: IndexManifest | None) -> int:
     """The vector size: from the loaded model, else from the manifest of the same model."""
-    if previous is not None and lazy._model is None:
+    if previous is not None and lazy._model is None and previous.embed_model == lazy.name:
         return previous.dimension
     return lazy.get().dimension

@@ -15,39 +15,92 @@ from rag.errors import IndexNotBuiltError
 from rag.facts import supersede
 from rag.hits import Hit, Retrieval, make_hit
 from rag.lexical import CYRILLIC, KeywordIndex, fuse
-from rag.manifest import IndexManifest, read_manifest
+from rag.manifest import IndexManifest, manifest_stamp, read_manifest
 from rag.nodes import date_int
 from rag.settings import RagSettings
-from rag.store import iter_pages, open_client, open_collection
+from rag.store import iter_pages
+from rag.view import View
+
+OPEN_TRIES = 3  # a rebuild may drop the collection a just-read manifest named: read it again
 
 
 class RagIndex:
-    """A built index, opened for queries (thread-safe; the app keeps one per configuration)."""
+    """A built index, opened for queries (thread-safe; the app keeps one per configuration).
 
-    def __init__(self, settings: RagSettings, manifest: IndexManifest, embedder: Embedder) -> None:
+    It follows the manifest: before each query it compares the manifest file's stamp with the
+    one it opened and, after a rebuild, reopens the collection the new manifest names. Queries
+    return only the record versions their manifest admits.
+    """
+
+    def __init__(
+        self,
+        settings: RagSettings,
+        manifest: IndexManifest,
+        embedder: Embedder,
+        stamp: tuple[int, int, int] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self._lock = threading.RLock()  # a refresh swaps manifest, collection and index together
+        self._stamp = stamp  # None: compare the manifest on the first query
+        self._view: View | None = None
+        self._use(View(settings, manifest))
+        self._keywords_lock = threading.Lock()
+
+    def _use(self, view: View) -> None:
         from llama_index.core import VectorStoreIndex
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        self.settings = settings
-        self.manifest = manifest
-        self.embedder = embedder
-        self.collection = open_collection(open_client(settings), settings.collection)
-        store = ChromaVectorStore(chroma_collection=self.collection)
-        self.vector_index = VectorStoreIndex.from_vector_store(store, embed_model=embedder.llama)
+        store = ChromaVectorStore(chroma_collection=view.collection)
+        vector_index = VectorStoreIndex.from_vector_store(store, embed_model=self.embedder.llama)
+        old, self._view = self._view, view
+        self.manifest = view.manifest
+        self.collection = view.collection
+        self.vector_index = vector_index
         self._keywords: KeywordIndex | None = None
-        self._keywords_lock = threading.Lock()
+        if old is not None:
+            old.close()
 
     @classmethod
     def open(cls, settings: RagSettings) -> RagIndex:
         """Open the index its complete manifest describes; IndexNotBuiltError when there is none."""
-        manifest = read_manifest(settings.work_dir)
-        if manifest is None:
-            raise IndexNotBuiltError(
-                f"no index manifest in {settings.work_dir}: build it with "
-                f"`python -m rag.rebuild --work {settings.work_dir}`"
+        for attempt in range(OPEN_TRIES):
+            stamp = manifest_stamp(settings.work_dir)  # before reading: a newer one shows later
+            manifest = read_manifest(settings.work_dir)
+            if manifest is None:
+                raise IndexNotBuiltError(
+                    f"no index manifest in {settings.work_dir}: build it with "
+                    f"`python -m rag.rebuild --work {settings.work_dir}`"
+                )
+            embedder = load_embedder(
+                manifest.embed_model, settings.device, settings.embed_batch_size
             )
-        embedder = load_embedder(manifest.embed_model, settings.device, settings.embed_batch_size)
-        return cls(settings, manifest, embedder)
+            try:
+                return cls(settings, manifest, embedder, stamp)
+            except Exception:
+                if attempt == OPEN_TRIES - 1 or manifest_stamp(settings.work_dir) == stamp:
+                    raise  # not a rebuild switching under us: a real error
+        raise AssertionError("unreachable")
+
+    def refresh(self, force: bool = False) -> bool:
+        """Follow the manifest: reopen when a rebuild replaced it (True when it reopened)."""
+        with self._lock:
+            stamp = manifest_stamp(self.settings.work_dir)
+            if stamp == self._stamp and not force:
+                return False
+            manifest = read_manifest(self.settings.work_dir)
+            self._stamp = stamp
+            if manifest is None:
+                return False  # the manifest went away: keep answering from what is open
+            assert self._view is not None
+            if not force and self._view.same_content(manifest):
+                self._view.manifest = self.manifest = manifest
+                return False
+            if manifest.embed_model != self.manifest.embed_model:
+                s = self.settings
+                self.embedder = load_embedder(manifest.embed_model, s.device, s.embed_batch_size)
+            self._use(View(self.settings, manifest))
+            return True
 
     def is_outdated(self) -> bool:
         """True when a rebuild finished since this index was opened (reopen to see it)."""
@@ -60,6 +113,16 @@ class RagIndex:
 
     def search(self, query: str, k: int | None = None, as_of: date | None = None) -> Retrieval:
         """`retrieve` plus the query's embedding tokens and the time it took."""
+        with self._lock:
+            self.refresh()
+            try:
+                return self._search(query, k, as_of)
+            except Exception:
+                # the collection went away under this view (a rebuild dropped it): reopen once
+                self.refresh(force=True)
+                return self._search(query, k, as_of)
+
+    def _search(self, query: str, k: int | None, as_of: date | None) -> Retrieval:
         start = time.perf_counter()
         k = k or self.settings.k
         vector = self.embedder.encode_query(query)
@@ -83,8 +146,14 @@ class RagIndex:
             filters = MetadataFilters(
                 filters=[MetadataFilter(key="as_of_int", value=limit, operator=FilterOperator.LTE)]
             )
-        retriever = self.vector_index.as_retriever(similarity_top_k=n, filters=filters)
-        found = retriever.retrieve(QueryBundle(query_str="", embedding=vector.tolist()))
+        want = n
+        while True:  # nodes this manifest does not admit take places: ask for more until enough
+            retriever = self.vector_index.as_retriever(similarity_top_k=want, filters=filters)
+            found = retriever.retrieve(QueryBundle(query_str="", embedding=vector.tolist()))
+            admitted = [f for f in found if self._view and self._view.admits(f.node.metadata)]
+            if len(admitted) >= n or len(found) < want or want >= 16 * n:
+                break
+            want *= 4
         # the chroma store reports exp(-cosine distance); undo it to get the cosine similarity
         return [
             make_hit(
@@ -93,7 +162,7 @@ class RagIndex:
                 f.node.get_content(),
                 f.node.metadata,
             )
-            for f in found
+            for f in admitted[:n]
         ]
 
     def _fused(
@@ -119,10 +188,17 @@ class RagIndex:
                 metadatas: list[dict[str, Any]] = []
                 vectors: list[np.ndarray] = []
                 for page in iter_pages(self.collection, ["documents", "metadatas", "embeddings"]):
-                    ids += page["ids"]
-                    texts += [d or "" for d in page["documents"]]
-                    metadatas += [dict(m or {}) for m in page["metadatas"]]
-                    vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+                    keep = [
+                        self._view is not None and self._view.admits(m) for m in page["metadatas"]
+                    ]
+                    ids += [x for x, ok in zip(page["ids"], keep, strict=True) if ok]
+                    texts += [d or "" for d, ok in zip(page["documents"], keep, strict=True) if ok]
+                    metadatas += [
+                        dict(m) for m, ok in zip(page["metadatas"], keep, strict=True) if ok
+                    ]
+                    if any(keep):
+                        rows = np.asarray(page["embeddings"], dtype=np.float32)
+                        vectors.append(rows[np.asarray(keep)])
                 matrix = (
                     np.concatenate(vectors)
                     if vectors

@@ -1,8 +1,10 @@
 """What the index was built from, written atomically after the collection is updated.
 
-A reader sees either the previous complete manifest or the new one, never a half-written file.
-A marker file says a rebuild is under way; if it is still there when the next rebuild starts, the
-previous one was killed and the next one repairs the collection from what it actually holds.
+A reader sees either the previous complete manifest or the new one, never a half-written file,
+and the manifest is the switch: it names the collection (generation) readers open and which
+record versions in it they may return. A marker file says a rebuild is under way; if it is still
+there when the next rebuild starts, the previous one was killed and the next one repairs (or
+resumes) from what the collection actually holds.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+VERSION = 2  # 2: generations; node ids carry their content hash, so versions can coexist
 MANIFEST = "manifest.json"
 MARKER = "build-in-progress.json"
 LOCK = "rebuild.lock"
@@ -45,27 +48,36 @@ class RebuildSummary(BaseModel):
     full: bool = False
     seconds: float = 0.0
     embedded_nodes: int = 0
+    reused_nodes: int = 0  # written by an interrupted run, complete, kept instead of re-embedded
+    generation: int = 0
+    reason: str = ""  # why a full rebuild happened, or why a requested one was not needed
 
     def line(self) -> str:
         """The one-line summary a scheduler's log keeps."""
         extra = " (repaired an interrupted rebuild)" if self.repaired else ""
-        kind = "full rebuild" if self.full else "rebuild"
+        if self.reused_nodes:
+            extra += f" (kept {self.reused_nodes} nodes it had written)"
+        kind = f"full rebuild into generation {self.generation}" if self.full else "rebuild"
+        why = f"; {self.reason}" if self.reason else ""
         return (
             f"{kind}: added {self.added} / updated {self.updated} / deleted {self.deleted} / "
-            f"unchanged {self.unchanged} / rejected {self.rejected} in {self.seconds:.1f} s{extra}"
+            f"unchanged {self.unchanged} / rejected {self.rejected} in {self.seconds:.1f} s"
+            f"{extra}{why}"
         )
 
 
 class IndexManifest(BaseModel):
     """What a complete index holds: every record's content hash, the model, the corpus fingerprint."""
 
-    version: int = 1
+    version: int = VERSION
     built_at: datetime
     corpus_fingerprint: str
-    embed_model: str
+    embed_model: str  # what embedded it: a local model path/name, or `URL#model` of a server
     dimension: int
     store: str  # the chroma server URL, or the embedded store's path
-    collection: str
+    collection: str  # the collection readers open: `{base}-g{generation}` since version 2
+    base: str = ""  # the configured collection name the generations are named after
+    generation: int = 0
     records: dict[str, IndexedRecord] = Field(default_factory=dict)
     nodes: int = 0
     formats: dict[str, int] = Field(default_factory=dict)
@@ -82,6 +94,20 @@ class IndexManifest(BaseModel):
             1 for rid, h in wanted.items() if rid in self.records and self.records[rid].hash != h
         )
         return new, changed, sum(1 for rid in self.records if rid not in wanted)
+
+    def admits(self, record_id: str, content_hash: str) -> bool:
+        """Whether a stored node belongs to this manifest: its record at this content hash.
+
+        Nodes of a rebuild still under way, of an older version, or deleted under a reader that
+        still sees them (no metadata) are not admitted, so a reader returns only what it opened.
+        """
+        entry = self.records.get(record_id)
+        return entry is not None and entry.hash == content_hash
+
+    @property
+    def base_name(self) -> str:
+        """The configured collection name (older manifests named the collection itself)."""
+        return self.base or self.collection
 
     def content_hashes(self) -> frozenset[str]:
         """The content hash of every indexed record (what freshness calls "known")."""
@@ -105,14 +131,33 @@ def read_manifest(work_dir: Path) -> IndexManifest | None:
         return None
 
 
+def manifest_stamp(work_dir: Path) -> tuple[int, int, int] | None:
+    """A cheap identity of the manifest file on disk (inode, size, mtime); None when absent.
+
+    Every write replaces the file (a new inode), so a reader compares stamps on each query
+    instead of parsing the manifest: a stat costs microseconds.
+    """
+    try:
+        st = os.stat(work_dir / MANIFEST)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def write_manifest(work_dir: Path, manifest: IndexManifest) -> None:
     """Write the manifest atomically: a temp file in the same folder, fsync, then os.replace."""
     _atomic_write(work_dir / MANIFEST, manifest.model_dump_json().encode())
 
 
-def write_marker(work_dir: Path, full: bool) -> None:
-    """Say a rebuild is under way (its pid and start), before the collection is touched."""
-    info = {"pid": os.getpid(), "started_at": datetime.now(UTC).isoformat(), "full": full}
+def write_marker(work_dir: Path, full: bool, collection: str = "", embed_model: str = "") -> None:
+    """Say a rebuild is under way (its pid, start and target collection) before it writes."""
+    info = {
+        "pid": os.getpid(),
+        "started_at": datetime.now(UTC).isoformat(),
+        "full": full,
+        "collection": collection,
+        "embed_model": embed_model,
+    }
     _atomic_write(work_dir / MARKER, json.dumps(info).encode())
 
 

@@ -50,3 +50,10 @@ class RagSettings(BaseSettings):
     lock_timeout_s: float = Field(
         60.0, ge=0.0, description="how long a second rebuild waits for the first before refusing"
     )
+    retire_after_s: float = Field(
+        2.0,
+        ge=0.0,
+        description="after a rebuild switches the manifest, how long old versions and the old "
+        "generation stay for readers still finishing a query on the previous manifest; raise it "
+        "to the attribute-cache time when the work folder is on a network filesystem",
+    )

@@ -1,7 +1,13 @@
-"""The chroma side: an embedded store in the work folder, or a server when a URL is set."""
+"""The chroma side: an embedded store in the work folder, or a server when a URL is set.
+
+Collections are generations of one configured name (`rag-or-tune-g000042`): a full rebuild
+writes the next one while readers keep the current one, and the manifest switches them.
+"""
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +16,40 @@ from urllib.parse import urlparse
 from rag.settings import RagSettings
 
 PAGE = 5_000  # ids per `get` page when reading a whole collection back
+GENERATION = re.compile(r"^(?P<base>.+)-g(?P<n>\d{6,})$")
+
+_slots: set[int] = set()  # path aliases in use by reader clients of this process
+_slots_lock = threading.Lock()
+
+
+def generation_name(base: str, generation: int) -> str:
+    """The collection name of one generation of the index.
+
+    >>> generation_name("rag-or-tune", 42)
+    'rag-or-tune-g000042'
+    """
+    return f"{base}-g{generation:06d}"
+
+
+def generation_of(name: str, base: str) -> int | None:
+    """The generation number of a collection name of this base, or None for another name.
+
+    >>> generation_of("rag-or-tune-g000042", "rag-or-tune"), generation_of("other-g000001", "rag-or-tune")
+    (42, None)
+    """
+    match = GENERATION.match(name)
+    return int(match["n"]) if match and match["base"] == base else None
+
+
+def generations(client: Any, base: str) -> dict[str, int]:
+    """Every stored generation of `base`: collection name -> generation number."""
+    found = {}
+    for item in client.list_collections():
+        name = item if isinstance(item, str) else item.name  # names or objects, by version
+        number = generation_of(name, base)
+        if number is not None:
+            found[name] = number
+    return found
 
 
 def location(settings: RagSettings) -> str:
@@ -37,11 +77,65 @@ def open_client(settings: RagSettings) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=quiet)
 
 
+def open_reader(settings: RagSettings) -> tuple[Any, int]:
+    """A client for one reader's view of the store, and the slot to give back to `close_reader`.
+
+    An embedded chroma client keeps each collection's vector index in memory as it first loaded
+    it: vectors another process adds or deletes later never reach it (measured with chromadb
+    1.5.9: the new vectors are not found, deleted ones come back without metadata). chroma shares
+    one client state per path string, so each reader view opens the same folder under an alias
+    of its own (`chroma/.`, `chroma/./.`): a fresh state that loads what is on disk now. A server
+    client sees every write already, and is returned as it is (slot 0).
+    """
+    if settings.chroma_url:
+        return open_client(settings), 0
+    import chromadb
+
+    with _slots_lock:
+        slot = next(i for i in range(1, len(_slots) + 2) if i not in _slots)
+        _slots.add(slot)
+    path = settings.work_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    alias = str(path.resolve()) + "/." * slot
+    try:
+        client = chromadb.PersistentClient(
+            path=alias, settings=chromadb.Settings(anonymized_telemetry=False)
+        )
+    except BaseException:
+        close_reader(None, slot)
+        raise
+    return client, slot
+
+
+def close_reader(client: Any, slot: int) -> None:
+    """Release a reader's client (an embedded one frees its memory) and its path alias."""
+    if slot == 0:
+        return
+    try:
+        if client is not None:
+            client.close()
+    finally:
+        with _slots_lock:
+            _slots.discard(slot)
+
+
 def open_collection(client: Any, name: str) -> Any:
-    """The collection in cosine space; embeddings always come from us, never from chroma."""
+    """The collection in cosine space, created if missing (for the writer); embeddings always
+    come from us, never from chroma."""
     return client.get_or_create_collection(
         name, metadata={"hnsw:space": "cosine"}, embedding_function=None
     )
+
+
+def get_collection(client: Any, name: str) -> Any:
+    """An existing collection (for readers: never create one a rebuild has dropped)."""
+    return client.get_collection(name, embedding_function=None)
+
+
+def is_missing(err: Exception) -> bool:
+    """Whether a chroma error says a collection is gone (dropped by a newer rebuild)."""
+    text = str(err).lower()
+    return "does not exist" in text or "not found" in text
 
 
 def drop_collection(client: Any, name: str) -> None:
@@ -49,7 +143,7 @@ def drop_collection(client: Any, name: str) -> None:
     try:
         client.delete_collection(name)
     except Exception as err:  # chroma raises different types for "not found" across versions
-        if "does not exist" not in str(err).lower() and "not found" not in str(err).lower():
+        if not is_missing(err):
             raise
 
 
@@ -80,14 +174,28 @@ def iter_pages(collection: Any, include: Sequence[str]) -> Iterator[dict[str, An
 
 
 def held_records(collection: Any) -> dict[str, HeldRecord]:
-    """Read back every node's record id, hash and chunk (used to repair after a killed rebuild)."""
+    """Read back every node's record id, hash and chunk, one entry per record id."""
     held: dict[str, HeldRecord] = {}
+    for (record_id, _), version in held_versions(collection).items():
+        entry = held.setdefault(record_id, HeldRecord())
+        entry.hashes |= version.hashes
+        entry.chunks |= version.chunks
+        entry.expected = version.expected
+        entry.ids += version.ids
+    return held
+
+
+def held_versions(collection: Any) -> dict[tuple[str, str], HeldRecord]:
+    """What the collection holds per (record id, content hash): several versions of one record
+    coexist while a rebuild runs, and a killed one leaves some behind (used to repair)."""
+    held: dict[tuple[str, str], HeldRecord] = {}
     for page in iter_pages(collection, ["metadatas"]):
         for node, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
             meta = meta or {}
             record_id = str(meta.get("record_id", node.rsplit("#", 1)[0]))
-            entry = held.setdefault(record_id, HeldRecord())
-            entry.hashes.add(str(meta.get("content_hash", "")))
+            content = str(meta.get("content_hash", ""))
+            entry = held.setdefault((record_id, content), HeldRecord())
+            entry.hashes.add(content)
             entry.chunks.add(int(meta.get("chunk", -1)))
             entry.expected = int(meta.get("chunks", 0))
             entry.ids.append(node)

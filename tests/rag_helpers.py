@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import Record, current_records, load_corpus
+from rag.manifest import read_manifest
 from rag.nodes import record_nodes
 from rag.settings import RagSettings
 from rag.store import held_records, open_client, open_collection
@@ -49,9 +50,11 @@ def settings_for(work: Path, **changes: Any) -> RagSettings:
 
 
 def index_state(settings: RagSettings) -> dict[str, tuple[str, int]]:
-    """What the collection actually holds: record id -> (content hash, node count); fails on
-    a half-written record."""
-    collection = open_collection(open_client(settings), settings.collection)
+    """What the collection the manifest names actually holds: record id -> (content hash, node
+    count); fails on a half-written record."""
+    manifest = read_manifest(settings.work_dir)
+    name = manifest.collection if manifest is not None else settings.collection
+    collection = open_collection(open_client(settings), name)
     state = {}
     for record_id, held in held_records(collection).items():
         assert held.complete(), f"{record_id} is half-written: {held}"
