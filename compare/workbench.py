@@ -331,8 +331,9 @@ class Workbench:
         rag = self.settings.rag
         # every retrieval setting that can change which record answers is part of the key
         retrieval = (
-            f"k{rag.k}:{rag.hybrid}:rrf{rag.rrf_k}:abstain{rag.abstain_below}:"
-            f"tie{rag.tie_epsilon}:same{rag.same_question}"
+            f"k{rag.k}:{rag.hybrid}:dense{rag.dense_weight}:names{rag.name_penalty}:"
+            f"abstain{rag.abstain_below}:"
+            f"same{rag.same_fact}"
         )
         rag_key = f"rag:{self.settings.compare.rag_mode}:{retrieval}:{index_key}"
         tuned_key = (

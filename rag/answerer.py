@@ -84,7 +84,7 @@ class RagAnswerer:
             answer.sources = [h.source() for h in found.hits]
             answer.embedding_tokens = found.query_tokens
             fresh = [h for h in found.hits if not h.stale]
-            if not fresh or fresh[0].score < self.index.settings.abstain_below:
+            if not fresh or fresh[0].fact_score < self.index.settings.abstain_below:
                 answer.abstained = True
             elif self.mode == "extractive":
                 answer.text = fresh[0].answer

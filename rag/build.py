@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from corpus import Record
@@ -33,7 +34,6 @@ from rag.manifest import (
     write_manifest,
     write_marker,
 )
-from rag.nodes import record_nodes
 from rag.plan import (
     Plan,
     Target,
@@ -42,10 +42,10 @@ from rag.plan import (
     current_state,
     plan_changes,
     stored_id,
-    wanted_versions,
 )
 from rag.settings import RagSettings
 from rag.store import drop_collection, generations, location, open_client, open_collection
+from rag.versions import FactVersions, fact_versions, restamp
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
@@ -73,7 +73,8 @@ def rebuild_index(
     rejected: int = 0,
     progress: Progress | None = None,
 ) -> RebuildSummary:
-    """Sync the index with `records` (newest per id); raises IndexBusyError if another rebuild runs.
+    """Sync the index with every version of every fact in `records` (`rag.versions`); raises
+    IndexBusyError if another rebuild runs.
 
     `records` may be a callable that streams the corpus: it is read twice (ids and hashes first,
     then only the records to embed), so memory holds ids and hashes, not texts.
@@ -131,13 +132,17 @@ def _rebuild_locked(
             drop_collection(client, name)
     collection = open_collection(client, target.collection)
     held = current_state(manifest, collection, target, marker is not None)
-    wanted = wanted_versions(source())
+    versions = fact_versions(source(), settings, lazy.name, lambda texts: lazy.get().encode(texts))
+    wanted = versions.wanted()
     plan = plan_changes(wanted, held)
     for chunk in batched(plan.junk, DELETE_BATCH):
         collection.delete(ids=chunk)  # never admitted by any manifest: no reader needs them
 
     entries = dict(plan.keep)
-    embedded = _embed_and_add(source, plan, settings, lazy, collection, entries, progress)
+    embedded = _embed_and_add(source, plan, settings, lazy, collection, entries, progress, versions)
+    # a later batch ended or re-confirmed a version: new dates in place, before the switch
+    restamp(collection, versions, entries, everything=held.repaired)
+    entries = {k: e.model_copy(update={"meta": versions.meta_hash(k)}) for k, e in entries.items()}
     summary = RebuildSummary(
         added=plan.added,
         updated=plan.updated,
@@ -196,16 +201,18 @@ def _embed_and_add(
     collection: Any,
     entries: dict[str, IndexedRecord],
     progress: Progress | None,
+    versions: FactVersions,
 ) -> int:
-    """Embed the planned records' nodes in batches and add them; fills `entries` as records
-    complete. Streams the corpus once more, picking exactly the planned lines."""
+    """Embed the planned versions' nodes in batches and add them; fills `entries` as versions
+    complete. Streams the corpus once more, picking exactly the records the versions start with."""
     from llama_index.core.schema import BaseNode, TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     for rid, (want, count) in plan.adopt.items():
         # written whole by the interrupted run; its embedding tokens were spent then
-        entries[rid] = IndexedRecord(hash=want.hash, as_of=want.as_of, nodes=count)
-    todo = {rid: want.source for rid, want in plan.embed.items()}
+        first = versions.entries[rid].first.id
+        entries[rid] = IndexedRecord(hash=want.hash, as_of=want.as_of, nodes=count, record_id=first)
+    todo = {want.source for want in plan.embed.values()}
     total, done = len(todo), 0  # one node per record until chunked texts say otherwise
     if progress:
         progress(0, total)
@@ -213,18 +220,21 @@ def _embed_and_add(
         return 0
     embedder = lazy.get()
     store = ChromaVectorStore(chroma_collection=collection)
-    picked = (r for r in source() if todo.get(r.id) == (r.source.file, r.source.line))
+    picked = (r for r in source() if (r.source.file, r.source.line) in todo)
     specs = (
         (r, spec)
         for r in picked
-        for spec in record_nodes(r, settings.chunk_size, settings.chunk_overlap)
+        for spec in versions.nodes(r, settings.chunk_size, settings.chunk_overlap)
     )
     tokens: dict[str, int] = {}
     for batch in batched(specs, ADD_BATCH):
         texts = [spec.text for _, spec in batch]
-        vectors = embedder.encode(texts)
-        for (record, _), count in zip(batch, embedder.count_tokens(texts), strict=True):
-            tokens[record.id] = tokens.get(record.id, 0) + count
+        # a question node's vector was computed for fact identity: only the rest is encoded
+        encoded = iter(embedder.encode([s.text for _, s in batch if s.vector is None]))
+        vectors = [np.asarray(s.vector) if s.vector else next(encoded) for _, s in batch]
+        for (_, spec), count in zip(batch, embedder.count_tokens(texts), strict=True):
+            key = str(spec.metadata["entry"])
+            tokens[key] = tokens.get(key, 0) + count
         nodes: list[BaseNode] = [
             TextNode(
                 id_=stored_id(spec.id, record.content_hash),
@@ -239,8 +249,14 @@ def _embed_and_add(
             chunks = int(spec.metadata["chunks"])
             if spec.metadata["chunk"] == 0:
                 total += chunks - 1
-            entries[record.id] = IndexedRecord(
-                hash=record.content_hash, as_of=record.as_of, nodes=chunks, tokens=tokens[record.id]
+            key = str(spec.metadata["entry"])
+            entries[key] = IndexedRecord(
+                hash=record.content_hash,
+                as_of=record.as_of,
+                nodes=chunks,
+                tokens=tokens[key],
+                record_id=record.id,
+                meta=versions.meta_hash(key),
             )
         done += len(batch)
         if progress:
@@ -270,7 +286,7 @@ def _write(
     dates = [e.as_of for e in entries.values() if e.as_of]
     manifest = IndexManifest(
         built_at=datetime.now(UTC),
-        corpus_fingerprint=fingerprint((rid, e.hash) for rid, e in entries.items()),
+        corpus_fingerprint=fingerprint((key, e.hash + e.meta) for key, e in entries.items()),
         embed_model=lazy.name,
         dimension=_dimension(lazy, previous),
         store=location(settings),

@@ -1,77 +1,239 @@
-"""Facts that change: among near-tied hits that ask the same question, the newest ranks first and
-the older ones are marked stale (superseded)."""
+"""Which records state the same fact, decided from their questions when the index is built.
+
+A fact is identified from the question side only: the same record id, the same normalised
+question, or questions close by a question-only embedding (`RAG_SAME_FACT`) that name the same
+things, that are each other's clear best match, and whose facts were never stated side by side in
+one batch. Never from the answers: two different questions can both be answered by a bare number.
+The records of one fact, ordered by date, are its history (`rag.versions` turns it into versions).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
 
-import numpy as np
+from corpus import Record
+from rag.questions import QuestionVectors
 
-from rag.hits import Hit
-from rag.lexical import WORD
-
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-Vectors = Callable[[list[str]], dict[str, np.ndarray]]  # node ids -> their stored vectors
-
-
-def supersede(
-    hits: list[Hit], vectors: Vectors, tie_epsilon: float, same_question: float
-) -> list[Hit]:
-    """Among near-tied hits asking the same question, rank the newest first; mark the rest stale."""
-    pairs = [
-        (a, b)
-        for i, a in enumerate(hits)
-        for b in hits[i + 1 :]
-        if abs(a.score - b.score) <= tie_epsilon and a.as_of and b.as_of and a.as_of != b.as_of
-    ]
-    if not pairs:
-        return hits
-    stored = vectors(sorted({h.node_id for pair in pairs for h in pair}))
-    newer: dict[str, Hit] = {}
-    for a, b in pairs:
-        if not (restates(a.answer, b.answer) or _similar(stored, a, b, same_question)):
-            continue  # near-tied, but different questions
-        old, new = (a, b) if str(a.as_of) < str(b.as_of) else (b, a)
-        if old.record_id not in newer or str(newer[old.record_id].as_of) < str(new.as_of):
-            newer[old.record_id] = new
-    return _reorder(hits, newer)
+NAME = re.compile(r"«[^»]+»|\"[^\"]+\"|\b\w*\d\w*\b|(?<=\s)[A-ZА-ЯЁ][\w-]*", re.UNICODE)
+NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+TEMPLATE_USES = 3  # an instruction shared with this many different inputs is a template
+ASKS = {  # the kind of answer a question word asks for; other questions ask for no one kind
+    "person": {"who", "whom", "whose", "кто", "кого", "кому", "кем"},
+    "time": {"when", "когда"},
+    "place": {"where", "где", "куда", "откуда"},
+}
+MARGIN = 0.03  # a close question must beat every other candidate of both sides by this much
 
 
-def _similar(stored: dict[str, np.ndarray], a: Hit, b: Hit, threshold: float) -> bool:
-    if a.node_id not in stored or b.node_id not in stored:
-        return False
-    return float(np.dot(stored[a.node_id], stored[b.node_id])) >= threshold
+@dataclass(frozen=True)
+class Statement:
+    """What fact identity needs of a record: no answer or passage text, so a large corpus fits."""
+
+    id: str
+    as_of: date | None
+    content_hash: str
+    file: str
+    line: int
+    format: str
+    batch: str
+    question: str | None  # None for plain and labelled text
+    context: str | None
+
+    @classmethod
+    def of(cls, record: Record) -> Statement:
+        """The statement a corpus record makes."""
+        qa = record.is_qa
+        return cls(
+            id=record.id,
+            as_of=record.as_of,
+            content_hash=record.content_hash,
+            file=record.source.file,
+            line=record.source.line,
+            format=str(record.format),
+            batch=record.batch or "",
+            question=record.question if qa else None,
+            context=record.context if qa else None,
+        )
+
+    @property
+    def source(self) -> tuple[str, int]:
+        """(file, line) of the record: picks it out of the corpus again."""
+        return (self.file, self.line)
 
 
-def restates(old: str, new: str) -> bool:
-    """Whether two answers are the same statement with different figures: a fact restated.
+def normalize_question(text: str) -> str:
+    """A question reduced to its words, lower-cased: rewordings of case and punctuation match.
 
-    >>> restates("Refunds within 14 days.", "Refunds within 30 days.")
+    >>> normalize_question("  How TALL is the  tower? ")
+    'how tall is the tower'
+    """
+    return NON_WORD.sub(" ", text.casefold()).strip()
+
+
+def questions_asked(statements: Sequence[Statement]) -> list[str | None]:
+    """What each record asks: its question with its context, None for text records.
+
+    An instruction that many records share with different inputs ("Answer this customer question
+    in one sentence.") is a template, not a question: their inputs are what they ask, so the
+    template does not make every such record look alike.
+    """
+    contexts: dict[str, set[str]] = {}
+    for s in statements:
+        if s.question and s.context:
+            contexts.setdefault(normalize_question(s.question), set()).add(s.context)
+    templates = {q for q, seen in contexts.items() if len(seen) >= TEMPLATE_USES}
+    asked: list[str | None] = []
+    for s in statements:
+        if s.question is None:
+            asked.append(None)
+        elif s.context and normalize_question(s.question) in templates:
+            asked.append(s.context)
+        else:
+            asked.append(f"{s.question}\n\n{s.context}" if s.context else s.question)
+    return asked
+
+
+def names(question: str) -> frozenset[str]:
+    """The things a question names: capitalised words after the first, quoted names, figures.
+
+    >>> sorted(names("How many boats does the Ashby club own in 2019?"))
+    ['2019', 'ashby']
+    >>> sorted(names("Кто руководит обсерваторией «Северная звезда»?"))
+    ['«северная звезда»']
+    """
+    return frozenset(m.casefold() for m in NAME.findall(question)) - {"i"}
+
+
+def asks_for(question: str) -> str | None:
+    """The kind of answer a question asks for (a person, a time, a place), when a question word
+    says so.
+
+    >>> asks_for("When was the Studio plan launched?"), asks_for("Who is it designed for?")
+    ('time', 'person')
+    >>> asks_for("On what date did it open?") is None
     True
-    >>> restates("Free accounts: 2 GB.", "Pro accounts: 2 GB.")
+    """
+    words = set(NON_WORD.split(question.casefold()))
+    kinds = [kind for kind, cues in ASKS.items() if words & cues]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+def compatible(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two questions can ask the same fact only when one names nothing the other does not.
+
+    >>> compatible(frozenset({"pro"}), frozenset({"pro", "nordlicht"}))
+    True
+    >>> compatible(frozenset({"pro"}), frozenset({"team"}))
     False
     """
-    a, b = _statement(old), _statement(new)
-    return bool(a) and a == b and NUMBER.search(old) is not None and old != new
+    return a <= b or b <= a
 
 
-def _statement(answer: str) -> tuple[str, ...]:
-    return tuple(WORD.findall(NUMBER.sub(" 0 ", answer.lower())))
+class _Groups:
+    """Union-find over records that also remembers the dates each group was stated on."""
+
+    def __init__(self, statements: Sequence[Statement]) -> None:
+        self.parent = list(range(len(statements)))
+        self.dates: list[set[date | None]] = [{s.as_of} for s in statements]
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int, *, guarded: bool) -> bool:
+        a, b = self.find(i), self.find(j)
+        if a == b:
+            return False
+        if guarded and self.dates[a] & self.dates[b]:
+            return False  # stated side by side in one batch: two facts, not one
+        self.parent[b] = a
+        self.dates[a] |= self.dates[b]
+        return True
 
 
-def _reorder(hits: Sequence[Hit], newer: dict[str, Hit]) -> list[Hit]:
-    """Mark superseded hits stale and move each one's replacement just ahead of it."""
-    out: list[Hit] = []
-    for hit in hits:
-        if hit.record_id in newer:
-            replacement = newer[hit.record_id]
-            while replacement.record_id in newer:  # a chain: March -> June -> September
-                replacement = newer[replacement.record_id]
-            if all(h.record_id != replacement.record_id for h in out):
-                out.append(replacement)
-            hit = hit.model_copy(update={"stale": True, "superseded_by": replacement.record_id})
-        if all(h.record_id != hit.record_id for h in out):
-            out.append(hit)
-    return out
+def _base_groups(
+    statements: Sequence[Statement], asked: Sequence[str | None]
+) -> tuple[_Groups, list[int]]:
+    """Records grouped by the same id or the same normalised question; and for each distinct
+    question, the first record that asks it."""
+    groups = _Groups(statements)
+    first: dict[str, int] = {}
+    askers: list[int] = []
+    for i, (statement, question) in enumerate(zip(statements, asked, strict=True)):
+        keys = [f"id\x1f{statement.id}"]
+        if question is not None:
+            keys.append(f"q\x1f{normalize_question(question)}")
+        for key in keys:
+            if key in first:
+                groups.union(first[key], i, guarded=False)
+            else:
+                first[key] = i
+                if key.startswith("q"):
+                    askers.append(i)
+    return groups, askers
+
+
+def same_fact_pairs(
+    statements: Sequence[Statement], questions: QuestionVectors, threshold: float
+) -> list[tuple[str, str]]:
+    """Pairs of record ids that state the same fact although their questions are worded apart.
+
+    A pair of questions at least `threshold` alike joins their facts when the two name the same
+    things and ask for the same kind of answer (when it is said), each is the other's clear best
+    match (by `MARGIN` over every other candidate of
+    another fact: a question close to several others is ambiguous), and the two facts were never
+    stated in one batch (a batch states each fact once). Closest pairs join first.
+    """
+    asked = questions_asked(statements)
+    groups, askers = _base_groups(statements, asked)
+    texts = [asked[i] or "" for i in askers]
+    close = questions.similar(texts, threshold - MARGIN)
+    near: list[list[tuple[int, float]]] = [[] for _ in texts]  # every candidate of each question
+    for a, b, sim in close:
+        near[a].append((b, sim))
+        near[b].append((a, sim))
+
+    def runner_up(question: int, other: int) -> float:
+        """The closest candidate of `question` outside its own fact and `other`'s."""
+        mine, theirs = groups.find(askers[question]), groups.find(askers[other])
+        return max(
+            (s for o, s in near[question] if groups.find(askers[o]) not in (mine, theirs)),
+            default=-1.0,
+        )
+
+    pairs: list[tuple[str, str]] = []
+    for a, b, sim in sorted(close, key=lambda p: -p[2]):
+        if sim < threshold or not compatible(names(texts[a]), names(texts[b])):
+            continue
+        kinds = {asks_for(texts[a]), asks_for(texts[b])} - {None}
+        if len(kinds) > 1:
+            continue  # "when was it launched?" and "who is it for?" are two facts
+        if max(runner_up(a, b), runner_up(b, a)) > sim - MARGIN:
+            continue  # ambiguous: another fact's question is nearly as close
+        i, j = askers[a], askers[b]
+        if groups.union(i, j, guarded=True):
+            pairs.append((statements[i].id, statements[j].id))
+    return pairs
+
+
+def fact_histories(
+    statements: Sequence[Statement], same_fact: Iterable[tuple[str, str]]
+) -> list[list[Statement]]:
+    """The statements of each fact, oldest first (undated first; a later line wins a tie)."""
+    groups, _ = _base_groups(statements, questions_asked(statements))
+    by_id = {s.id: i for i, s in enumerate(statements)}
+    for a, b in same_fact:
+        if a in by_id and b in by_id:
+            groups.union(by_id[a], by_id[b], guarded=False)
+    members: dict[int, list[int]] = {}
+    for i in range(len(statements)):
+        members.setdefault(groups.find(i), []).append(i)
+    return [
+        [statements[i] for i in sorted(rows, key=lambda i: (statements[i].as_of or date.min, i))]
+        for rows in members.values()
+    ]

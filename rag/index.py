@@ -1,5 +1,5 @@
 """Open a built index and retrieve from it: dense (llama-index over chroma), optionally fused with
-BM25, with superseded facts marked stale."""
+BM25, each fact's current version first and its older versions marked superseded."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from rag.current import rank_current
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexNotBuiltError
-from rag.facts import supersede
+from rag.facts import compatible, names
 from rag.hits import Hit, Retrieval, make_hit
-from rag.lexical import CYRILLIC, KeywordIndex, fuse
+from rag.lexical import CYRILLIC, KeywordIndex, blend
 from rag.manifest import IndexManifest, manifest_stamp, read_manifest
 from rag.nodes import date_int
 from rag.settings import RagSettings
@@ -108,7 +109,8 @@ class RagIndex:
         return latest is not None and latest.built_at != self.manifest.built_at
 
     def retrieve(self, query: str, k: int | None = None, as_of: date | None = None) -> list[Hit]:
-        """The best `k` records for a query, limited to records dated on/before `as_of` if given."""
+        """The best `k` hits for a query: each fact's current version first (today, or on `as_of`
+        when given, seeing only what was stated by then), older versions after it, stale."""
         return self.search(query, k, as_of).hits
 
     def search(self, query: str, k: int | None = None, as_of: date | None = None) -> Retrieval:
@@ -132,10 +134,58 @@ class RagIndex:
         nodes = self._dense(vector, pool, limit)
         if uses_keywords(self.settings.hybrid, query):
             nodes = self._fused(query, vector, nodes, pool, limit)
-        hits = _best_per_record(nodes)
-        s = self.settings
-        hits = supersede(hits[: 2 * k], self._vectors, s.tie_epsilon, s.same_question)[:k]
-        return Retrieval(hits=hits, query_tokens=tokens, seconds=time.perf_counter() - start)
+        nodes = by_names(nodes, names(query), self.settings.name_penalty)
+        hits = rank_current(
+            _best_per_entry(nodes), k, limit, lambda facts: self._current(facts, vector, limit)
+        )
+        return Retrieval(
+            hits=hits, query_tokens=tokens, seconds=time.perf_counter() - start, vector=vector
+        )
+
+    def _current(
+        self, facts: list[str], vector: np.ndarray, day: int | None
+    ) -> dict[str, list[Hit]]:
+        """Every version of some facts known on `day` (all when None), scored for a query: the
+        current one is among them even when only an older one matched."""
+        where: dict[str, Any] = {"fact_id": {"$in": facts}}
+        if day is not None:
+            where = {"$and": [where, {"valid_from": {"$lte": day}}]}
+        got = self.collection.get(where=where, include=["documents", "metadatas", "embeddings"])
+        rows = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+        found = [
+            make_hit(node, float(score), text or "", dict(meta or {}))
+            for node, score, text, meta in zip(
+                got["ids"], rows @ vector, got["documents"], got["metadatas"], strict=True
+            )
+            if self._view is not None and self._view.admits(meta)
+        ]
+        found.sort(key=lambda h: -h.score)
+        best: dict[str, Hit] = {}
+        for hit in found:  # a document's best chunk stands for it
+            best.setdefault(hit.entry, hit)
+        versions: dict[str, list[Hit]] = {}
+        for hit in best.values():
+            versions.setdefault(hit.fact_id, []).append(hit)
+        return versions
+
+    def history(self, fact_id: str) -> list[Hit]:
+        """Every version of one fact, oldest first, with the dates each held (score 0)."""
+        with self._lock:
+            self.refresh()
+            return self._history(fact_id)
+
+    def _history(self, fact_id: str) -> list[Hit]:
+        got = self.collection.get(
+            where={"$and": [{"fact_id": {"$eq": fact_id}}, {"chunk": {"$eq": 0}}]},
+            include=["documents", "metadatas"],
+        )
+        hits = [
+            make_hit(node, 0.0, text or "", dict(meta or {}))
+            for node, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            if self._view is not None and self._view.admits(meta)
+        ]
+        hits.sort(key=lambda h: h.version)
+        return [h.model_copy(update={"stale": h.held_until is not None}) for h in hits]
 
     def _dense(self, vector: np.ndarray, n: int, limit: int | None) -> list[Hit]:
         from llama_index.core.schema import QueryBundle
@@ -144,7 +194,7 @@ class RagIndex:
         filters = None
         if limit is not None:
             filters = MetadataFilters(
-                filters=[MetadataFilter(key="as_of_int", value=limit, operator=FilterOperator.LTE)]
+                filters=[MetadataFilter(key="valid_from", value=limit, operator=FilterOperator.LTE)]
             )
         want = n
         while True:  # nodes this manifest does not admit take places: ask for more until enough
@@ -168,17 +218,22 @@ class RagIndex:
     def _fused(
         self, query: str, vector: np.ndarray, dense: list[Hit], n: int, limit: int | None
     ) -> list[Hit]:
-        """Dense and keyword rankings fused by reciprocal rank; scores stay cosine similarities."""
+        """The best dense and the best lexical nodes, ordered by their blended score (`score`
+        stays the cosine similarity, which abstention compares)."""
         keywords = self._keyword_index()
-        keyword_ids = keywords.search(query, n, limit)
+        lexical = keywords.scores(query)
         by_id = {h.node_id: h for h in dense}
-        for node in keyword_ids:
+        for node in keywords.search(query, n, limit):
             if node not in by_id:
                 row = keywords.rows[node]
                 score = float(np.dot(vector, keywords.vectors[row]))
                 by_id[node] = make_hit(node, score, keywords.texts[row], keywords.metadatas[row])
-        fused = fuse([[h.node_id for h in dense], keyword_ids], self.settings.rrf_k)
-        return [by_id[i] for i in sorted(fused, key=lambda i: -fused[i])]
+        weight = self.settings.dense_weight
+        blended = [
+            h.model_copy(update={"rank": blend(h.score, _at(lexical, keywords.rows, h), weight)})
+            for h in by_id.values()
+        ]
+        return sorted(blended, key=lambda h: -h.rank)
 
     def _keyword_index(self) -> KeywordIndex:
         with self._keywords_lock:
@@ -207,16 +262,28 @@ class RagIndex:
                 self._keywords = KeywordIndex(ids, texts, metadatas, matrix)
             return self._keywords
 
-    def _vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
-        """Stored vectors of some nodes: from memory when the keyword index holds them."""
-        if self._keywords is not None and all(i in self._keywords.rows for i in ids):
-            return {i: self._keywords.vectors[self._keywords.rows[i]] for i in ids}
-        got = self.collection.get(ids=ids, include=["embeddings"])
-        return dict(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
+
+def by_names(hits: list[Hit], asked: frozenset[str], penalty: float) -> list[Hit]:
+    """Hits re-ordered after lowering those whose question names other things than the query
+    (a question about the Studio plan does not answer one about the Free plan)."""
+    if not asked or not penalty:
+        return hits
+    clash = [h for h in hits if h.names and not compatible(asked, h.names)]
+    if not clash:
+        return hits
+    lowered = {id(h) for h in clash}
+    out = [h.model_copy(update={"rank": h.rank - penalty}) if id(h) in lowered else h for h in hits]
+    return sorted(out, key=lambda h: -h.rank)
+
+
+def _at(scores: np.ndarray, rows: dict[str, int], hit: Hit) -> float:
+    row = rows.get(hit.node_id)
+    return float(scores[row]) if row is not None and row < len(scores) else 0.0
 
 
 def uses_keywords(mode: str, query: str) -> bool:
-    """Whether a query is fused with BM25: always, never, or (auto) when it has Cyrillic letters.
+    """Whether a query is blended with lexical retrieval: always, never, or (auto) when it has
+    Cyrillic letters.
 
     >>> uses_keywords("auto", "Сколько стоит Pro?"), uses_keywords("auto", "How much is Pro?")
     (True, False)
@@ -224,12 +291,12 @@ def uses_keywords(mode: str, query: str) -> bool:
     return mode == "on" or (mode == "auto" and CYRILLIC.search(query.lower()) is not None)
 
 
-def _best_per_record(nodes: list[Hit]) -> list[Hit]:
-    """Keep each record's first (best-ranked) node: a long text split in chunks is one hit."""
+def _best_per_entry(nodes: list[Hit]) -> list[Hit]:
+    """Keep each version's first (best-ranked) node: a long text split in chunks is one hit."""
     seen: set[str] = set()
     best = []
     for hit in nodes:
-        if hit.record_id not in seen:
-            seen.add(hit.record_id)
+        if hit.entry not in seen:
+            seen.add(hit.entry)
             best.append(hit)
     return best

@@ -1,51 +1,28 @@
-"""Keyword retrieval (BM25) with Russian and English stemming, fused with dense retrieval by rank.
+"""Lexical retrieval by character n-grams (TF-IDF), fused with dense retrieval by weighted score.
 
-The packaged embedder is English-trained; exact keywords (names, numbers, Russian stems) help
-where its vectors are weak.
+The packaged embedder is English-trained: on Russian text its vectors barely tell one question
+from another. Character 3-5-grams match Russian word forms without a stemmer ("скидку",
+"скидки") and keep names and figures exact. Measured against BM25 with Snowball stems (the
+previous keyword retrieval) on Cyrillic questions of the demo eval and the fact fixture, with
+each fact's current version only: hit@1 BM25 fused by rank 18/28 and 35/42, n-grams fused by
+score (0.3 dense + 0.7 n-grams, with the name rule) 23/28 and 41/42.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import numpy as np
 
-WORD = re.compile(r"\w+", re.UNICODE)
 CYRILLIC = re.compile("[а-яё]")
-
-
-@cache
-def _stemmers() -> tuple[Any, Any]:
-    import Stemmer
-
-    return Stemmer.Stemmer("english"), Stemmer.Stemmer("russian")
-
-
-@cache
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_RUSSIAN
-
-    return frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_RUSSIAN)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word stems without stop words, each stemmed by its own script's stemmer.
-
-    >>> tokenize("Сколько стоит тариф Pro?")
-    ['скольк', 'сто', 'тариф', 'pro']
-    """
-    english, russian = _stemmers()
-    stop = _stopwords()
-    words = [w for w in WORD.findall(text.lower()) if w not in stop]
-    return [russian.stemWord(w) if CYRILLIC.search(w) else english.stemWord(w) for w in words]
+NGRAMS = (3, 5)
 
 
 class KeywordIndex:
-    """BM25 over node texts, with each node's text, metadata and vector kept at hand so a
-    keyword-only match needs no round trip to the store."""
+    """Character n-gram TF-IDF over node texts, with each node's text, metadata and vector kept
+    at hand so a lexical-only match needs no round trip to the store."""
 
     def __init__(
         self,
@@ -54,43 +31,43 @@ class KeywordIndex:
         metadatas: Sequence[dict[str, Any]],
         vectors: np.ndarray,
     ) -> None:
-        import bm25s
+        from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.ids = list(ids)
         self.texts = list(texts)
         self.metadatas = list(metadatas)
         self.vectors = vectors
         self.rows = {node: i for i, node in enumerate(self.ids)}
-        self.dates = np.asarray([int(m.get("as_of_int", 0)) for m in metadatas], dtype=np.int64)
-        self.bm25 = bm25s.BM25()
-        if self.ids:
-            self.bm25.index([tokenize(t) or ["\x00"] for t in texts], show_progress=False)
+        self.dates = np.asarray([int(m.get("valid_from", 0)) for m in metadatas], dtype=np.int64)
+        self.vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, dtype=np.float32
+        )
+        self.matrix = self.vectorizer.fit_transform(self.texts) if self.ids else None
+
+    def scores(self, query: str) -> np.ndarray:
+        """Cosine of the query's n-gram vector with every node's (0 where nothing is shared)."""
+        if self.matrix is None:
+            return np.zeros(0, dtype=np.float32)
+        q = self.vectorizer.transform([query])
+        return np.asarray((self.matrix @ q.T).toarray()).ravel()
 
     def search(self, query: str, n: int, as_of: int | None = None) -> list[str]:
-        """Node ids of the best `n` keyword matches (score > 0), dated on/before `as_of`."""
-        if not self.ids:
+        """Node ids of the best `n` lexical matches (score > 0), first stated on/before `as_of`."""
+        scores = self.scores(query)
+        if not len(scores):
             return []
-        vocab = self.bm25.vocab_dict
-        tokens = [t for t in tokenize(query) if t in vocab]
-        if not tokens:
-            return []
-        mask = None if as_of is None else (self.dates <= as_of).astype(np.float32)
-        scores = self.bm25.get_scores(tokens, weight_mask=mask)
+        if as_of is not None:
+            scores = np.where(self.dates <= as_of, scores, 0.0)
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]
         return [self.ids[i] for i in top if scores[i] > 0]
 
 
-def fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
-    """Reciprocal rank fusion: sum of 1/(k + rank) over every ranking an id appears in.
+def blend(dense: float, lexical: float, dense_weight: float) -> float:
+    """The fused score of a node: a weighted mean of its dense and lexical cosines.
 
-    >>> fused = fuse([["a", "b"], ["b"]], k=60)
-    >>> fused["a"] == 1 / 61, fused["b"] == 1 / 62 + 1 / 61
-    (True, True)
+    >>> round(blend(0.6, 0.2, 0.3), 2)
+    0.32
     """
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, key in enumerate(ranking, 1):
-            fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
-    return fused
+    return dense_weight * dense + (1.0 - dense_weight) * lexical

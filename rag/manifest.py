@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-VERSION = 2  # 2: generations; node ids carry their content hash, so versions can coexist
+VERSION = 3  # 2: generations, node ids carry their content hash; 3: an entry per fact version
 MANIFEST = "manifest.json"
 MARKER = "build-in-progress.json"
 LOCK = "rebuild.lock"
@@ -34,6 +34,8 @@ class IndexedRecord(BaseModel):
     as_of: date | None = None
     nodes: int = 1
     tokens: int = 0  # embedding tokens of its nodes (the cost of embedding it again)
+    record_id: str = ""  # the record whose text is embedded (entries are keyed by version)
+    meta: str = ""  # digest of its fact fields: a change is re-written without re-embedding
 
 
 class RebuildSummary(BaseModel):
@@ -86,22 +88,26 @@ class IndexManifest(BaseModel):
     last_rebuild: RebuildSummary | None = None
 
     def pending(self, records: Iterable[tuple[str, str]]) -> tuple[int, int, int]:
-        """(new, changed, removed) record counts between this index and a corpus's current
-        (record id, content hash) pairs: what the next rebuild would embed or delete."""
+        """(new, changed, removed) between this index and a corpus's (record id, content hash)
+        pairs: content the index does not hold yet (under an id it holds: changed), and record
+        ids it holds that the corpus no longer has. Entries are versions of facts, so the older
+        versions an id keeps are not "removed" when a caller passes only each id's newest record.
+        """
         wanted = dict(records)
-        new = sum(1 for rid in wanted if rid not in self.records)
-        changed = sum(
-            1 for rid, h in wanted.items() if rid in self.records and self.records[rid].hash != h
-        )
-        return new, changed, sum(1 for rid in self.records if rid not in wanted)
+        hashes = {e.hash for e in self.records.values()}
+        ids = {e.record_id for e in self.records.values()}
+        fresh = [rid for rid, h in wanted.items() if h not in hashes]
+        changed = sum(1 for rid in fresh if rid in ids)
+        return len(fresh) - changed, changed, sum(1 for rid in ids if rid not in wanted)
 
-    def admits(self, record_id: str, content_hash: str) -> bool:
-        """Whether a stored node belongs to this manifest: its record at this content hash.
+    def admits(self, key: str, content_hash: str) -> bool:
+        """Whether a stored node belongs to this manifest: its entry (a version of a fact, see
+        `rag.versions`) at this content hash.
 
         Nodes of a rebuild still under way, of an older version, or deleted under a reader that
         still sees them (no metadata) are not admitted, so a reader returns only what it opened.
         """
-        entry = self.records.get(record_id)
+        entry = self.records.get(key)
         return entry is not None and entry.hash == content_hash
 
     @property

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from corpus import Format, Record
 
-UNDATED = 0  # as_of_int of a record without a date: it passes every `as_of` filter
+UNDATED = 0  # the date int of a record without a date: it passes every `as_of` filter
 
 
 class NodeSpec(BaseModel):
@@ -24,6 +24,7 @@ class NodeSpec(BaseModel):
     id: str
     text: str
     metadata: dict[str, str | int]
+    vector: tuple[float, ...] | None = None  # already embedded (a question, for fact identity)
 
 
 def node_id(record_id: str, chunk: int) -> str:
@@ -44,6 +45,17 @@ def date_int(day: date | None) -> int:
     (20260301, 0)
     """
     return UNDATED if day is None else day.year * 10_000 + day.month * 100 + day.day
+
+
+def int_date(value: int) -> date | None:
+    """The date of a `date_int`; 0 is no date.
+
+    >>> int_date(20260301), int_date(0)
+    (datetime.date(2026, 3, 1), None)
+    """
+    if value == UNDATED:
+        return None
+    return date(value // 10_000, value // 100 % 100, value % 100)
 
 
 def record_answer(record: Record) -> str:
@@ -82,7 +94,6 @@ def record_nodes(record: Record, chunk_size: int = 200, chunk_overlap: int = 20)
         "format": str(record.format),
         "batch": record.batch or "",
         "as_of": record.as_of.isoformat() if record.as_of else "",
-        "as_of_int": date_int(record.as_of),
         "source": f"{record.source.file}:{record.source.line}",
         "content_hash": record.content_hash,
         "answer": record_answer(record),

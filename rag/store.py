@@ -186,15 +186,15 @@ def held_records(collection: Any) -> dict[str, HeldRecord]:
 
 
 def held_versions(collection: Any) -> dict[tuple[str, str], HeldRecord]:
-    """What the collection holds per (record id, content hash): several versions of one record
+    """What the collection holds per (entry key, content hash): several versions of one entry
     coexist while a rebuild runs, and a killed one leaves some behind (used to repair)."""
     held: dict[tuple[str, str], HeldRecord] = {}
     for page in iter_pages(collection, ["metadatas"]):
         for node, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
             meta = meta or {}
-            record_id = str(meta.get("record_id", node.rsplit("#", 1)[0]))
+            key = str(meta.get("entry") or meta.get("record_id") or node.rsplit("#", 1)[0])
             content = str(meta.get("content_hash", ""))
-            entry = held.setdefault((record_id, content), HeldRecord())
+            entry = held.setdefault((key, content), HeldRecord())
             entry.hashes.add(content)
             entry.chunks.add(int(meta.get("chunk", -1)))
             entry.expected = int(meta.get("chunks", 0))

@@ -26,9 +26,8 @@ class View:
         """Whether a stored node is one of this manifest's record versions (see
         `IndexManifest.admits`); a node without metadata was deleted under this view."""
         meta = metadata or {}
-        return self.manifest.admits(
-            str(meta.get("record_id", "")), str(meta.get("content_hash", ""))
-        )
+        key = meta.get("entry") or meta.get("record_id", "")  # the entry key since version 3
+        return self.manifest.admits(str(key), str(meta.get("content_hash", "")))
 
     def same_content(self, manifest: IndexManifest) -> bool:
         """Whether a newer manifest admits exactly what this view shows (a no-op rebuild)."""

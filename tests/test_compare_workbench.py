@@ -126,7 +126,14 @@ def test_evaluation_scores_prices_advises_and_caches(bench: Workbench, tmp_path:
 
 @pytest.mark.parametrize(
     "change",
-    [{"hybrid": "off"}, {"k": 3}, {"abstain_below": 0.5}, {"tie_epsilon": 0.05}, {"rrf_k": 10}],
+    [
+        {"hybrid": "off"},
+        {"k": 3},
+        {"abstain_below": 0.5},
+        {"same_fact": 0.95},
+        {"dense_weight": 0.5},
+        {"name_penalty": 0.2},
+    ],
 )
 def test_a_retrieval_setting_change_is_not_answered_from_the_cache(
     tmp_path: Path, change: dict[str, object]

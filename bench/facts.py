@@ -1,0 +1,220 @@
+"""Fact-history benchmark: retrieval over facts that change, on the fixture in tests/data/facts.
+
+Usage: python bench/facts.py [--k 5] [--thresholds 0.7,0.75,...] [--fixture DIR]
+Builds an index over the fixture's dated batches in a temporary work folder, asks its reworded
+questions today and as of older dates, and prints: changed facts answered with the newest version
+when it is in the top k (goal >= 0.95), answers superseded by another fact's record (goal 0),
+as-of questions answered with the version current then (goal >= 0.95), the re-confirmation and
+A -> B -> A cases, and the precision/recall of same-fact links per threshold with the one chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from corpus.env import use_offline_defaults
+
+use_offline_defaults()
+
+from corpus import Record, load_corpus  # noqa: E402
+from rag.build import rebuild_index  # noqa: E402
+from rag.embedding import load_embedder  # noqa: E402
+from rag.facts import Statement, fact_histories, same_fact_pairs  # noqa: E402
+from rag.hits import Hit  # noqa: E402
+from rag.index import RagIndex  # noqa: E402
+from rag.questions import QuestionVectors  # noqa: E402
+from rag.settings import RagSettings  # noqa: E402
+
+FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "data" / "facts"
+THRESHOLDS = "0.70,0.75,0.78,0.80,0.82,0.84,0.86,0.88,0.90,0.92,0.95"
+
+
+def load_batches(folder: Path) -> list[Record]:
+    """Every record of a folder of dated batches, each batch loaded on its own so that a fact
+    re-confirmed in a later batch is kept (only repeats inside one batch are duplicates)."""
+    records: list[Record] = []
+    for path in sorted(folder.glob("*.jsonl")):
+        report = load_corpus([path])
+        if report.rejects:
+            raise SystemExit("\n".join(str(r) for r in report.rejects))
+        records += report.records
+    return records
+
+
+def truth_of(fixture: Path, records: list[Record]) -> dict[str, str]:
+    """record id -> the fact it states, from the fixture's histories.json."""
+    by_line = {(f"corpus/{Path(r.source.file).name}", r.source.line): r.id for r in records}
+    fact_of: dict[str, str] = {}
+    for fact in json.loads((fixture / "histories.json").read_text(encoding="utf-8")):
+        for line in fact["lines"]:
+            fact_of[by_line[(line["file"], line["line"])]] = fact["fact"]
+    return fact_of
+
+
+def link_curve(records: list[Record], fact_of: dict[str, str], thresholds: list[float]) -> None:
+    """Precision and recall of "same fact" between records of different ids, per threshold."""
+    statements = [Statement.of(r) for r in records]
+    ids = sorted({s.id for s in statements})
+    true = {(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if fact_of[a] == fact_of[b]}
+    questions = QuestionVectors(None, "bench", load_embedder(None).encode)
+    print(f"\nsame-fact links between records of different ids ({len(true)} true pairs):")
+    print("  threshold  linked  precision  recall")
+    for t in thresholds:
+        pairs = same_fact_pairs(statements, questions, t)
+        linked = set()
+        for history in fact_histories(statements, pairs):
+            group = sorted({s.id for s in history})
+            linked |= {(a, b) for i, a in enumerate(group) for b in group[i + 1 :]}
+        right = len(linked & true)
+        precision = right / len(linked) if linked else 1.0
+        print(f"  {t:9.2f}  {len(linked):6}  {precision:9.3f}  {right / len(true):6.3f}")
+
+
+def same(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()).rstrip(".") == " ".join(b.casefold().split()).rstrip(".")
+
+
+def ask(index: RagIndex, items: list[dict], k: int, fact_of: dict[str, str]) -> list[dict]:
+    """Each item with what retrieval returned: the answer, the rank of the right version, harm."""
+    out = []
+    for item in items:
+        day = date.fromisoformat(item["as_of"]) if item["as_of"] else None
+        hits = index.retrieve(item["question"], k=k, as_of=day)
+        fresh = [h for h in hits if not h.stale]
+        right = next((n for n, h in enumerate(fresh) if _is_version(h, item, fact_of)), None)
+        out.append(
+            {
+                **item,
+                "answer": fresh[0].answer if fresh else "",
+                "correct": bool(fresh) and same(fresh[0].answer, item["reference"]),
+                "in_top_k": right is not None,
+                "harm": _harm(hits, item, fact_of),
+                "top": fresh[0] if fresh else None,
+            }
+        )
+    return out
+
+
+def _is_version(hit: Hit, item: dict, fact_of: dict[str, str]) -> bool:
+    return fact_of.get(hit.record_id) == item["fact"] and same(hit.answer, item["reference"])
+
+
+def _harm(hits: list[Hit], item: dict, fact_of: dict[str, str]) -> bool:
+    """A hit of the asked fact marked superseded by a record of another fact, or another fact's
+    record presented as the asked fact's current version."""
+    return any(
+        hit.stale
+        and fact_of.get(hit.record_id) == item["fact"]
+        and fact_of.get(hit.superseded_by or "", item["fact"]) != item["fact"]
+        for hit in hits
+    )
+
+
+def share(rows: list[dict], key: str) -> str:
+    n = len(rows)
+    return f"{sum(r[key] for r in rows) / n:.3f} ({sum(r[key] for r in rows)}/{n})" if n else "-"
+
+
+def report(today: list[dict], as_of: list[dict], k: int) -> None:
+    """The goals, then the cases by shape and language."""
+    changed = [r for r in today if r["shape"] not in ("stable", "new", "reconfirmed")]
+    retrieved = [r for r in changed if r["in_top_k"]]
+    print(f"\nasked today ({len(today)} questions, k={k}):")
+    print(
+        f"  changed facts answered with the newest version, when it is in the top {k}: "
+        f"{share(retrieved, 'correct')}  goal >= 0.95"
+    )
+    print(f"  changed facts answered with the newest version, all: {share(changed, 'correct')}")
+    print(
+        f"  answers superseded by another fact's record: {sum(r['harm'] for r in today + as_of)}  goal 0"
+    )
+    print(f"  every question answered with its current answer: {share(today, 'correct')}")
+    in_k = [r for r in as_of if r["in_top_k"]]
+    print(f"\nasked as of an older date ({len(as_of)} questions):")
+    print(f"  answered with the version current then: {share(as_of, 'correct')}  goal >= 0.95")
+    print(f"  ... when that version is in the top {k}: {share(in_k, 'correct')}")
+    print("\nby shape (today | as of):")
+    shapes: dict[str, tuple[list[dict], list[dict]]] = defaultdict(lambda: ([], []))
+    for r in today:
+        shapes[r["shape"]][0].append(r)
+    for r in as_of:
+        shapes[r["shape"]][1].append(r)
+    for shape, (a, b) in sorted(shapes.items()):
+        print(f"  {shape:20} {share(a, 'correct'):>16} | {share(b, 'correct')}")
+    for lang in ("en", "ru"):
+        rows = [r for r in today if r["lang"] == lang]
+        print(
+            f"  today, {lang}: {share(rows, 'correct')}; right version in top {k}: {share(rows, 'in_top_k')}"
+        )
+    reconfirmed = [r for r in today if r["shape"] in ("reconfirmed", "changed_reconfirmed")]
+    latest = sum(
+        1
+        for r in reconfirmed
+        if r["top"] is not None
+        and r["correct"]
+        and r["top"].last_confirmed is not None
+        and r["top"].last_confirmed.year == 2022
+    )
+    print(
+        f"\nre-confirmed facts: answered today {share(reconfirmed, 'correct')}; "
+        f"last confirmed in the 2022 batch: {latest}/{len(reconfirmed)}"
+    )
+    aba = [r for r in today if r["shape"] == "aba"]
+    back = sum(1 for r in aba if r["correct"] and r["top"] is not None and r["top"].version == 2)
+    print(
+        f"A -> B -> A: today answered A from its third version {back}/{len(aba)}; "
+        f"as of the B years {share([r for r in as_of if r['shape'] == 'aba'], 'correct')}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the fixture's index, ask both eval files, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--thresholds", default=THRESHOLDS)
+    parser.add_argument("--fixture", type=Path, default=FIXTURE)
+    parser.add_argument("--show", action="store_true", help="print every wrong answer")
+    args = parser.parse_args(argv)
+    records = load_batches(args.fixture / "corpus")
+    fact_of = truth_of(args.fixture, records)
+    with tempfile.TemporaryDirectory() as work:
+        settings = RagSettings(_env_file=None, work_dir=Path(work) / "index")
+        start = time.perf_counter()
+        summary = rebuild_index(records, settings)
+        print(
+            f"fixture: {len(records)} records, {len(set(fact_of.values()))} facts; "
+            f"{summary.added} index entries (versions) built in {time.perf_counter() - start:.1f} s"
+        )
+        print(f"same-fact threshold (RAG_SAME_FACT): {settings.same_fact}")
+        index = RagIndex.open(settings)
+        read = lambda name: [
+            json.loads(x) for x in (args.fixture / name).read_text(encoding="utf-8").splitlines()
+        ]
+        today = ask(index, read("eval-today.jsonl"), args.k, fact_of)
+        as_of = ask(index, read("eval-as-of.jsonl"), args.k, fact_of)
+        report(today, as_of, args.k)
+        if args.show:
+            for r in today + as_of:
+                if not r["correct"]:
+                    top = r["top"]
+                    got = f"{top.record_id} v{top.version} {top.answer!r}" if top else "-"
+                    print(
+                        f"  wrong [{r['shape']}, {r['lang']}, as of {r['as_of']}] {r['question']!r}: "
+                        f"want {r['reference']!r}, got {got}, right version in top k: {r['in_top_k']}"
+                    )
+    link_curve(records, fact_of, [float(t) for t in args.thresholds.split(",")])
+    print("\n(timings on a shared machine are provisional)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
