@@ -79,6 +79,11 @@ def link_curve(records: list[Record], fact_of: dict[str, str], thresholds: list[
         print(f"  {t:9.2f}  {len(linked):6}  {precision:9.3f}  {right / len(true):6.3f}")
 
 
+def read_lines(path: Path) -> list[dict]:
+    """The JSON objects of a JSONL file."""
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
 def same(a: str, b: str) -> bool:
     return " ".join(a.casefold().split()).rstrip(".") == " ".join(b.casefold().split()).rstrip(".")
 
@@ -196,11 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"same-fact threshold (RAG_SAME_FACT): {settings.same_fact}")
         index = RagIndex.open(settings)
-        read = lambda name: [
-            json.loads(x) for x in (args.fixture / name).read_text(encoding="utf-8").splitlines()
-        ]
-        today = ask(index, read("eval-today.jsonl"), args.k, fact_of)
-        as_of = ask(index, read("eval-as-of.jsonl"), args.k, fact_of)
+        today = ask(index, read_lines(args.fixture / "eval-today.jsonl"), args.k, fact_of)
+        as_of = ask(index, read_lines(args.fixture / "eval-as-of.jsonl"), args.k, fact_of)
         report(today, as_of, args.k)
         if args.show:
             for r in today + as_of:

@@ -362,7 +362,7 @@ def main() -> None:
                     "as_of": str(record.get("date", BATCHES[batch])),
                 }
             )
-    for (batch, fmt), rows in files.items():
+    for rows in files.values():
         rng.shuffle(rows)  # facts in no particular order inside a batch
     for fact in facts:  # line numbers after the shuffle
         for entry in fact.lines:
