@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ from corpus import StrictModeError, load_corpus
 from corpus.fix import fix_file
 from tests.conftest import BAD_DIR, FORMATS_DIR
 
-# file -> (expected rejects as (line, code), valid, blank, warning codes); written by reading the files
+# file -> (expected rejects as (line, code), valid, blank, warning codes); written by reading the files.
+# JSON arrays and pretty-printed objects are read leniently (a warning); --strict rejects them.
 CASES: dict[str, tuple[list[tuple[int, str]], int, int, set[str]]] = {
     "invalid_json.jsonl": (
         [(3, "invalid_json"), (5, "invalid_json"), (6, "invalid_json")],
@@ -18,8 +19,8 @@ CASES: dict[str, tuple[list[tuple[int, str]], int, int, set[str]]] = {
         0,
         set(),
     ),
-    "json_array.json": ([(0, "json_array")], 0, 0, set()),
-    "multiline.json": ([(0, "multiline_json")], 0, 0, set()),
+    "json_array.json": ([], 2, 0, {"json_array"}),
+    "multiline.json": ([], 1, 0, {"multiline_json"}),
     "bom.jsonl": ([], 2, 0, {"bom"}),
     "cp1251.jsonl": ([(2, "not_utf8")], 2, 0, set()),
     "blank_lines.jsonl": ([], 2, 3, {"blank_line"}),
@@ -48,7 +49,7 @@ CASES: dict[str, tuple[list[tuple[int, str]], int, int, set[str]]] = {
     "role_order.jsonl": ([(1, "role_order"), (2, "role_order"), (3, "role_order")], 1, 0, set()),
     "mixed_formats.jsonl": ([], 4, 0, {"mixed_formats"}),
     "duplicates.jsonl": ([(3, "duplicate"), (4, "duplicate")], 2, 0, set()),
-    "too_long.jsonl": ([(2, "too_long")], 2, 0, set()),
+    "long_line.jsonl": ([], 3, 0, set()),  # 40 kB is a long example, not a bad one
     "bad_date.jsonl": ([(1, "bad_date"), (2, "bad_date")], 2, 0, set()),
 }
 
@@ -73,7 +74,24 @@ def test_counts_add_up(name: str) -> None:
     (counts,) = load_corpus(BAD_DIR / name).files
     lines = len((BAD_DIR / name).read_bytes().splitlines())
     assert counts.lines == lines
-    assert counts.valid + counts.rejected + counts.blank == lines
+    assert counts.valid + counts.rejected + counts.skipped == counts.entries
+    if counts.layout == "jsonl":
+        assert counts.entries + counts.blank == lines
+    assert counts.balanced
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "items"),
+    [("json_array.json", "json_array", 2), ("multiline.json", "multiline_json", 1)],
+)
+def test_strict_mode_refuses_a_whole_json_file(name: str, code: str, items: int) -> None:
+    with pytest.raises(StrictModeError) as caught:
+        load_corpus(BAD_DIR / name, strict=True)
+    report = caught.value.report
+    assert [(r.line, r.code) for r in report.rejects] == [(0, code)]
+    assert not report.records
+    (counts,) = report.files
+    assert (counts.entries, counts.rejected, counts.balanced) == (items, items, True)
 
 
 def test_seed_invalid_line_gets_the_role_content_hint() -> None:
@@ -94,9 +112,12 @@ def test_unknown_shape_lists_keys_and_nearest_format() -> None:
     assert "'Prompt' -> 'prompt'" in second.hint
 
 
-def test_json_array_offers_the_conversion(tmp_path) -> None:
-    (reject,) = load_corpus(BAD_DIR / "json_array.json").rejects
-    assert "JSON array of 2 items" in reject.message and "python -m corpus fix" in reject.hint
+def test_json_array_is_read_leniently_and_offers_the_conversion(tmp_path) -> None:
+    report = load_corpus(BAD_DIR / "json_array.json")
+    (warning,) = report.warnings
+    assert "JSON array of 2 item(s)" in warning.message and "python -m corpus fix" in warning.hint
+    # each record's line is the line its element starts on (written from the file)
+    assert [(r.source.line, r.answer) for r in report.records] == [(2, "Париж"), (6, "4")]
     out = tmp_path / "fixed.jsonl"
     result = fix_file(BAD_DIR / "json_array.json", out)
     assert result.lines_written == 2
@@ -122,9 +143,13 @@ def test_duplicate_names_the_first_copy() -> None:
     assert first.message.endswith("duplicates.jsonl:1")
 
 
-def test_line_limit_is_configurable() -> None:
-    report = load_corpus(BAD_DIR / "too_long.jsonl", max_line_chars=100_000)
-    assert report.ok and len(report.records) == 3
+def test_the_ceiling_against_runaway_lines_is_configurable() -> None:
+    report = load_corpus(BAD_DIR / "long_line.jsonl", max_line_bytes=1_000)
+    assert [(r.line, r.code) for r in report.rejects] == [(2, "too_long")]
+    size = len((BAD_DIR / "long_line.jsonl").read_bytes().split(b"\n")[1])
+    assert f"{size:,} bytes" in report.rejects[0].message
+    assert "--max-line-bytes" in report.rejects[0].hint
+    assert len(report.records) == 2 and report.files[0].balanced
 
 
 def test_strict_mode_fails_the_file_with_the_complete_list() -> None:
@@ -140,5 +165,5 @@ def test_lenient_mode_loads_valid_records_of_a_whole_bad_directory() -> None:
     report = load_corpus(BAD_DIR)
     assert report.records and report.rejects
     for counts in report.files:
-        assert counts.valid + counts.rejected + counts.blank == counts.lines
+        assert counts.balanced, counts
     json.dumps([r.model_dump() for r in report.rejects])  # rejects serialise for --json
