@@ -51,6 +51,9 @@ CASES: dict[str, tuple[list[tuple[int, str]], int, int, set[str]]] = {
     "duplicates.jsonl": ([(3, "duplicate"), (4, "duplicate")], 2, 0, set()),
     "long_line.jsonl": ([], 3, 0, set()),  # 40 kB is a long example, not a bad one
     "bad_date.jsonl": ([(1, "bad_date"), (2, "bad_date")], 2, 0, set()),
+    # 4 KiB of seeded random bytes: one reject for the file, not a cp1251 guess per line
+    "random_bytes.jsonl": ([(0, "binary")], 0, 0, set()),
+    "utf16.jsonl": ([(0, "not_utf8")], 0, 0, set()),
 }
 
 
@@ -72,7 +75,8 @@ def test_bad_file_reports_every_problem(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_counts_add_up(name: str) -> None:
     (counts,) = load_corpus(BAD_DIR / name).files
-    lines = len((BAD_DIR / name).read_bytes().splitlines())
+    data = (BAD_DIR / name).read_bytes()
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))  # JSON Lines breaks at \n only
     assert counts.lines == lines
     assert counts.valid + counts.rejected + counts.skipped == counts.entries
     if counts.layout == "jsonl":
@@ -103,6 +107,30 @@ def test_seed_invalid_line_gets_the_role_content_hint() -> None:
 def test_cp1251_is_recognised() -> None:
     (reject,) = load_corpus(BAD_DIR / "cp1251.jsonl").rejects
     assert "cp1251" in reject.message
+
+
+def test_random_bytes_are_called_binary_not_cp1251() -> None:
+    (reject,) = load_corpus(BAD_DIR / "random_bytes.jsonl").rejects
+    assert reject.code == "binary" and "cp1251" not in reject.message
+    (counts,) = load_corpus(BAD_DIR / "random_bytes.jsonl").files
+    assert counts.rejected == counts.lines - counts.blank and counts.valid == 0
+
+
+def test_a_binary_line_inside_a_text_file_is_one_binary_reject(tmp_path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    good = b'{"prompt": "Wer leitet den Hafen?", "completion": "Ines Okafor"}\n'
+    path.write_bytes(good + bytes(range(128, 256)) + b"\n" + good.replace(b"Ines", b"Tomasz"))
+    report = load_corpus(path)
+    assert [(r.line, r.code) for r in report.rejects] == [(2, "binary")]
+    assert len(report.records) == 2
+
+
+def test_fix_re_encodes_utf16(tmp_path) -> None:
+    out = tmp_path / "fixed.jsonl"
+    result = fix_file(BAD_DIR / "utf16.jsonl", out)
+    assert "re-encoded UTF-16 as UTF-8" in result.changes
+    report = load_corpus(out)
+    assert report.ok and [r.answer for r in report.records] == ["14,5 m", "Ines Okafor"]
 
 
 def test_unknown_shape_lists_keys_and_nearest_format() -> None:
