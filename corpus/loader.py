@@ -13,9 +13,11 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import orjson
+
 from corpus.diagnose import BOM, json_document, parse_line, sniff
 from corpus.errors import LineError, StrictModeError
-from corpus.file_reader import FileReader
+from corpus.file_reader import FileReader, key
 from corpus.files import corpus_files
 from corpus.outcome import FileLoad, FileReport, LoadReport, Notice, Reject
 from corpus.record import Record
@@ -122,7 +124,7 @@ class DuplicateIndex:
     """
 
     def __init__(self) -> None:
-        self._first: dict[int, int] = {}
+        self.firsts: dict[int, int] = {}  # key -> (file number << 32) | line
         self._files: list[str] = []
 
     def add_file(self, name: str) -> int:
@@ -132,15 +134,16 @@ class DuplicateIndex:
 
     def first(self, digest: str, as_of: date | None, file_no: int, line: int) -> str | None:
         """None when this content and date are new; else 'file:line' of the first copy."""
-        key = (int(digest[:24], 16) << 20) | (as_of.toordinal() if as_of else 0)
         here = (file_no << 32) | line
-        first = self._first.setdefault(key, here)
-        if first == here:
-            return None
+        first = self.firsts.setdefault(key(digest, as_of), here)
+        return None if first == here else self.where(first)
+
+    def where(self, first: int) -> str:
+        """'file:line' of a value of `firsts`."""
         return f"{self._files[first >> 32]}:{first & 0xFFFFFFFF}"
 
     def __len__(self) -> int:
-        return len(self._first)
+        return len(self.firsts)
 
 
 def _file_events(path: Path, seen: DuplicateIndex, strict: bool, ceiling: int) -> Iterator[Event]:
@@ -164,27 +167,39 @@ def _file_events(path: Path, seen: DuplicateIndex, strict: bool, ceiling: int) -
 def _jsonl_events(
     reader: FileReader, lines: Iterator[bytes | int], ceiling: int
 ) -> Iterator[Event]:
-    """The per-line hot path: parse, build, check for a duplicate."""
+    """The per-line hot path: parse, build, check for a duplicate; every other case off it."""
     number = 0
+    entry, loads = reader.entry, orjson.loads
     for raw in lines:
         number += 1
-        if type(raw) is int:
-            yield reader.reject(number, _too_long(raw, ceiling))
-            continue
-        if number == 1 and raw.startswith(BOM):  # type: ignore[union-attr]
-            raw = reader.bom(raw)  # type: ignore[arg-type]
         try:
-            obj = parse_line(raw)  # type: ignore[arg-type]
-        except LineError as err:
-            if not raw.strip():  # type: ignore[union-attr]
-                reader.blank_line(number)
-                continue
-            yield reader.reject(number, err)
-            continue
-        event = reader.entry(obj, number)
+            obj = loads(raw)  # type: ignore[arg-type]  # an int (a line too long) raises TypeError
+        except (orjson.JSONDecodeError, TypeError):
+            event = _off_path(reader, raw, number, ceiling)
+        else:
+            event = (
+                entry(obj, number) if type(obj) is dict else _off_path(reader, raw, number, ceiling)
+            )
         if event is not None:
             yield event
     reader.report.lines = number
+
+
+def _off_path(reader: FileReader, raw: bytes | int, number: int, ceiling: int) -> Event | None:
+    """A line that is not one plain JSON object: too long, BOM, blank, or a reject with its fix."""
+    if type(raw) is int:
+        return reader.reject(number, _too_long(raw, ceiling))
+    assert isinstance(raw, bytes)
+    if number == 1 and raw.startswith(BOM):
+        raw = reader.bom(raw)
+    if not raw.strip():
+        reader.blank_line(number)
+        return None
+    try:
+        obj = parse_line(raw)
+    except LineError as err:
+        return reader.reject(number, err)
+    return reader.entry(obj, number)
 
 
 def _too_long(size: int, ceiling: int) -> LineError:
