@@ -21,7 +21,6 @@ from corpus.record import (
     turn_pairs,
 )
 
-
 _NO_MESSAGES: tuple[Message, ...] = ()
 
 

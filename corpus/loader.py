@@ -252,6 +252,23 @@ def current_records(records: Iterable[Record]) -> list[Record]:
     return list(latest.values())
 
 
+def current_pairs(records: Iterable[Record]) -> dict[str, str]:
+    """Record id -> content hash of each id's newest record (a later line wins a tie), from a stream.
+
+    What a manifest compares against to find new, changed and removed records; it keeps an id,
+    a hash and a day number per id, never a record's text.
+    """
+    latest: dict[str, str] = {}  # id -> content hash + the day as 6 hex digits: one str per id
+    for record in records:
+        packed = f"{record.content_hash}{record.as_of.toordinal() if record.as_of else 0:06x}"
+        old = latest.get(record.id)
+        if old is None or packed[-6:] >= old[-6:]:
+            latest[record.id] = packed
+    for rid, packed in latest.items():  # in place, so the peak holds one string per id
+        latest[rid] = packed[:-6]
+    return latest
+
+
 def format_counts(records: Iterable[Record]) -> dict[str, int]:
     """Records per format."""
     counts: dict[str, int] = {}
