@@ -153,19 +153,24 @@ def test_data_tab_reports_bad_lines_from_files_on_disk(module_env: None) -> None
 
 
 def test_uploaded_bytes_take_the_same_path(module_env: None, tmp_path: Path) -> None:
-    """What the uploader receives is written by `save_uploads` and read like files on disk."""
-    from ui.state import save_uploads
+    """What the uploader receives is written by `store_uploads` and read like files on disk."""
+    from ui.uploads import store_uploads
 
     source = BAD_DIR / "invalid_json.jsonl"
-    written = save_uploads([("../../escape.jsonl", source.read_bytes())], tmp_path / "uploads")
-    assert written[0].parent.parent == tmp_path / "uploads", "a file name cannot climb out"
-    assert written == save_uploads([("escape.jsonl", source.read_bytes())], tmp_path / "uploads")
+    stored = store_uploads([("escape.jsonl", source.read_bytes())], tmp_path / "uploads", 10**6)
+    assert stored == store_uploads(
+        [("escape.jsonl", source.read_bytes())], tmp_path / "uploads", 10**6
+    )
     at = open_tab("Data")
     at.radio(key="data_source").set_value("Files on disk").run()
-    at.text_input(key="data_paths").input(str(written[0])).run()
+    at.text_input(key="data_paths").input(str(stored.paths[0])).run()
     assert_clean(at)
     rejects = next(d.value for d in at.dataframe if "hint" in d.value.columns)
-    assert set(rejects["file"]) == {"escape.jsonl"} and "invalid_json" in set(rejects["code"])
+    assert (
+        set(rejects["code"]) == {"invalid_json"}
+        and rejects["first"].str.startswith("escape.jsonl:").all()
+    )
+    assert at.get("download_button"), "the full list of rejects is offered as a download"
 
 
 def test_index_tab_rebuilds_with_progress(indexed: AppTest) -> None:

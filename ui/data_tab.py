@@ -9,16 +9,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from answers.redact import redact
 from compare.workbench import Workbench
 from corpus import CorpusError
 from corpus.export import TARGETS
+from ui import frames
 from ui.state import (
     apply_settings,
     export_corpus,
     files_stamp,
     read_corpus,
-    save_uploads,
 )
+from ui.uploads import MB, store_uploads
 
 
 def render_data(wb: Workbench, key: str) -> None:
@@ -35,12 +37,18 @@ def render_data(wb: Workbench, key: str) -> None:
         ss.corpus_paths = ()
         st.caption(f"Reading `{ss.settings.compare.corpus_dir}`")
     elif source == "Upload JSONL files":
+        limit_mb = int(st.get_option("server.maxUploadSize"))
         uploads = st.file_uploader(
-            "JSONL files", type=["jsonl", "json"], accept_multiple_files=True
+            "JSONL files",
+            type=["jsonl", "json"],
+            accept_multiple_files=True,
+            help=f"Up to {limit_mb} MB a file (server.maxUploadSize in .streamlit/config.toml).",
         )
         dest = ss.settings.compare.work_dir / "uploads"
-        paths = save_uploads(((u.name, u.getvalue()) for u in uploads), dest) if uploads else []
-        ss.corpus_paths = tuple(str(p) for p in paths)
+        stored = store_uploads(((u.name, u.getvalue()) for u in uploads or []), dest, limit_mb * MB)
+        for why in stored.refused:
+            st.error(f"Not uploaded: {why}")
+        ss.corpus_paths = tuple(str(p) for p in stored.paths)
     else:
         raw = st.text_input(
             "Paths (files or folders, comma-separated)",
@@ -54,7 +62,7 @@ def render_data(wb: Workbench, key: str) -> None:
     try:
         report, summary = read_corpus(key, ss.corpus_paths, files_stamp(ss.corpus_paths), wb)
     except (CorpusError, OSError) as err:
-        st.error(f"Could not read the corpus: {err}")
+        st.error(redact(f"Could not read the corpus: {err}"))
         return
     _data_overview(report, summary)
     _data_export(wb, key, report)
@@ -89,8 +97,15 @@ def _data_overview(report: Any, summary: Any) -> None:
         width="stretch",
     )
     if report.rejects:
-        st.subheader(f"Rejected lines ({len(report.rejects)})")
-        st.dataframe(_problems(report.rejects), hide_index=True, width="stretch")
+        st.subheader(f"Rejected lines ({len(report.rejects):,})")
+        st.dataframe(frames.problems_by_code(report.rejects), hide_index=True, width="stretch")
+        st.download_button(
+            f"Download all {len(report.rejects):,} rejected lines (CSV)",
+            data=_problems(report.rejects).to_csv(index=False),
+            file_name="rejected-lines.csv",
+            mime="text/csv",
+            key="rejects_csv",
+        )
     else:
         st.success("Every line loaded.")
     if report.warnings:

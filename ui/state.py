@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,24 +71,6 @@ def configured_corpus(key: str, wb: Workbench) -> tuple[LoadReport, CorpusSummar
 def export_corpus(key: str, stamp: Any, target: str, _report: LoadReport) -> ExportResult:
     """The corpus written for one export target (cached per corpus and target)."""
     return export_records(current_records(_report.records), target)
-
-
-def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path) -> list[Path]:
-    """Write uploaded (name, bytes) pairs into a folder named after their contents; returns the paths.
-
-    The same upload lands in the same folder, so re-running the page does not pile up copies.
-    """
-    # only the last part of a name: a file name never climbs out of the folder
-    named = [(Path(name).name or "upload.jsonl", data) for name, data in files]
-    digest = hashlib.sha256(b"".join(name.encode() + data for name, data in named)).hexdigest()
-    folder = dest / digest[:12]
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in named:
-        path = folder / name
-        path.write_bytes(data)
-        written.append(path)
-    return written
 
 
 def state() -> Any:
