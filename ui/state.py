@@ -99,7 +99,8 @@ def apply_settings(**changes: Any) -> None:
 def eval_items(wb: Workbench) -> list[Any]:
     """The eval set's questions, read once per session and eval file."""
     ss = st.session_state
-    key = f"eval_items:{ss.settings.compare.eval_path}"
+    path = ss.settings.compare.eval_path
+    key = f"eval_items:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
     if key not in ss:
         ss[key] = wb.load_eval()
     items: list[Any] = ss[key]
