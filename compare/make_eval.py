@@ -151,12 +151,15 @@ class _Rewording:
         items: list[EvalItem] = []
         for version, as_of in versions:
             record = by_id[version.record_ids[-1]]
-            question = self.question(record.question or "", version.answer)
+            asked, kept = _asked_part(record)
+            question = self.question(asked, version.answer)
             if question is None:
                 self.skipped += 1
                 continue
-            if record.context:
-                question = f"{question}\n\n{record.context}"
+            if kept:
+                question = (
+                    f"{kept}\n\n{question}" if asked == record.context else f"{question}\n\n{kept}"
+                )
             items.append(
                 EvalItem(
                     id=f"g{start + len(items) + 1:04d}",
@@ -165,7 +168,7 @@ class _Rewording:
                     record_id=record.id,
                     as_of=as_of,
                     kind=kind,
-                    lang=_lang(record.question or ""),
+                    lang=_lang(asked),
                 )
             )
         return items
@@ -208,6 +211,23 @@ def _label_items(labels: list[Record], n: int, rng: random.Random, start: int) -
         )
         for i, r in enumerate(picked)
     ]
+
+
+def _asked_part(record: Record) -> tuple[str, str]:
+    """(the part that asks, the part kept as it is): an instruction record often holds a generic
+    instruction and puts the user's question in its input; the part ending in "?" is the question.
+
+    >>> from corpus.record import SourceRef
+    >>> r = Record(id="a", format=Format.INSTRUCTION, question="Answer in one sentence.",
+    ...     context="How big is the Team plan?", answer="1 TB", content_hash="h",
+    ...     source=SourceRef(file="f", line=1))
+    >>> _asked_part(r)
+    ('How big is the Team plan?', 'Answer in one sentence.')
+    """
+    question, context = (record.question or "").strip(), (record.context or "").strip()
+    if context and context.endswith("?") and not question.endswith("?"):
+        return context, question
+    return question, context
 
 
 def _lang(text: str) -> str:

@@ -27,7 +27,7 @@ EN_FRAMES: Sequence[tuple[str, str]] = (
     (r"^what is (.+?)\?*$", r"Tell me what \1 is."),
     (r"^what are (.+?)\?*$", r"Tell me what \1 are."),
     (r"^how many (.+?)\?*$", r"What number of \1?"),
-    (r"^how much (.+?)\?*$", r"What amount \1?"),
+    (r"^how much (.+?)\?*$", r"What amount of \1?"),
     (r"^how long (.+?)\?*$", r"For what length of time \1?"),
     (r"^when (.+?)\?*$", r"At what time \1?"),
     (r"^where (.+?)\?*$", r"In which place \1?"),
