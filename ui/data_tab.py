@@ -13,6 +13,7 @@ from answers.redact import redact
 from compare.workbench import Workbench
 from corpus import CorpusError
 from corpus.export import TARGETS
+from corpus.facts import fact_histories
 from ui import frames
 from ui.state import (
     apply_settings,
@@ -65,6 +66,9 @@ def render_data(wb: Workbench, key: str) -> None:
         st.error(redact(f"Could not read the corpus: {err}"))
         return
     _data_overview(report, summary)
+    render_fact_histories(
+        f"{key}|{ss.corpus_paths}|{files_stamp(ss.corpus_paths)}", report, summary
+    )
     _data_export(wb, key, report)
     if ss.corpus_paths:
         _use_as_corpus(ss.corpus_paths)
@@ -136,6 +140,43 @@ def _data_overview(report: Any, summary: Any) -> None:
         st.bar_chart(pd.Series(summary.per_format, name="records"), height=150, horizontal=True)
         if summary.labels:
             st.bar_chart(pd.Series(summary.labels, name="records"), height=150, horizontal=True)
+
+
+def render_fact_histories(key: str, report: Any, summary: Any) -> None:
+    """How many facts changed and when, and any fact's history on demand."""
+    f = summary.facts
+    if not f.facts:
+        return
+    st.subheader("Facts that change")
+    left, right = st.columns([2, 3])
+    with left:
+        tiles = st.columns(3)
+        tiles[0].metric("Facts", f"{f.facts:,}", help="Questions, grouped by id or by wording.")
+        tiles[1].metric("Changed", f"{f.changed:,}", help="Facts that held more than one answer.")
+        tiles[2].metric(
+            "Re-confirmed",
+            f"{f.reconfirmed:,}",
+            help="Facts restated with the same answer in a later batch: their newest date counts.",
+        )
+    with right:
+        if f.changes_per_batch:
+            st.markdown("**New answers per batch**")
+            st.bar_chart(pd.Series(f.changes_per_batch, name="facts changed"), height=160)
+    changed = [h for h in histories(key, report) if h.changed]
+    if changed:
+        pick = st.selectbox(
+            f"History of a changed fact ({len(changed)})",
+            range(len(changed)),
+            format_func=lambda i: changed[i].question.replace("\n", " ")[:120],
+            key="fact_pick",
+        )
+        st.dataframe(frames.history_frame(changed[pick]), hide_index=True, width="stretch")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def histories(key: str, _report: Any) -> list[Any]:
+    """The fact histories of a load (cached with the load's key)."""
+    return fact_histories(_report.records)
 
 
 def _problems(items: Sequence[Any]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pandas as pd
 from compare.comparison import Comparison
 from compare.runs_db import RunRecord
 from compare.summary import HEADLINE as METRIC
+from corpus.facts import FactHistory
 from ui import charts
 
 
@@ -138,3 +139,21 @@ def problems_by_code(items: Sequence[Any]) -> pd.DataFrame:
         row["lines"] += 1
     ordered: list[dict[str, Any]] = sorted(rows.values(), key=lambda entry: -int(entry["lines"]))
     return pd.DataFrame(ordered)
+
+
+def history_frame(history: FactHistory) -> pd.DataFrame:
+    """One row per version of a fact: the answer, when it was first seen and last confirmed, and
+    until when it held (empty: still current)."""
+    return pd.DataFrame(
+        [
+            {
+                "answer": v.answer,
+                "first seen": v.first_seen,
+                "last confirmed": v.last_confirmed,
+                "held until": v.until,
+                "status": "current" if v is history.current else "superseded",
+                "records": ", ".join(v.record_ids),
+            }
+            for v in history.versions
+        ]
+    )
