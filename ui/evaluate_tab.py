@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -84,7 +85,20 @@ def render_evaluate(wb: Workbench) -> None:
 def render_eval_source(wb: Workbench) -> None:
     """Which eval set runs, and a generator that writes one from the corpus."""
     path = wb.settings.compare.eval_path
-    with st.expander(f"Eval set: `{path.name}` · make one from the corpus"):
+    choices = eval_files(path, wb.settings.compare.work_dir)
+    picked = st.selectbox(
+        "Eval set",
+        choices,
+        index=choices.index(path),
+        format_func=lambda p: f"{p.name}  ({p.parent})",
+        key="eval_file",
+        help="The demo's questions, its multiple-choice questions about news passages, and the "
+        "sets made here from the corpus.",
+    )
+    if picked != path:
+        apply_settings(compare_eval_path=picked)
+        st.rerun()
+    with st.expander("Make an eval set from the corpus"):
         st.caption(
             "A sample stratified by batch, language and kind of fact (stable / changed / new), each "
             "question reworded so it is not the training text; a changed fact is asked today and "
@@ -110,6 +124,16 @@ def render_eval_source(wb: Workbench) -> None:
             st.rerun()
         if st.session_state.get("made_eval"):
             st.success(st.session_state.made_eval)
+
+
+def eval_files(current: Path, work_dir: Path) -> list[Path]:
+    """The eval files to choose from: the current one, the demo's, and the generated ones."""
+    found = [
+        current,
+        *sorted(Path("data/eval").glob("*.jsonl")),
+        *sorted((work_dir / "evals").glob("*.jsonl")),
+    ]
+    return list(dict.fromkeys(found))
 
 
 def render_results(c: Comparison) -> None:
