@@ -18,7 +18,7 @@ from corpus.facts import (
 )
 from tests.conftest import ROOT
 
-FACTS = ROOT / "tests" / "data" / "facts"  # three dated batches of a port's registry
+FACTS = ROOT / "tests" / "data" / "port_registry"  # three dated batches of a port's registry
 D31, D33, D36 = date(2031, 1, 15), date(2033, 6, 1), date(2036, 9, 30)
 
 
