@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from corpus.build import build_record
 from corpus.diagnose import BOM, line_list
+from corpus.duplicates import key
 from corpus.errors import LineError
 from corpus.files import batch_name, file_date
 from corpus.formats import detect_format, parse_object
@@ -16,12 +16,7 @@ from corpus.outcome import FileReport, Notice, Reject
 from corpus.record import Format, Record, SourceRef, build
 
 if TYPE_CHECKING:
-    from corpus.loader import DuplicateIndex
-
-
-def key(digest: str, as_of: date | None) -> int:
-    """The duplicate index's key: 96 bits of the content hash beside the date's day number."""
-    return (int(digest[:24], 16) << 20) | (as_of.toordinal() if as_of else 0)
+    from corpus.duplicates import DuplicateIndex
 
 
 PREFERENCE = (Format.DPO, Format.KTO)
@@ -98,10 +93,8 @@ class FileReader:
             return self.reject(number, err)
         if parsed.negatives:
             self.negatives += parsed.negatives
-        # DuplicateIndex.first and `key`, inlined: this runs once per line
-        here, as_of = (self.file_no << 32) | number, record.as_of
-        digest_key = int(record.content_hash[:24], 16) << 20 | (as_of.toordinal() if as_of else 0)
-        first_at = self.firsts.setdefault(digest_key, here)
+        here = (self.file_no << 32) | number
+        first_at = self.firsts.setdefault(key(record.content_hash, record.as_of), here)
         if first_at != here:
             first = self.seen.where(first_at)
             if record.format in PREFERENCE:

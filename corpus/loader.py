@@ -16,8 +16,9 @@ from pathlib import Path
 import orjson
 
 from corpus.diagnose import BOM, json_document, parse_line, sniff
+from corpus.duplicates import DuplicateIndex
 from corpus.errors import LineError, StrictModeError
-from corpus.file_reader import FileReader, key
+from corpus.file_reader import FileReader
 from corpus.files import corpus_files
 from corpus.outcome import FileLoad, FileReport, LoadReport, Notice, Reject
 from corpus.record import Record
@@ -113,37 +114,6 @@ def _no_gc_pauses() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-class DuplicateIndex:
-    """Content + date -> where it was first seen, as two integers per record.
-
-    A repeat is a `duplicate` only when it has the same content and the same date (a line's
-    own date, else its batch's): inside one batch it adds nothing. The same content in a later
-    batch is a re-confirmation of the fact and is kept.
-    """
-
-    def __init__(self) -> None:
-        self.firsts: dict[int, int] = {}  # key -> (file number << 32) | line
-        self._files: list[str] = []
-
-    def add_file(self, name: str) -> int:
-        """Register a file; returns its number for `first`."""
-        self._files.append(name)
-        return len(self._files) - 1
-
-    def first(self, digest: str, as_of: date | None, file_no: int, line: int) -> str | None:
-        """None when this content and date are new; else 'file:line' of the first copy."""
-        here = (file_no << 32) | line
-        first = self.firsts.setdefault(key(digest, as_of), here)
-        return None if first == here else self.where(first)
-
-    def where(self, first: int) -> str:
-        """'file:line' of a value of `firsts`."""
-        return f"{self._files[first >> 32]}:{first & 0xFFFFFFFF}"
-
-    def __len__(self) -> int:
-        return len(self.firsts)
 
 
 def _file_events(path: Path, seen: DuplicateIndex, strict: bool, ceiling: int) -> Iterator[Event]:
