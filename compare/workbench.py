@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from answers import Answer, Progress, Question
+from answers import Answer, Answerer, Progress, Question
 from compare.advice import AdviceSettings
 from compare.asking import ask_one
 from compare.comparison import Comparison, Context, assess, compare
@@ -113,7 +113,7 @@ class Workbench:
 
     # --- asking and comparing -----------------------------------------------------------------
 
-    def answerers(self, names: Sequence[str], cost: CostSettings | None = None) -> list[Any]:
+    def answerers(self, names: Sequence[str], cost: CostSettings | None = None) -> list[Answerer]:
         """The named sides, each priced under `cost` (default prices when none given)."""
         manifests = (self._tuned_manifest(), self._previous_manifest())
         return self.sides.build(names, self.price_book(), cost or CostSettings(), manifests)
@@ -129,7 +129,7 @@ class Workbench:
         sides = self.answerers(names or self.answerer_names, cost)
         results: dict[str, Answer] = {}
 
-        def ask(side: Any) -> None:
+        def ask(side: Answerer) -> None:
             results[side.name] = ask_one(side, asked)
 
         # the sides wait on different things (the embedder, an HTTP endpoint): ask them together

@@ -170,8 +170,13 @@ def test_rag_better_only_on_new_facts_and_a_retune_affordable_and_worth_it_retun
 def test_rag_better_everywhere_keeps_rag_even_when_a_retune_is_affordable() -> None:
     records = corpus(100, 40)
     asked = records[:30] + records[100:130]
-    result = run(records, asked, lambda side, item: side == "rag", ["rag", "tuned"])
-    c = judge(result, records, knowledge(records))
+
+    def correct(side: str, item: EvalItem) -> bool:  # tuned: half the old facts, no new one
+        n = int((item.record_id or "r0")[1:])
+        return side == "rag" or (not is_new(item) and n % 2 == 0)
+
+    c = judge(run(records, asked, correct, ["rag", "tuned"]), records, knowledge(records))
+    assert criterion(c, "worth_it") == "met" and criterion(c, "affordable") == "met"
     assert c.advice.verdict == "keep_rag"  # a re-tune would not close a gap on facts it knows
 
 
