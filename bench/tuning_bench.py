@@ -23,12 +23,13 @@ use_offline_defaults()
 import httpx  # noqa: E402
 import torch  # noqa: E402
 
+from tuning.api import build_app  # noqa: E402
 from tuning.data import Example, batches_by_length, collate  # noqa: E402
 from tuning.generate import Generator  # noqa: E402
 from tuning.model import load_base  # noqa: E402
-from tuning.serve import build_app, serve_in_thread  # noqa: E402
+from tuning.serve import serve_in_thread  # noqa: E402
 from tuning.settings import TuningSettings  # noqa: E402
-from tuning.train import TrainConfig, _loop  # noqa: E402
+from tuning.train import TrainConfig, run_epochs  # noqa: E402
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -130,7 +131,7 @@ def bench_training(model: Any, pad_id: int, steps: int) -> tuple[float, float]:
     lora.zero_grad()
     config = TrainConfig(epochs=1, batch_size=8, max_steps=steps)
     started = time.perf_counter()
-    _losses, tokens = _loop(lora, examples, pad_id, "cpu", config, progress=False)
+    _losses, tokens = run_epochs(lora, examples, pad_id, "cpu", config, progress=False)
     ours = tokens / (time.perf_counter() - started)
     assert len(batches_by_length(examples, 8)) == steps
     return ours, baseline

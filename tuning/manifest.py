@@ -44,7 +44,8 @@ class TuningManifest(BaseModel):
     tokens_per_s: float = 0.0
     wall_time_s: float = 0.0
     hardware: str = ""
-    cost_usd: float = 0.0
+    machine_hour_usd: float | None = None  # the rate cost_usd was computed from, if any
+    cost_usd: float = 0.0  # wall time × machine_hour_usd for a local run; tokens × price remote
     final_loss: float | None = None
     hyperparameters: dict[str, float | int | str] = Field(default_factory=dict)
 

@@ -6,6 +6,7 @@ python -m tuning.train --corpus data/corpus --until 2026-03-31 --out data/adapte
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import random
 import sys
@@ -24,6 +25,7 @@ from tuning.errors import NoTrainingData, TuningError
 from tuning.manifest import TrainedRecord, TuningManifest
 from tuning.settings import TuningSettings
 
+PRICE_BOOK = Path("data/prices.json")  # compare's price book: the one machine-hour price
 # q/k/v/o plus the MLP: the set that taught SmolLM2-135M 40 facts in 12 epochs in our probe
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -65,8 +67,13 @@ def train_adapter(
     settings: TuningSettings,
     config: TrainConfig,
     progress: bool = True,
+    machine_hour_usd: float | None = None,
 ) -> TrainResult:
-    """Train a LoRA adapter on the records dated on/before `until`; write it and its manifest."""
+    """Train a LoRA adapter on the records dated on/before `until`; write it and its manifest.
+
+    The manifest records seconds and hardware; it holds a cost only when `machine_hour_usd` (the
+    price book's rate, passed by the caller) is given.
+    """
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -89,7 +96,7 @@ def train_adapter(
     )
     model = get_peft_model(base, lora)
     train_started = time.perf_counter()
-    losses, tokens = _loop(model, examples, tokenizer.pad_token_id, device, config, progress)
+    losses, tokens = run_epochs(model, examples, tokenizer.pad_token_id, device, config, progress)
     train_s = time.perf_counter() - train_started
     save_adapter(model, out)
     wall = time.perf_counter() - started
@@ -108,7 +115,8 @@ def train_adapter(
         tokens_per_s=round(tokens / train_s, 1) if train_s else 0.0,
         wall_time_s=round(wall, 1),
         hardware=hardware(),
-        cost_usd=round(wall / 3600 * settings.machine_hour_usd, 6),
+        machine_hour_usd=machine_hour_usd,
+        cost_usd=round(wall / 3600 * machine_hour_usd, 6) if machine_hour_usd is not None else 0.0,
         final_loss=round(losses[-1], 4) if losses else None,
         hyperparameters=_hyperparameters(config),
     )
@@ -138,7 +146,7 @@ def _hyperparameters(config: TrainConfig) -> dict[str, float | int | str]:
     return values
 
 
-def _loop(
+def run_epochs(
     model: Any,
     examples: list[Example],
     pad_id: int,
@@ -146,7 +154,8 @@ def _loop(
     config: TrainConfig,
     progress: bool,
 ) -> tuple[list[float], int]:
-    """Run the epochs; returns each epoch's mean loss and the tokens processed."""
+    """Train `model` (its trainable parameters) on the examples for `config.epochs` (or
+    `config.max_steps`); returns each epoch's mean loss and the tokens processed."""
     import torch
     from tqdm import tqdm
 
@@ -223,8 +232,23 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--max-steps", type=int)
+    parser.add_argument(
+        "--machine-hour-usd",
+        type=float,
+        help=f"price of an hour of this machine, for the manifest's cost (default: the "
+        f"price book's machine_hour_usd, {PRICE_BOOK})",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
+
+
+def book_machine_hour_usd(path: Path) -> float | None:
+    """The price book's `machine_hour_usd` (a plain JSON read; None if the file has none)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("machine_hour_usd")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         max_steps=args.max_steps,
     )
     try:
-        result = train_adapter(records, args.until, out, settings, config, progress=not args.quiet)
+        rate = args.machine_hour_usd
+        rate = book_machine_hour_usd(PRICE_BOOK) if rate is None else rate
+        result = train_adapter(
+            records, args.until, out, settings, config, not args.quiet, machine_hour_usd=rate
+        )
     except TuningError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
