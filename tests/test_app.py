@@ -129,7 +129,12 @@ def test_data_tab_exports_any_target(module_env: None, target: str) -> None:
     at = open_tab("Data")
     at.selectbox(key="export_target").set_value(target).run()
     assert_clean(at)
-    assert any(target in t for t in texts(at).splitlines())
+    offered = at.get("download_button")[0].proto.label  # "Download N lines"
+    assert int(offered.split()[1]) > 0
+    verdicts = [*(s.value for s in at.success), *(w.value for w in at.warning)]
+    assert f"Every record converts to {target}." in verdicts or any(
+        v.endswith(f"could not be converted to {target}") for v in verdicts
+    )
 
 
 def test_data_tab_reports_bad_lines_from_files_on_disk(module_env: None) -> None:
@@ -217,6 +222,10 @@ def test_advice_shows_the_verdict_and_every_criterion(evaluated: Any) -> None:
     assert verdict and evaluated.advice.headline in verdict[0].value
     criteria = next(d.value for d in at.dataframe if "threshold" in d.value.columns)
     assert len(criteria) == len(evaluated.advice.criteria)
+    shown = dict(zip(criteria["criterion"], criteria["status"], strict=True))
+    # the dead tuned endpoint: a side that failed everywhere, and criteria that were not measured
+    assert evaluated.advice.verdict == "incomplete"
+    assert shown["forgetting"] == "➖ not measured" and shown["task changed"] == "❌ not met"
     box = next(n for n in at.number_input if n.label == "min new records")
     box.set_value(1)
     next(b for b in at.button if b.label == "Re-check advice").click().run()
@@ -229,8 +238,9 @@ def test_advice_offers_a_quick_evaluation_first(indexed: AppTest) -> None:
     assert "No evaluation yet" in texts(at)
     at.button(key="quick_eval").click().run()
     assert_clean(at)
-    assert at.session_state["comparison"] is not None
-    assert [*at.success, *at.warning], "a verdict after the quick run"
+    assert len(at.session_state["comparison"].run.items) == 5
+    headline = at.session_state["comparison"].advice.headline
+    assert any(headline in box.value for box in [*at.success, *at.warning]), "a verdict shown"
 
 
 def test_settings_never_show_the_api_key(module_env: None) -> None:

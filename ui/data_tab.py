@@ -16,7 +16,7 @@ from ui.state import (
     apply_settings,
     export_corpus,
     files_stamp,
-    load_corpus,
+    read_corpus,
     save_uploads,
 )
 
@@ -52,7 +52,7 @@ def render_data(wb: Workbench, key: str) -> None:
         st.info("Choose files to read.")
         return
     try:
-        report, summary = load_corpus(key, ss.corpus_paths, files_stamp(ss.corpus_paths), wb)
+        report, summary = read_corpus(key, ss.corpus_paths, files_stamp(ss.corpus_paths), wb)
     except (CorpusError, OSError) as err:
         st.error(f"Could not read the corpus: {err}")
         return
@@ -143,7 +143,7 @@ def _data_export(wb: Workbench, key: str, report: Any) -> None:
     left, right = st.columns([1, 2])
     target = left.selectbox("Target format", list(TARGETS), key="export_target")
     stamp = files_stamp(st.session_state.corpus_paths)
-    result = export_corpus(key, (st.session_state.corpus_paths, stamp), target, wb, report)
+    result = export_corpus(key, (st.session_state.corpus_paths, stamp), target, report)
     left.download_button(
         f"Download {len(result.lines)} lines",
         data="\n".join(result.lines) + "\n",

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from compare.report import Comparison
+from compare.comparison import Comparison
 from compare.workbench import Workbench
-from ui import charts
+from ui import charts, frames
 from ui.state import (
     METRIC,
     METRIC_LABELS,
@@ -27,7 +26,7 @@ def run_evaluation(wb: Workbench, items: Sequence[Any], names: list[str]) -> Non
     def progress(done: int, total: int, what: str) -> None:
         bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{done}/{total} · {what}")
 
-    ss.comparison = wb.evaluate(
+    ss.comparison = wb.compare(
         list(items), names, progress=progress, cost=ss.cost, advice=ss.advice
     )
     bar.empty()
@@ -100,18 +99,20 @@ def render_results(c: Comparison) -> None:
     quality, gaps, latency = st.columns([5, 4, 3])
     with quality:
         st.markdown("**Quality by what each side knows** (95% CI)")
-        st.altair_chart(charts.quality_chart(quality_frame(c, metric), metric), width="stretch")
+        st.altair_chart(
+            charts.quality_chart(frames.quality_frame(c, metric), metric), width="stretch"
+        )
     with gaps:
         st.markdown("**Gaps between sides** (paired 95% CI; crossing 0 = noise)")
-        frame = gap_frame(c, metric)
+        frame = frames.gap_frame(c, metric)
         if frame.empty:
             st.caption("Pick two or more answerers to compare them.")
         else:
             st.altair_chart(charts.gap_chart(frame, metric), width="stretch")
     with latency:
         st.markdown("**Latency** p50 / p95")
-        st.altair_chart(charts.latency_chart(latency_frame(c)), width="stretch")
-    kinds = kind_frame(c, metric)
+        st.altair_chart(charts.latency_chart(frames.latency_frame(c)), width="stretch")
+    kinds = frames.kind_frame(c, metric)
     if not kinds.empty:
         chart_column, note_column = st.columns([5, 7])
         with chart_column:
@@ -129,7 +130,7 @@ def render_results(c: Comparison) -> None:
             )
     st.markdown("**Per question**")
     st.dataframe(
-        question_frame(c),
+        frames.question_frame(c),
         hide_index=True,
         width="stretch",
         column_config={
@@ -141,126 +142,16 @@ def render_results(c: Comparison) -> None:
     )
 
 
-def quality_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
-    """Rows of (side, split, mean, low, high, n) for the quality chart."""
-    rows = []
-    for q in c.summary.quality:
-        if q.metric != metric:
-            continue
-        for split, interval in zip(
-            charts.SPLIT_ORDER, (q.overall, q.known, q.unknown), strict=True
-        ):
-            if interval is not None and interval.n:
-                rows.append(
-                    {
-                        "side": charts.side_label(q.answerer),
-                        "split": split,
-                        "mean": interval.mean,
-                        "low": interval.low,
-                        "high": interval.high,
-                        "n": interval.n,
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
-def kind_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
-    """Rows of (side, split, mean, low, high, n) per kind of fact (stable / changed / new)."""
-    rows = [
-        {
-            "side": charts.side_label(q.answerer),
-            "split": f"{kind} facts",
-            "mean": interval.mean,
-            "low": interval.low,
-            "high": interval.high,
-            "n": interval.n,
-        }
-        for q in c.summary.quality
-        if q.metric == metric
-        for kind, interval in q.by_kind.items()
-        if interval.n
-    ]
-    return pd.DataFrame(rows)
-
-
-def gap_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
-    """Rows of (pair, mean, low, high, beyond_noise) for the gap chart."""
-    return pd.DataFrame(
-        [
-            {
-                "pair": f"{charts.side_label(g.a)} − {charts.side_label(g.b)}",
-                "mean": g.diff.mean,
-                "low": g.diff.low,
-                "high": g.diff.high,
-                "beyond_noise": "yes" if g.diff.excludes_zero else "no",
-            }
-            for g in c.summary.gaps
-            if g.metric == metric
-        ]
-    )
-
-
-def latency_frame(c: Comparison) -> pd.DataFrame:
-    """Rows of (side, stat, ms) for the latency chart."""
-    rows = []
-    for s in c.summary.sides:
-        rows.append(
-            {"side": charts.side_label(s.answerer), "stat": "p50", "ms": s.latency_p50_s * 1000}
-        )
-        rows.append(
-            {"side": charts.side_label(s.answerer), "stat": "p95", "ms": s.latency_p95_s * 1000}
-        )
-    return pd.DataFrame(rows)
-
-
-def question_frame(c: Comparison) -> pd.DataFrame:
-    """One row per question: question, reference, and each side's answer and token F1."""
-    rows = []
-    for item in c.run.items:
-        row: dict[str, Any] = {
-            "question": item.question,
-            "reference": item.reference,
-            "kind": item.kind or "",
-        }
-        for s in c.run.scored:
-            if s.item_id == item.id:
-                label = charts.side_label(s.answerer)
-                row[label] = s.answer.text if s.answer.ok else f"error: {s.answer.error}"
-                row[f"{label} F1"] = s.metrics.get(METRIC, 0.0)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def render_history(wb: Workbench) -> None:
     """Past runs and their headline quality, to follow quality over time."""
     runs = wb.history()
     if not runs:
         return
     st.subheader(f"Run history ({len(runs)})")
-    table, points = [], []
-    for run in runs:
-        summary = run.get("summary") or {}
-        row = {
-            "run": run.get("run_id"),
-            "started": str(run.get("started_at") or "")[:16].replace("T", " "),
-            "eval": run.get("eval_name"),
-            "verdict": summary.get("verdict"),
-        }
-        for name in run.get("answerers") or []:
-            value = summary.get(f"{name}.{METRIC}")
-            row[charts.side_label(name)] = value
-            if isinstance(value, int | float):
-                points.append(
-                    {
-                        "started_at": run.get("started_at"),
-                        "side": charts.side_label(name),
-                        "value": value,
-                    }
-                )
-        table.append(row)
+    table, points = frames.history_frames(runs)
     left, right = st.columns([3, 2])
     left.dataframe(
-        pd.DataFrame(table),
+        table,
         hide_index=True,
         width="stretch",
         height=min(220, 38 + 35 * len(table)),  # no empty rows under a short history
@@ -270,4 +161,5 @@ def render_history(wb: Workbench) -> None:
         },
     )
     if len(points) > 1:
-        right.altair_chart(charts.history_chart(pd.DataFrame(points), METRIC), width="stretch")
+        metric = runs[-1].metric
+        right.altair_chart(charts.history_chart(points, metric), width="stretch")

@@ -25,7 +25,7 @@ def render_index(wb: Workbench, key: str) -> None:
     tiles[3].metric("New / changed", f"{status.pending_new} / {status.pending_changed}")
     tiles[4].metric("Removed", status.pending_removed)
     st.caption(f"Embedding model `{status.embed_model}` · chroma: {status.chroma}")
-    pending = status.pending_new + status.pending_changed + status.pending_removed
+    pending = status.pending
     if status.built_at is None:
         st.warning("No index yet: build it to let the RAG sides answer.")
     elif pending:
