@@ -239,3 +239,33 @@ def test_a_public_address_without_a_key_refuses_to_start() -> None:
     )  # fmt: skip
     assert run.returncode == 2
     assert "set an API key" in run.stderr
+
+
+def test_prompt_logprobs_match_a_forward_pass(url: str, loaded: tuple[Any, Any]) -> None:
+    import torch
+
+    model, tokenizer = loaded
+    text = "Question: Which city is the capital of France?\nAnswer: Paris"
+    body = {"model": "base", "prompt": text, "echo": True, "logprobs": 1, "max_tokens": 0}
+    got = httpx.post(f"{url}/v1/completions", json=body, timeout=60).json()["choices"][0]
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0].float()
+    expected = [float(torch.log_softmax(logits[i - 1], -1)[ids[i]]) for i in range(1, len(ids))]
+    assert got["text"] == text and "".join(got["logprobs"]["tokens"]) == text
+    assert got["logprobs"]["token_logprobs"][0] is None
+    assert got["logprobs"]["token_logprobs"][1:] == pytest.approx(expected, abs=1e-4)
+    assert len(got["logprobs"]["text_offset"]) == len(ids)
+
+
+def test_the_local_model_answers_multiple_choice_by_loglik(url: str) -> None:
+    from answers import Question
+    from tuning.client import TunedAnswerer
+
+    settings = TuningSettings(_env_file=None, base_url=f"{url}/v1", model="base")
+    tuned = TunedAnswerer(settings)
+    got = tuned.answer(
+        Question(text="Which city is the capital of France?", choices=("Berlin", "Paris", "Madrid"))
+    )
+    assert tuned.choice_method() == "loglik"
+    assert got.choice == 1 and got.text.startswith("B (log-likelihood")
