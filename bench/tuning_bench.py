@@ -26,10 +26,10 @@ import torch  # noqa: E402
 from tuning.api import build_app  # noqa: E402
 from tuning.data import Example, batches_by_length, collate  # noqa: E402
 from tuning.generate import Generator  # noqa: E402
+from tuning.loop import TrainConfig, run_epochs  # noqa: E402
 from tuning.model import load_base  # noqa: E402
 from tuning.serve import serve_in_thread  # noqa: E402
 from tuning.settings import TuningSettings  # noqa: E402
-from tuning.train import TrainConfig, run_epochs  # noqa: E402
 
 QUESTIONS = [
     "What is the capital of France?",

@@ -39,6 +39,8 @@ class TuningManifest(BaseModel):
     records: list[TrainedRecord] = Field(default_factory=list)
     examples: int = 0  # training examples, paraphrases included
     paraphrases: int = 0  # extra phrasings per question
+    doc_paraphrases: int = 0  # variants per plain-text passage
+    doc_paraphrase_method: str | None = None  # how those variants were made
     epochs: int = 0
     training_tokens: int = 0  # tokens seen in training, all epochs
     tokens_per_s: float = 0.0

@@ -39,6 +39,11 @@ class TuningSettings(BaseSettings):
         "(letter), or loglik when the endpoint gives prompt logprobs, else letter (auto)",
     )
     max_tokens: int = Field(128, ge=1, description="longest answer asked for")
+    paraphrase_model: str | None = Field(
+        None,
+        description="model at base_url that rewrites passages for train --doc-paraphrases "
+        "(unset: offline variants)",
+    )
     work_root: Path = Field(
         Path("work"),
         validation_alias=AliasChoices("RAGORTUNE_WORK_DIR", "work_root"),
