@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 
 use_offline_defaults()  # before the imports that load models or phone home
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 
 if TYPE_CHECKING:
     from compare.comparison import Comparison
@@ -48,6 +48,22 @@ def _parser() -> argparse.ArgumentParser:
     advise.add_argument("--run", help="a run id from `history` (default: the newest run)")
     advise.add_argument("--report", type=Path, help="read a report.json instead of the history")
     advise.add_argument("--work", type=Path, help="work folder holding runs.sqlite")
+    make = sub.add_parser(
+        "make-eval",
+        help="write an eval set from the corpus: stratified by batch, language and kind of fact, "
+        "questions reworded",
+    )
+    make.add_argument("--corpus", type=Path, help="corpus directory (default: the demo corpus)")
+    make.add_argument("--out", type=Path, required=True, help="the eval JSONL to write")
+    make.add_argument("--size", type=int, default=60, help="about this many items (default 60)")
+    make.add_argument("--seed", type=int, default=0, help="the same seed gives the same set")
+    make.add_argument(
+        "--reword",
+        choices=["offline", "endpoint"],
+        default="offline",
+        help="reword questions by rules (offline) or through the tuning endpoint (TUNING_BASE_URL)",
+    )
+    make.add_argument("--work", type=Path, help="work folder (default: RAGORTUNE_WORK_DIR or work)")
     history = sub.add_parser("history", help="list past runs and their headline numbers")
     history.add_argument("--work", type=Path, help="work folder holding runs.sqlite")
     return parser
@@ -140,6 +156,16 @@ def _stored(args: argparse.Namespace) -> Comparison | None:
     return Comparison.model_validate_json(text)
 
 
+def _make_eval(args: argparse.Namespace) -> int:
+    from compare.make_eval import write_eval
+
+    made = _workbench(args).make_eval(args.size, args.seed, endpoint=args.reword == "endpoint")
+    write_eval(made, args.out)
+    print(made.summary())
+    print(f"eval: {args.out}")
+    return 0 if made.items else 1
+
+
 def _history(args: argparse.Namespace) -> int:
     for run in _workbench(args).history():
         scores = ", ".join(f"{side} {value:.3f}" for side, value in run.headline.items())
@@ -155,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     use_offline_defaults()
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "advise": _advise, "history": _history}[args.command](args)
+        commands = {"run": _run, "advise": _advise, "history": _history, "make-eval": _make_eval}
+        return commands[args.command](args)
     except Exception as err:  # the edge: any failure becomes a message and exit code 2
         from answers.redact import redact
 

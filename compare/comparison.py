@@ -139,8 +139,10 @@ def freshness_views(run: RunResult, context: Context) -> list[Freshness]:
 
 
 def headline_metric(run: RunResult, settings: AdviceSettings | None = None) -> str:
-    """The metric verdicts rest on: choice accuracy when every question is multiple choice, else
-    token F1."""
+    """The metric verdicts rest on: the one chosen, else choice accuracy when every question is
+    multiple choice, else token F1."""
+    if settings is not None and settings.metric != "auto":
+        return settings.metric
     qa = [i for i in run.items if not i.is_classification]
     if qa and all(i.is_multiple_choice for i in qa):
         return "accuracy"

@@ -19,6 +19,11 @@ Status = Literal["met", "not_met", "not_measured"]
 class AdviceSettings(BaseModel):
     """Thresholds for every criterion (all editable)."""
 
+    metric: Literal["auto", "token_f1", "contains", "accuracy", "numbers", "judge"] = Field(
+        "auto",
+        description="the quality metric verdicts rest on; auto = choice accuracy when every "
+        "question is multiple choice, else token F1",
+    )
     min_new_records: int = Field(30, description="records dated after the cutoff worth a re-tune")
     min_new_share: float = Field(0.10, description="new records as a share of the training set")
     min_new_tokens: int = Field(2_000, description="new training tokens worth a re-tune")

@@ -28,6 +28,7 @@ from compare.sides import Sides
 from corpus import Record, current_records, load_corpus
 
 if TYPE_CHECKING:
+    from compare.make_eval import MadeEval
     from rag.manifest import IndexManifest, RebuildSummary
     from rag.status import IndexStatus
     from tuning.manifest import TuningManifest
@@ -209,6 +210,23 @@ class Workbench:
     def history(self) -> list[RunRecord]:
         """Past runs with their headline numbers, oldest first."""
         return self.db().runs()
+
+    def make_eval(self, size: int = 60, seed: int = 0, *, endpoint: bool = False) -> MadeEval:
+        """An eval set from the configured corpus, stratified and reworded (through the tuning
+        endpoint when asked, else offline), kinds judged against the tuned model's cutoff."""
+        from compare.make_eval import make_eval
+        from compare.rephrase import reword_with_model
+
+        records = load_corpus([self.settings.compare.corpus_dir]).records
+        tuned = self.knowledge(current_records(records)).tuned
+        chat = self.sides.chat() if endpoint else None
+        return make_eval(
+            records,
+            size=size,
+            seed=seed,
+            cutoff=tuned.cutoff if tuned else None,
+            reword=(lambda q: reword_with_model(q, chat)) if chat is not None else None,
+        )
 
     # --- manifests ----------------------------------------------------------------------------
 

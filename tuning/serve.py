@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 from tuning.errors import TuningError
 from tuning.guard import is_loopback
 from tuning.settings import ServeSettings

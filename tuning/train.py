@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from answers import ChatModel
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 from corpus.record import Record
 from tuning.data import build_examples, offline_document_variants, select_records
 from tuning.errors import NoTrainingData, TuningError

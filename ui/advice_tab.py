@@ -12,6 +12,7 @@ from compare.comparison import Comparison, caveats
 from compare.workbench import Workbench
 from ui.evaluate_tab import run_evaluation
 from ui.state import (
+    METRIC_LABELS,
     eval_items,
     spread,
 )
@@ -81,7 +82,16 @@ def render_thresholds(wb: Workbench, comparison: Comparison) -> None:
             value = getattr(current, name)
             label = name.replace("_", " ")
             col = columns[i % 3]
-            if isinstance(value, bool):
+            if name == "metric":
+                options = ["auto", "token_f1", "contains", "accuracy", "numbers", "judge"]
+                values[name] = col.selectbox(
+                    label,
+                    options,
+                    index=options.index(value),
+                    format_func=lambda m: METRIC_LABELS.get(m, m),
+                    help=field.description,
+                )
+            elif isinstance(value, bool):
                 values[name] = col.checkbox(label, value, help=field.description)
             elif isinstance(value, int):
                 values[name] = col.number_input(label, value=value, step=1, help=field.description)

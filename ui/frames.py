@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -11,6 +12,7 @@ import pandas as pd
 from compare.comparison import Comparison
 from compare.runs_db import RunRecord
 from compare.summary import HEADLINE as METRIC
+from corpus.facts import FactHistory
 from ui import charts
 
 
@@ -123,3 +125,35 @@ def history_frames(runs: Sequence[RunRecord]) -> tuple[pd.DataFrame, pd.DataFram
                 )
         table.append(row)
     return pd.DataFrame(table), pd.DataFrame(points)
+
+
+def problems_by_code(items: Sequence[Any]) -> pd.DataFrame:
+    """One row per code: how many lines, the first one, and what to do about it."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in items:
+        row = rows.setdefault(
+            r.code,
+            {"code": r.code, "lines": 0, "first": f"{Path(r.file).name}:{r.line}",
+             "message": r.message, "hint": r.hint},
+        )  # fmt: skip
+        row["lines"] += 1
+    ordered: list[dict[str, Any]] = sorted(rows.values(), key=lambda entry: -int(entry["lines"]))
+    return pd.DataFrame(ordered)
+
+
+def history_frame(history: FactHistory) -> pd.DataFrame:
+    """One row per version of a fact: the answer, when it was first seen and last confirmed, and
+    until when it held (empty: still current)."""
+    return pd.DataFrame(
+        [
+            {
+                "answer": v.answer,
+                "first seen": v.first_seen,
+                "last confirmed": v.last_confirmed,
+                "held until": v.until,
+                "status": "current" if v is history.current else "superseded",
+                "records": ", ".join(v.record_ids),
+            }
+            for v in history.versions
+        ]
+    )

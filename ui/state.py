@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,24 +73,6 @@ def export_corpus(key: str, stamp: Any, target: str, _report: LoadReport) -> Exp
     return export_records(current_records(_report.records), target)
 
 
-def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path) -> list[Path]:
-    """Write uploaded (name, bytes) pairs into a folder named after their contents; returns the paths.
-
-    The same upload lands in the same folder, so re-running the page does not pile up copies.
-    """
-    # only the last part of a name: a file name never climbs out of the folder
-    named = [(Path(name).name or "upload.jsonl", data) for name, data in files]
-    digest = hashlib.sha256(b"".join(name.encode() + data for name, data in named)).hexdigest()
-    folder = dest / digest[:12]
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in named:
-        path = folder / name
-        path.write_bytes(data)
-        written.append(path)
-    return written
-
-
 def state() -> Any:
     """Session defaults: settings from env / .env, plan inputs, and the last results."""
     ss = st.session_state
@@ -117,7 +99,8 @@ def apply_settings(**changes: Any) -> None:
 def eval_items(wb: Workbench) -> list[Any]:
     """The eval set's questions, read once per session and eval file."""
     ss = st.session_state
-    key = f"eval_items:{ss.settings.compare.eval_path}"
+    path = ss.settings.compare.eval_path
+    key = f"eval_items:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
     if key not in ss:
         ss[key] = wb.load_eval()
     items: list[Any] = ss[key]
