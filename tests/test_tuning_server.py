@@ -94,6 +94,14 @@ def chat(url: str, messages: list[dict[str, str]], max_tokens: int, **extra: Any
     return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120)
 
 
+def until(condition: Any, seconds: float = 60) -> None:
+    """Wait for `condition()` to hold; fail the test if it does not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.02)
+
+
 def idle(url: str) -> dict[str, Any]:
     """The chat gate's state once nothing runs (waits up to 30 s for that)."""
     for _ in range(300):
@@ -269,3 +277,26 @@ def test_the_local_model_answers_multiple_choice_by_loglik(url: str) -> None:
     )
     assert tuned.choice_method() == "loglik"
     assert got.choice == 1 and got.text.startswith("B (log-likelihood")
+
+
+def test_the_projects_client_waits_out_a_full_queue(generator: Recorder) -> None:
+    from answers import Question
+    from tuning.client import TunedAnswerer
+
+    limits = ServeSettings(_env_file=None, queue_max=0)  # one at a time, nobody waits
+    with serve_in_thread(build_app(generator, "base", limits)) as base:
+        settings = TuningSettings(_env_file=None, base_url=f"{base}/v1", model="base", max_tokens=4)
+        tuned = TunedAnswerer(settings)
+        generator.hold.clear()  # the first question holds the model until the second is refused
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                first = pool.submit(tuned.answer, Question(text="What is 2 + 2?"))
+                until(lambda: httpx.get(f"{base}/health").json()["gates"]["chat"]["running"])
+                second = pool.submit(tuned.answer, Question(text="What is 3 + 3?"))
+                until(lambda: tuned.client.retry.waits > 0)
+                generator.hold.set()
+                answers = [first.result(), second.result()]
+        finally:
+            generator.hold.set()
+    assert [a.error for a in answers] == [None, None]
+    assert tuned.client.retry.waits >= 1  # the second was told 503 + Retry-After, and waited
