@@ -43,8 +43,17 @@ async def run_watched(
             task.cancel()
 
 
-async def stream_chat(request: Any, gate: ModelGate, gen: Generator, prompt: list[int], sampling: Sampling,
-                  cancel: threading.Event, reply_id: str, name: str, include_usage: bool) -> Any:  # fmt: skip
+async def stream_chat(
+    request: Any,
+    gate: ModelGate,
+    gen: Generator,
+    prompt: list[int],
+    sampling: Sampling,
+    cancel: threading.Event,
+    reply_id: str,
+    name: str,
+    include_usage: bool,
+) -> Any:
     """Start the job, wait for the model (a full queue is still a plain 503), then stream."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
