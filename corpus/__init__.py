@@ -4,6 +4,7 @@ from corpus.errors import CorpusError, ExportError, StrictModeError
 from corpus.files import corpus_files
 from corpus.loader import (
     DEFAULT_MAX_LINE_BYTES,
+    current_pairs,
     current_records,
     iter_load,
     iter_records,
@@ -28,6 +29,7 @@ __all__ = [
     "ToolCall",
     "content_hash",
     "corpus_files",
+    "current_pairs",
     "current_records",
     "iter_load",
     "iter_records",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from hashlib import sha256
 from typing import Any
 
 from corpus.errors import LineError
@@ -20,14 +21,23 @@ from corpus.record import (
     turn_pairs,
 )
 
+_NO_MESSAGES: tuple[Message, ...] = ()
+
 
 def build_record(
     obj: dict[str, Any], parsed: Parsed, source: SourceRef, batch: str, batch_date: date | None
 ) -> Record:
     """The record of a parsed line: its id, date (the line's own, else its batch's), hash and turns."""
-    as_of = _line_date(obj) or batch_date
+    as_of = batch_date if obj.keys().isdisjoint(DATE_KEYS) else _line_date(obj) or batch_date
     extras = parsed.extras
-    if extras is None:
+    question, answer = parsed.question, parsed.answer
+    if not parsed.turns and answer is not None and question is not None and not parsed.tools:
+        # a single exchange, hashed as `turn_pairs` + `hash_pairs` would, without the lists
+        user = f"{question}\n\n{parsed.context}" if parsed.context else question
+        head = f"system\x1f{parsed.system}\x1e" if parsed.system else ""
+        joined = f"{head}user\x1f{user}\x1eassistant\x1f{answer}"
+        digest, messages = sha256(joined.encode()).hexdigest(), _NO_MESSAGES
+    elif extras is None:
         turns = parsed.turns or turn_pairs(
             parsed.format,
             parsed.question,
@@ -46,10 +56,13 @@ def build_record(
         ]
         digest = hash_pairs(hashed, None, parsed.tools)
         messages = _messages(parsed.turns, extras)
+    rid = obj.get("id")
     return build(
         Record,
         {
-            "id": _record_id(obj, digest),
+            "id": rid
+            if type(rid) is str and rid and not rid.isspace()
+            else _record_id(obj, digest),
             "format": parsed.format,
             "question": parsed.question,
             "context": parsed.context,
@@ -62,7 +75,7 @@ def build_record(
             "batch": batch,
             "source": source,
             "content_hash": digest,
-            "meta": _meta(obj),
+            "meta": {} if obj.keys() <= KNOWN_KEYS else _meta(obj),
             "tools": parsed.tools,
         },
     )

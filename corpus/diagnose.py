@@ -142,8 +142,9 @@ def sniff(head: bytes, whole: bool) -> Sniffed:
     if lines and all(is_binary_line(raw) for raw in lines):
         return "binary"
     first = lines[0].strip() if lines else b""
-    if not first.startswith((b"[", b"{")):
-        return "jsonl"
+    complete = whole or b"\n" in head  # else the first line runs past `head`: judge it per line
+    if not complete or not (first == b"{" or first.startswith(b"[")):
+        return "jsonl"  # only an opening bracket starts a value spread over lines
     try:
         value = orjson.loads(first)
     except orjson.JSONDecodeError:

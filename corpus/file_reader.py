@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from corpus.build import build_record
 from corpus.diagnose import BOM, line_list
+from corpus.duplicates import key
 from corpus.errors import LineError
 from corpus.files import batch_name, file_date
 from corpus.formats import detect_format, parse_object
@@ -15,7 +16,8 @@ from corpus.outcome import FileReport, Notice, Reject
 from corpus.record import Format, Record, SourceRef, build
 
 if TYPE_CHECKING:
-    from corpus.loader import DuplicateIndex
+    from corpus.duplicates import DuplicateIndex
+
 
 PREFERENCE = (Format.DPO, Format.KTO)
 SHOWN = 8  # line numbers kept per warning; the rest are counted
@@ -44,6 +46,7 @@ class FileReader:
 
     def __init__(self, path: Path, file_no: int, seen: DuplicateIndex) -> None:
         self.name, self.file_no, self.seen = str(path), file_no, seen
+        self.firsts = seen.firsts
         self.batch_date = file_date(path)
         self.batch = batch_name(path)
         self.report = FileReport(file=self.name, batch=self.batch, as_of=self.batch_date)
@@ -90,8 +93,10 @@ class FileReader:
             return self.reject(number, err)
         if parsed.negatives:
             self.negatives += parsed.negatives
-        first = self.seen.first(record.content_hash, record.as_of, self.file_no, number)
-        if first is not None:
+        here = (self.file_no << 32) | number
+        first_at = self.firsts.setdefault(key(record.content_hash, record.as_of), here)
+        if first_at != here:
+            first = self.seen.where(first_at)
             if record.format in PREFERENCE:
                 return self._skip(self.repeats, number)
             return self.reject(

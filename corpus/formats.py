@@ -38,7 +38,10 @@ SHAPES: dict[Format, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Format.SHAREGPT: (("conversations",), ("system", "tools")),
     Format.TEXT: (("text",), ()),
     Format.CLASSIFICATION: (("text", "label"), ()),
-    Format.DPO: (("chosen", "rejected"), ("input", "preferred_output", "non_preferred_output")),
+    Format.DPO: (
+        ("chosen", "rejected"),
+        ("input", "preferred_output", "non_preferred_output", "rejected_response"),
+    ),
     Format.KTO: (("kto_tag",), ()),
 }
 KNOWN_KEYS = (

@@ -23,12 +23,16 @@ class TokenLimit(BaseModel):
     checked: date
 
     def describe(self) -> str:
-        """One line for a report.
+        """What the limit is, in one short line.
 
-        >>> LIMITS[DEFAULT_PLATFORM].describe()[:60]
-        'OpenAI fine-tuning gpt-4o-mini-2024-07-18: 65,536 tokens (tr'
+        >>> LIMITS[DEFAULT_PLATFORM].describe()
+        '65,536 tokens: OpenAI fine-tuning gpt-4o-mini-2024-07-18, training example context length'
         """
-        return f"{self.platform} {self.model}: {self.tokens:,} tokens ({self.what}; {self.source}, read {self.checked})"
+        return f"{self.tokens:,} tokens: {self.platform} {self.model}, {self.what}"
+
+    def cite(self) -> str:
+        """Where the figure comes from and when it was read."""
+        return f"{self.source}, read {self.checked}"
 
 
 _OPENAI = (

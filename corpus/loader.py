@@ -13,7 +13,10 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import orjson
+
 from corpus.diagnose import BOM, json_document, parse_line, sniff
+from corpus.duplicates import DuplicateIndex
 from corpus.errors import LineError, StrictModeError
 from corpus.file_reader import FileReader
 from corpus.files import corpus_files
@@ -113,36 +116,6 @@ def _no_gc_pauses() -> Iterator[None]:
             gc.enable()
 
 
-class DuplicateIndex:
-    """Content + date -> where it was first seen, as two integers per record.
-
-    A repeat is a `duplicate` only when it has the same content and the same date (a line's
-    own date, else its batch's): inside one batch it adds nothing. The same content in a later
-    batch is a re-confirmation of the fact and is kept.
-    """
-
-    def __init__(self) -> None:
-        self._first: dict[int, int] = {}
-        self._files: list[str] = []
-
-    def add_file(self, name: str) -> int:
-        """Register a file; returns its number for `first`."""
-        self._files.append(name)
-        return len(self._files) - 1
-
-    def first(self, digest: str, as_of: date | None, file_no: int, line: int) -> str | None:
-        """None when this content and date are new; else 'file:line' of the first copy."""
-        key = (int(digest[:24], 16) << 20) | (as_of.toordinal() if as_of else 0)
-        here = (file_no << 32) | line
-        first = self._first.setdefault(key, here)
-        if first == here:
-            return None
-        return f"{self._files[first >> 32]}:{first & 0xFFFFFFFF}"
-
-    def __len__(self) -> int:
-        return len(self._first)
-
-
 def _file_events(path: Path, seen: DuplicateIndex, strict: bool, ceiling: int) -> Iterator[Event]:
     reader = FileReader(path, seen.add_file(str(path)), seen)
     with path.open("rb") as handle:
@@ -164,27 +137,39 @@ def _file_events(path: Path, seen: DuplicateIndex, strict: bool, ceiling: int) -
 def _jsonl_events(
     reader: FileReader, lines: Iterator[bytes | int], ceiling: int
 ) -> Iterator[Event]:
-    """The per-line hot path: parse, build, check for a duplicate."""
+    """The per-line hot path: parse, build, check for a duplicate; every other case off it."""
     number = 0
+    entry, loads = reader.entry, orjson.loads
     for raw in lines:
         number += 1
-        if type(raw) is int:
-            yield reader.reject(number, _too_long(raw, ceiling))
-            continue
-        if number == 1 and raw.startswith(BOM):  # type: ignore[union-attr]
-            raw = reader.bom(raw)  # type: ignore[arg-type]
         try:
-            obj = parse_line(raw)  # type: ignore[arg-type]
-        except LineError as err:
-            if not raw.strip():  # type: ignore[union-attr]
-                reader.blank_line(number)
-                continue
-            yield reader.reject(number, err)
-            continue
-        event = reader.entry(obj, number)
+            obj = loads(raw)  # type: ignore[arg-type]  # an int (a line too long) raises TypeError
+        except (orjson.JSONDecodeError, TypeError):
+            event = _off_path(reader, raw, number, ceiling)
+        else:
+            event = (
+                entry(obj, number) if type(obj) is dict else _off_path(reader, raw, number, ceiling)
+            )
         if event is not None:
             yield event
     reader.report.lines = number
+
+
+def _off_path(reader: FileReader, raw: bytes | int, number: int, ceiling: int) -> Event | None:
+    """A line that is not one plain JSON object: too long, BOM, blank, or a reject with its fix."""
+    if type(raw) is int:
+        return reader.reject(number, _too_long(raw, ceiling))
+    assert isinstance(raw, bytes)
+    if number == 1 and raw.startswith(BOM):
+        raw = reader.bom(raw)
+    if not raw.strip():
+        reader.blank_line(number)
+        return None
+    try:
+        obj = parse_line(raw)
+    except LineError as err:
+        return reader.reject(number, err)
+    return reader.entry(obj, number)
 
 
 def _too_long(size: int, ceiling: int) -> LineError:
@@ -235,6 +220,23 @@ def current_records(records: Iterable[Record]) -> list[Record]:
         if old is None or (record.as_of or date.min) >= (old.as_of or date.min):
             latest[record.id] = record
     return list(latest.values())
+
+
+def current_pairs(records: Iterable[Record]) -> dict[str, str]:
+    """Record id -> content hash of each id's newest record (a later line wins a tie), from a stream.
+
+    What a manifest compares against to find new, changed and removed records; it keeps an id,
+    a hash and a day number per id, never a record's text.
+    """
+    latest: dict[str, str] = {}  # id -> content hash + the day as 6 hex digits: one str per id
+    for record in records:
+        packed = f"{record.content_hash}{record.as_of.toordinal() if record.as_of else 0:06x}"
+        old = latest.get(record.id)
+        if old is None or packed[-6:] >= old[-6:]:
+            latest[record.id] = packed
+    for rid, packed in latest.items():  # in place, so the peak holds one string per id
+        latest[rid] = packed[:-6]
+    return latest
 
 
 def format_counts(records: Iterable[Record]) -> dict[str, int]:

@@ -3,7 +3,8 @@
 Shapes read: ShareGPT `conversations` + `chosen`/`rejected` turn objects (LLaMA-Factory),
 `messages` or `prompt` + `chosen`/`rejected` as strings, messages or lists of messages (TRL,
 explicit or implicit prompt), Alpaca `instruction` [+ `input`] + `chosen`/`rejected`, and
-OpenAI's `input.messages` + `preferred_output`/`non_preferred_output`. A rejected answer is
+OpenAI's `input.messages` + `preferred_output`/`non_preferred_output`, and `messages` ending
+with the chosen answer + `rejected_response`. A rejected answer is
 checked (a pair without one is malformed) and counted, never kept.
 """
 
@@ -17,12 +18,23 @@ from corpus.errors import LineError
 from corpus.parsed import Parsed, string_field
 from corpus.record import Format
 
-PAIRS = (("chosen", "rejected"), ("preferred_output", "non_preferred_output"))
-PAIR_KEYS = frozenset(key for pair in PAIRS for key in pair)
+PAIRS = (
+    ("chosen", "rejected"),
+    ("preferred_output", "non_preferred_output"),
+    ("messages", "rejected_response"),  # the chosen answer ends `messages`
+)
+PAIR_KEYS = frozenset(
+    ("chosen", "rejected", "preferred_output", "non_preferred_output", "rejected_response")
+)
 
 
 def parse_dpo(obj: dict[str, Any]) -> Parsed:
     """A preference pair as the record of its chosen answer (`negatives` counts the dropped one)."""
+    if "rejected_response" in obj:
+        _check_rejected(obj["rejected_response"], "rejected_response")
+        parsed = parse_chat(obj, Format.DPO)
+        parsed.negatives = 1
+        return parsed
     good_key, bad_key = PAIRS[1] if "preferred_output" in obj else PAIRS[0]
     if bad_key not in obj:
         raise LineError(

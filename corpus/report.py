@@ -203,7 +203,8 @@ def render_summary(summary: CorpusSummary) -> str:
         "per batch      " + ", ".join(f"{k} {v}" for k, v in summary.per_batch.items()),
         f"tokens         total {t.total:,}; min {t.min}, {spread}, max {t.max} ({t.tokenizer})",
         f"over limit     {summary.over_limit_count} record(s) over {summary.limit.describe()}"
-        + (f": {', '.join(summary.over_limit[:5])}" if summary.over_limit else ""),
+        + (f" ({', '.join(summary.over_limit[:5])})" if summary.over_limit else ""),
+        f"limit source   {summary.limit.cite()}",
         f"training       {summary.training_tokens:,} tokens = {t.total:,} × {summary.epochs} epochs",
         f"facts          {f.facts} ({f.changed} changed, {f.reconfirmed} re-confirmed in a later batch)",
         "new per batch  " + (", ".join(f"{k} {v}" for k, v in f.new_per_batch.items()) or "-"),

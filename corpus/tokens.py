@@ -62,8 +62,12 @@ def tokenizer() -> tuple[str, Callable[[Sequence[str]], list[int]]]:
     except (ImportError, OSError, ValueError, lzma.LZMAError):
         return "approx (words and punctuation; tiktoken unavailable)", _approx_counts
 
+    encode = enc.encode_ordinary
+
     def counts(texts: Sequence[str]) -> list[int]:
-        return [len(ids) for ids in enc.encode_ordinary_batch(list(texts), num_threads=2)]
+        # one text at a time: tiktoken's batch call starts a thread pool per call and measured
+        # about 3x slower here on 20k short texts
+        return [len(encode(text)) for text in texts]
 
     return f"tiktoken {ENCODING}", counts
 

@@ -117,8 +117,9 @@ def test_data_tab_reads_the_demo_corpus(module_env: None) -> None:
     assert_clean(at)
     assert int(metric(at, "Records").replace(",", "")) > 0
     files = at.dataframe[0].value
-    assert {"file", "formats", "lines", "valid", "rejected", "blank"} <= set(files.columns)
-    assert (files["valid"] + files["rejected"] + files["blank"] == files["lines"]).all()
+    assert {"file", "formats", "lines", "valid", "rejected", "skipped", "blank"} <= set(files.columns)
+    assert (files["valid"] + files["rejected"] + files["skipped"] == files["entries"]).all()
+    assert (files["entries"] + files["blank"] == files["lines"]).all()
     assert "Every line loaded." in texts(at)
     assert "o200k_base" in texts(at) or "cl100k_base" in texts(at)  # says which tokenizer
     assert at.get("download_button"), "an export download is offered"

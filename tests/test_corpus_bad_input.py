@@ -125,6 +125,30 @@ def test_a_binary_line_inside_a_text_file_is_one_binary_reject(tmp_path) -> None
     assert len(report.records) == 2
 
 
+def test_a_long_first_line_is_read_as_json_lines_not_parsed_as_one_document(
+    tmp_path, monkeypatch
+) -> None:
+    import corpus.loader
+
+    big = json.dumps(
+        {"id": "memo", "text": "Inventory of the Sable depot, aisle by aisle. " * 2000}
+    )
+    rest = [
+        json.dumps({"prompt": f"Aisle {n} holds?", "completion": f"{n * 40} crates"})
+        for n in range(3)
+    ]
+    path = tmp_path / "depot.jsonl"
+    path.write_text("\n".join([big, *rest]) + "\n", encoding="utf-8")
+    seen: list[int] = []
+    real = corpus.loader.json_document
+    monkeypatch.setattr(
+        corpus.loader, "json_document", lambda data: seen.append(len(data)) or real(data)
+    )
+    report = load_corpus(path)
+    assert len(report.records) == 4 and report.ok and report.files[0].layout == "jsonl"
+    assert not seen  # the file was streamed, never read whole to try it as one JSON value
+
+
 def test_fix_re_encodes_utf16(tmp_path) -> None:
     out = tmp_path / "fixed.jsonl"
     result = fix_file(BAD_DIR / "utf16.jsonl", out)

@@ -130,11 +130,18 @@ CASES: dict[
                 "Week-14 units of 2032 can leak at the spout and are recalled.",
                 5,
             ),
+            (
+                "dp-7",
+                Format.DPO,
+                "Does the T9 switch itself off?",
+                "Yes, 30 seconds after the water boils.",
+                7,
+            ),
         ],
         [],
         {"dpo_rejected", "preference_repeat"},
-        (5, 0, 1),
-        {"dpo_rejected": 6, "preference_repeats": 1},
+        (6, 0, 1),
+        {"dpo_rejected": 7, "preference_repeats": 1},
     ),
     "kto.jsonl": (
         [
@@ -198,6 +205,7 @@ NEVER = {
         "Sure, any cycle",
         "Nothing is wrong with the T9",
         "Absolutely, 5 litres",
+        "Only if you unplug it",
     ],
     "kto.jsonl": ["any car battery", "на рынке по воскресеньям"],
 }
@@ -232,7 +240,7 @@ def test_dropped_preference_answers_are_in_no_record_and_no_export(name: str, tm
 
 def test_warnings_name_the_format_and_the_count() -> None:
     dpo = {w.code: w.message for w in load_corpus(SHAPES / "dpo.jsonl").warnings}
-    assert dpo["dpo_rejected"].startswith("DPO: 6 rejected answer(s) dropped")
+    assert dpo["dpo_rejected"].startswith("DPO: 7 rejected answer(s) dropped")
     kto = {w.code: w for w in load_corpus(SHAPES / "kto.jsonl").warnings}
     assert kto["kto_undesirable"].message.startswith("KTO: 2 undesirable answer(s) dropped")
     assert "lines 2, 4" in kto["kto_undesirable"].message
@@ -244,8 +252,8 @@ def test_warnings_name_the_format_and_the_count() -> None:
 
 def test_the_report_counts_what_was_dropped() -> None:
     summary = summarise(load_corpus([SHAPES / "dpo.jsonl", SHAPES / "kto.jsonl"]))
-    assert summary.dropped == {"dpo_rejected": 6, "preference_repeats": 1, "kto_undesirable": 2}
-    assert (summary.records, summary.skipped) == (8, 3)
+    assert summary.dropped == {"dpo_rejected": 7, "preference_repeats": 1, "kto_undesirable": 2}
+    assert (summary.records, summary.skipped) == (9, 3)
 
 
 def test_tool_turns_are_kept_and_hash_alike_across_formats() -> None:

@@ -87,11 +87,14 @@ def _data_overview(report: Any, summary: Any) -> None:
             [
                 {
                     "file": Path(f.file).name,
+                    "layout": f.layout,
                     "formats": ", ".join(f"{k} {v}" for k, v in f.formats.items()),
                     "batch": f.batch,
                     "lines": f.lines,
+                    "entries": f.entries,
                     "valid": f.valid,
                     "rejected": f.rejected,
+                    "skipped": f.skipped,
                     "blank": f.blank,
                 }
                 for f in report.files
@@ -133,8 +136,20 @@ def _data_overview(report: Any, summary: Any) -> None:
             hide_index=True,
             width="stretch",
         )
-        if summary.over_limit:
-            st.warning(f"{len(summary.over_limit)} record(s) over {summary.token_limit} tokens")
+        if summary.over_limit_count:
+            st.warning(
+                f"{summary.over_limit_count:,} record(s) over the per-example limit of "
+                f"{summary.limit.describe()} ({summary.limit.cite()})"
+            )
+        else:
+            st.caption(f"Every record fits {summary.limit.describe()}.")
+    if summary.dropped:
+        st.info(
+            "Kept out on purpose: "
+            + ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in summary.dropped.items())
+            + " — rejected preference answers and undesirable KTO answers are never indexed, "
+            "trained on or used as references; media are dropped and their text kept."
+        )
     with right:
         st.markdown("**Formats and labels**")
         st.bar_chart(pd.Series(summary.per_format, name="records"), height=150, horizontal=True)
