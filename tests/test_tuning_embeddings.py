@@ -105,6 +105,7 @@ def test_chat_is_refused_when_only_an_embedder_is_loaded(url: str) -> None:
     assert [m["id"] for m in httpx.get(f"{url}/models").json()["data"]] == ["all-minilm-l6-v2"]
 
 
+@pytest.mark.slow
 def test_the_command_serves_embeddings_without_a_chat_model() -> None:
     with model_server(None, extra=["--embed-model", "packaged", "--embed-name", "minilm"]) as url:
         got = post(url, {"model": "minilm", "input": ["one", "two"]})
