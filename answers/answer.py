@@ -76,6 +76,9 @@ class Answer(BaseModel):
     knowledge_cutoff: date | None = None
     abstained: bool = False
     choice: int | None = None  # the option picked, for a multiple-choice question
+    # how it was picked: "loglik" (likelihood of each choice), "letter" (a lettered prompt, parsed
+    # strictly), "passage" (the choice best supported by the retrieved passage)
+    choice_method: str | None = None
     error: str | None = None
 
     @model_validator(mode="before")

@@ -22,12 +22,22 @@ def passages_messages(question: str, sources: Sequence[SourceHit]) -> list[dict[
     Example: one source [1] (faq-7, as of 2026-07-01) "Pro costs 12 EUR." and the question
     "What does Pro cost?" -> a system turn with the instructions and the source, then the question.
     """
+    return [
+        {"role": "system", "content": f"{PASSAGES_SYSTEM}\n\nSources:\n{numbered(sources)}"},
+        {"role": "user", "content": question},
+    ]
+
+
+def numbered(sources: Sequence[SourceHit]) -> str:
+    """The sources as numbered passages with their record ids and dates."""
     lines = []
     for i, source in enumerate(sources, 1):
         dated = f", as of {source.as_of.isoformat()}" if source.as_of else ""
         lines.append(f"[{i}] ({source.record_id}{dated}) {source.text}")
-    passages = "\n\n".join(lines) or "(no sources found)"
-    return [
-        {"role": "system", "content": f"{PASSAGES_SYSTEM}\n\nSources:\n{passages}"},
-        {"role": "user", "content": question},
-    ]
+    return "\n\n".join(lines) or "(no sources found)"
+
+
+def with_sources(question: str, sources: Sequence[SourceHit]) -> str:
+    """The question preceded by its sources, for a model scored on the text itself (log-likelihood
+    of each choice): the same passages `passages_messages` gives a chat model."""
+    return f"Sources:\n{numbered(sources)}\n\n{question}" if sources else question

@@ -125,14 +125,15 @@ def main() -> int:
     questions = items(args.questions)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        print(f"{args.questions} questions, server answers after {args.delay * 1000:.0f} ms")
         with serve_in_thread(slow_app(args.delay)) as base:
             one, t1 = run(f"{base}/v1", questions, 1, work)
-            many, tn = run(f"{base}/v1", questions, args.concurrency, work)
-        same = [s.metrics for s in one.run.scored] == [s.metrics for s in many.run.scored]
-        print(f"{args.questions} questions, server answers after {args.delay * 1000:.0f} ms")
-        print(f"  concurrency 1:  {t1:7.1f} s")
-        print(f"  concurrency {args.concurrency}: {tn:7.1f} s  -> {t1 / tn:.1f}x faster; "
-              f"identical order and scores: {same}")  # fmt: skip
+            print(f"  concurrency  1: {t1:7.1f} s")
+            for level in sorted({2, 4, 8, args.concurrency}):
+                many, tn = run(f"{base}/v1", questions, level, work)
+                same = [s.metrics for s in one.run.scored] == [s.metrics for s in many.run.scored]
+                print(f"  concurrency {level:2d}: {tn:7.1f} s  -> {t1 / tn:5.1f}x faster; "
+                      f"identical order and scores: {same}")  # fmt: skip
         app, seen = limited_app(args.rate, 0.05)
         with serve_in_thread(app) as base:
             limited, tl = run(f"{base}/v1", questions, args.concurrency, work)

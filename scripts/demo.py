@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.adapter),
                 "--port",
                 str(args.model_port),
+                # room for every side's concurrent questions: a full queue answers 503, waited out
+                "--queue-max",
+                "32",
             ],
             cwd=ROOT,
             env=env,

@@ -132,3 +132,19 @@ def test_auto_uses_loglik_where_the_endpoint_scores_and_letters_elsewhere(url: s
 def test_a_question_without_choices_is_asked_plainly(url: str) -> None:
     got = tuned(url, "letter-Ostra").answer(Question(text=QUESTION.text))
     assert got.text == "Ostra" and got.choice is None
+
+
+@pytest.mark.parametrize(
+    ("model", "method", "pick"), [("loglik", "auto", 1), ("letter-C", "letter", 2)]
+)
+def test_with_sources_the_passages_come_first_and_the_method_is_named(
+    url: str, model: str, method: str, pick: int
+) -> None:
+    """Tuned + RAG on a multiple-choice question: a choice is picked with the sources in front."""
+    from answers import SourceHit
+
+    sources = [SourceHit(record_id="river-1", score=0.9, text="The Pell runs through Varnholm.")]
+    got = tuned(url, model, method).answer_with_context(QUESTION, sources)
+    assert got.ok, got.error
+    assert (got.choice, got.choice_method) == (pick, "loglik" if model == "loglik" else "letter")
+    assert [s.record_id for s in got.sources] == ["river-1"]

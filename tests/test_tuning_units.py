@@ -106,3 +106,22 @@ def test_settings_read_the_tuning_prefix(monkeypatch: pytest.MonkeyPatch) -> Non
     s = TuningSettings(_env_file=None)
     assert (s.model, s.timeout) == ("ft:gpt-4o-mini:acme", 7.5)
     assert s.api_key.get_secret_value() == "sk-secret" and "sk-secret" not in repr(s)
+
+
+def test_a_tool_chat_trains_on_its_question_and_final_answer_only() -> None:
+    """The template cannot render tool calls: without this, a turn that only calls a tool would
+    be trained as an empty assistant reply."""
+    from corpus import load_corpus
+    from tests.conftest import ROOT
+    from tuning.data import trainable_turns
+
+    for name in ("tools_openai.jsonl", "tools_sharegpt.jsonl"):
+        records = [
+            r for r in load_corpus(ROOT / "tests" / "data" / "shapes" / name).records if r.has_tools
+        ]
+        assert records, name
+        for record in records:
+            turns = trainable_turns(record)
+            assert [t.role for t in turns if t.role != "system"] == ["user", "assistant"]
+            assert turns[-1].content == record.answer and record.answer
+            assert all(t.content.strip() for t in turns)

@@ -17,7 +17,7 @@ import openai
 
 from answers import Answer, Question, SourceHit, Usage
 from answers.choices import lettered_prompt, parse_letter
-from answers.prompts import passages_messages
+from answers.prompts import passages_messages, with_sources
 from tuning.choosing import continuation_logprob, first_best, loglik_summary, loglik_texts
 from tuning.errors import EndpointError
 from tuning.manifest import TuningManifest
@@ -225,14 +225,16 @@ class TunedAnswerer:
         head = [{"role": "system", "content": self.system}] if self.system else []
         return [*head, {"role": "user", "content": text}]
 
-    def _choose(self, question: Question) -> Answer:
+    def _choose(self, question: Question, sources: Sequence[SourceHit] = ()) -> Answer:
         """Multiple choice: log-likelihood of each choice, or a lettered prompt whose reply is
-        parsed strictly (an unparseable reply is `choice=None`, its text shown as it came)."""
+        parsed strictly (an unparseable reply is `choice=None`, its text shown as it came); with
+        sources, the passages come first, as for an open question."""
         started = time.perf_counter()
         choices = list(question.choices)
+        method = self.choice_method()
         try:
-            if self.choice_method() == "loglik":
-                context, texts = loglik_texts(question.text, choices)
+            if method == "loglik":
+                context, texts = loglik_texts(with_sources(question.text, sources), choices)
                 scored, usage = self.client.score(texts)
                 sums = [
                     continuation_logprob(offsets, values, len(context), len(text))
@@ -241,9 +243,9 @@ class TunedAnswerer:
                 pick: int | None = first_best(sums)
                 text = loglik_summary(first_best(sums), sums, choices)
             else:
-                text, usage = self.client.complete(
-                    self._turns(lettered_prompt(question.text, choices))
-                )
+                asked = lettered_prompt(question.text, choices)
+                messages = passages_messages(asked, sources) if sources else self._turns(asked)
+                text, usage = self.client.complete(messages)
                 pick = parse_letter(text, len(choices))
         except Exception as err:  # an answerer must never take the comparison down
             error = str(err) if isinstance(err, EndpointError) else err
@@ -254,13 +256,18 @@ class TunedAnswerer:
             answerer=self.name,
             text=text,
             choice=pick,
+            choice_method=method,
             usage=usage,
+            sources=list(sources),
             latency_s=_since(started),
             knowledge_cutoff=self.knowledge_cutoff,
         )
 
     def answer_with_context(self, question: Question, sources: Sequence[SourceHit]) -> Answer:
-        """Ask with retrieved sources, through the prompt generative RAG uses too."""
+        """Ask with retrieved sources, through the prompt generative RAG uses too; a
+        multiple-choice question picks a choice with the sources in front of it."""
+        if question.choices:
+            return self._choose(question, sources)
         return self._ask(passages_messages(question.text, sources), list(sources))
 
     def _ask(self, messages: list[dict[str, str]], sources: list[SourceHit]) -> Answer:

@@ -121,7 +121,7 @@ def build_examples(
     for a plain-text record, one example per text in `doc_variants[record.id]`."""
     examples: list[Example] = []
     for i, record in enumerate(records):
-        turns = record.chat()
+        turns = trainable_turns(record)
         if not turns:
             for text in [record.text or "", *(doc_variants or {}).get(record.id, ())]:
                 ids, labels = encode_text(tokenizer, text, max_len)
@@ -137,6 +137,20 @@ def build_examples(
             if any(t != IGNORE for t in labels):
                 examples.append(Example(record.id, ids, labels))
     return examples
+
+
+def trainable_turns(record: Record) -> list[Message]:
+    """The turns a record trains on. A tool-calling chat trains on its question and final answer
+    only: this chat template cannot render tool calls, and an assistant turn that only calls a
+    tool would be learned as an empty reply."""
+    if not record.has_tools:
+        return record.chat()
+    head = [Message(role="system", content=record.system)] if record.system else []
+    return [
+        *head,
+        Message(role="user", content=record.prompt_text()),
+        Message(role="assistant", content=record.answer or ""),
+    ]
 
 
 def batches_by_length(examples: Sequence[Example], batch_size: int) -> list[list[Example]]:
