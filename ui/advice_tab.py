@@ -49,6 +49,8 @@ def render_advice(wb: Workbench) -> None:
         )
     for reason in advice.reasons:
         st.markdown(f"- {reason}")
+    counts = {status: sum(k.status == status for k in advice.criteria) for status in STATUS}
+    st.caption(" · ".join(f"{STATUS[k]}: {n}" for k, n in counts.items()))
     for note in caveats(comparison):
         st.warning(note, icon="⚠️")
     st.dataframe(

@@ -116,7 +116,8 @@ def _data_overview(report: Any, summary: Any) -> None:
     else:
         st.success("Every line loaded.")
     if report.warnings:
-        with st.expander(f"Warnings ({len(report.warnings)}) — these lines still loaded"):
+        codes = ", ".join(sorted({w.code for w in report.warnings}))
+        with st.expander(f"Warnings ({len(report.warnings)}: {codes}) — these lines still loaded"):
             st.dataframe(_problems(report.warnings), hide_index=True, width="stretch")
     left, mid, right = st.columns(3)
     with left:
