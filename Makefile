@@ -44,8 +44,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/corpus_load.py
+	$(PY) bench/corpus_scale.py
 	$(PY) bench/index.py
+	$(PY) bench/retrieval_scale.py
+	$(PY) bench/embed_server.py
+	$(PY) bench/facts.py
+	$(PY) bench/chaos.py
+	$(PY) bench/eval_concurrency.py
+	$(PY) bench/server_faults.py
 	$(PY) bench/tuning_bench.py
+	$(PY) bench/documents.py
 
 clean:
 	rm -rf $(VENV) work

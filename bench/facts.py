@@ -21,14 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 
 from corpus import Record, load_corpus  # noqa: E402
+from corpus.facts import fact_histories  # noqa: E402
 from rag.build import rebuild_index  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
-from rag.facts import Statement, fact_histories, same_fact_pairs  # noqa: E402
+from rag.facts import Statement, same_fact_pairs  # noqa: E402
 from rag.hits import Hit  # noqa: E402
 from rag.index import RagIndex  # noqa: E402
 from rag.questions import QuestionVectors  # noqa: E402
@@ -39,15 +40,11 @@ THRESHOLDS = "0.70,0.75,0.78,0.80,0.82,0.84,0.86,0.88,0.90,0.92,0.95"
 
 
 def load_batches(folder: Path) -> list[Record]:
-    """Every record of a folder of dated batches, each batch loaded on its own so that a fact
-    re-confirmed in a later batch is kept (only repeats inside one batch are duplicates)."""
-    records: list[Record] = []
-    for path in sorted(folder.glob("*.jsonl")):
-        report = load_corpus([path])
-        if report.rejects:
-            raise SystemExit("\n".join(str(r) for r in report.rejects))
-        records += report.records
-    return records
+    """Every record of a folder of dated batches (re-confirmations in later batches are kept)."""
+    report = load_corpus([folder])
+    if report.rejects:
+        raise SystemExit("\n".join(str(r) for r in report.rejects))
+    return report.records
 
 
 def truth_of(fixture: Path, records: list[Record]) -> dict[str, str]:
@@ -71,8 +68,8 @@ def link_curve(records: list[Record], fact_of: dict[str, str], thresholds: list[
     for t in thresholds:
         pairs = same_fact_pairs(statements, questions, t)
         linked = set()
-        for history in fact_histories(statements, pairs):
-            group = sorted({s.id for s in history})
+        for history in fact_histories(records, pairs):
+            group = sorted(set(history.record_ids))
             linked |= {(a, b) for i, a in enumerate(group) for b in group[i + 1 :]}
         right = len(linked & true)
         precision = right / len(linked) if linked else 1.0

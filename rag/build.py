@@ -142,7 +142,7 @@ def _rebuild_locked(
     embedded = _embed_and_add(source, plan, settings, lazy, collection, entries, progress, versions)
     # a later batch ended or re-confirmed a version: new dates in place, before the switch
     restamp(collection, versions, entries, everything=held.repaired)
-    entries = {k: e.model_copy(update={"meta": versions.meta_hash(k)}) for k, e in entries.items()}
+    entries = {k: e.model_copy(update=versions.manifest_fields(k)) for k, e in entries.items()}
     summary = RebuildSummary(
         added=plan.added,
         updated=plan.updated,

@@ -1,20 +1,22 @@
 """Which records state the same fact, decided from their questions when the index is built.
 
-A fact is identified from the question side only: the same record id, the same normalised
-question, or questions close by a question-only embedding (`RAG_SAME_FACT`) that name the same
-things, that are each other's clear best match, and whose facts were never stated side by side in
-one batch. Never from the answers: two different questions can both be answered by a bare number.
-The records of one fact, ordered by date, are its history (`rag.versions` turns it into versions).
+A fact is what `corpus.facts` says it is: records with the same id or the same normalised
+question, plus the pairs found here, from questions close by a question-only embedding
+(`RAG_SAME_FACT`) that name the same things, ask for the same kind of answer, are each other's
+clear best match, and whose facts were never stated side by side in one batch. Never from the
+answers: two different questions can both be answered by a bare number. `rag.versions` turns the
+histories into index entries.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from corpus import Record
+from corpus.facts import normalize_question, question_of
 from rag.questions import QuestionVectors
 
 NAME = re.compile(r"«[^»]+»|\"[^\"]+\"|\b\w*\d\w*\b|(?<=\s)[A-ZА-ЯЁ][\w-]*", re.UNICODE)
@@ -41,6 +43,8 @@ class Statement:
     batch: str
     question: str | None  # None for plain and labelled text
     context: str | None
+    key: str | None  # the normalised question that identifies its fact (None: not a QA fact)
+    answer_key: str  # the normalised answer (or text): runs of one answer are one version
 
     @classmethod
     def of(cls, record: Record) -> Statement:
@@ -56,21 +60,14 @@ class Statement:
             batch=record.batch or "",
             question=record.question if qa else None,
             context=record.context if qa else None,
+            key=normalize_question(question_of(record)) if qa else None,
+            answer_key=normalize_question(record.answer or "" if qa else record.text or ""),
         )
 
     @property
     def source(self) -> tuple[str, int]:
         """(file, line) of the record: picks it out of the corpus again."""
         return (self.file, self.line)
-
-
-def normalize_question(text: str) -> str:
-    """A question reduced to its words, lower-cased: rewordings of case and punctuation match.
-
-    >>> normalize_question("  How TALL is the  tower? ")
-    'how tall is the tower'
-    """
-    return NON_WORD.sub(" ", text.casefold()).strip()
 
 
 def questions_asked(statements: Sequence[Statement]) -> list[str | None]:
@@ -156,18 +153,16 @@ class _Groups:
         return True
 
 
-def _base_groups(
-    statements: Sequence[Statement], asked: Sequence[str | None]
-) -> tuple[_Groups, list[int]]:
+def _base_groups(statements: Sequence[Statement]) -> tuple[_Groups, list[int]]:
     """Records grouped by the same id or the same normalised question; and for each distinct
     question, the first record that asks it."""
     groups = _Groups(statements)
     first: dict[str, int] = {}
     askers: list[int] = []
-    for i, (statement, question) in enumerate(zip(statements, asked, strict=True)):
+    for i, statement in enumerate(statements):
         keys = [f"id\x1f{statement.id}"]
-        if question is not None:
-            keys.append(f"q\x1f{normalize_question(question)}")
+        if statement.key is not None:
+            keys.append(f"q\x1f{statement.key}")
         for key in keys:
             if key in first:
                 groups.union(first[key], i, guarded=False)
@@ -190,7 +185,7 @@ def same_fact_pairs(
     stated in one batch (a batch states each fact once). Closest pairs join first.
     """
     asked = questions_asked(statements)
-    groups, askers = _base_groups(statements, asked)
+    groups, askers = _base_groups(statements)
     texts = [asked[i] or "" for i in askers]
     close = questions.similar(texts, threshold - MARGIN)
     near: list[list[tuple[int, float]]] = [[] for _ in texts]  # every candidate of each question
@@ -219,21 +214,3 @@ def same_fact_pairs(
         if groups.union(i, j, guarded=True):
             pairs.append((statements[i].id, statements[j].id))
     return pairs
-
-
-def fact_histories(
-    statements: Sequence[Statement], same_fact: Iterable[tuple[str, str]]
-) -> list[list[Statement]]:
-    """The statements of each fact, oldest first (undated first; a later line wins a tie)."""
-    groups, _ = _base_groups(statements, questions_asked(statements))
-    by_id = {s.id: i for i, s in enumerate(statements)}
-    for a, b in same_fact:
-        if a in by_id and b in by_id:
-            groups.union(by_id[a], by_id[b], guarded=False)
-    members: dict[int, list[int]] = {}
-    for i in range(len(statements)):
-        members.setdefault(groups.find(i), []).append(i)
-    return [
-        [statements[i] for i in sorted(rows, key=lambda i: (statements[i].as_of or date.min, i))]
-        for rows in members.values()
-    ]

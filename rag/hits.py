@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from compare.answer import SourceHit
+from answers import SourceHit
 from rag.nodes import int_date
 
 OWN_KEYS = ("record_id", "format", "batch", "as_of", "source", "content_hash", "answer", "chunk")
@@ -60,6 +60,11 @@ class Hit(BaseModel):
             text=self.full_text,
             as_of=self.as_of,
             stale=self.stale,
+            fact_id=self.fact_id or None,
+            held_from=self.held_from,
+            held_until=self.held_until,
+            superseded_by=self.superseded_by,
+            last_confirmed=self.last_confirmed,
         )
 
 

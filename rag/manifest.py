@@ -36,6 +36,7 @@ class IndexedRecord(BaseModel):
     tokens: int = 0  # embedding tokens of its nodes (the cost of embedding it again)
     record_id: str = ""  # the record whose text is embedded (entries are keyed by version)
     meta: str = ""  # digest of its fact fields: a change is re-written without re-embedding
+    also: tuple[str, ...] = ()  # content hashes of the version's other records (reworded)
 
 
 class RebuildSummary(BaseModel):
@@ -117,7 +118,7 @@ class IndexManifest(BaseModel):
 
     def content_hashes(self) -> frozenset[str]:
         """The content hash of every indexed record (what freshness calls "known")."""
-        return frozenset(r.hash for r in self.records.values())
+        return frozenset(h for r in self.records.values() for h in (r.hash, *r.also))
 
 
 def fingerprint(pairs: Iterable[tuple[str, str]]) -> str:

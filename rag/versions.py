@@ -1,9 +1,10 @@
 """The versions of each fact, with the interval each held, as the entries the index stores.
 
-Consecutive records of one fact with the same content are one version (a re-confirmation in a
-later batch extends it); a version holds from its first date until the next version's first date.
-A -> B -> A is three versions, the last one current. Every version is an index entry whose key
-(record id + content hash + interval start) stays the same across rebuilds; when a later batch
+The versions are `corpus.facts`' (runs of one answer; a re-confirmation in a later batch extends
+one; A -> B -> A is three versions, the last one current), with the pairs `rag.facts` finds; a
+plain text record is a fact of its own id whose versions are runs of one text. A version holds
+from its first date until the next version's first date. Every version is an index entry whose
+key (record id + content hash + interval start) stays the same across rebuilds; when a later batch
 ends a version or re-confirms it, only the entry's metadata changes and is re-written in place.
 """
 
@@ -16,7 +17,8 @@ from datetime import date
 from typing import Any
 
 from corpus import Record
-from rag.facts import Statement, fact_histories, names, questions_asked, same_fact_pairs
+from corpus.facts import FactBook, FactHistory, normalize_question
+from rag.facts import Statement, names, questions_asked, same_fact_pairs
 from rag.hits import OPEN
 from rag.manifest import IndexedRecord
 from rag.nodes import NodeSpec, date_int, node_id, record_nodes
@@ -41,6 +43,7 @@ class IndexEntry:
     valid_until: date | None  # None: the version still holds
     last_confirmed: date | None
     superseded_by: str = ""  # record id of the version that replaced it
+    hashes: tuple[str, ...] = ()  # content hashes of every record of the version (reworded too)
 
     def metadata(self) -> dict[str, str | int]:
         """The fact fields every node of this entry carries (flat, for chroma `where` filters)."""
@@ -80,32 +83,84 @@ def entry_key(first: Statement) -> str:
     return f"{first.id}@{first.content_hash[:12]}@{date_int(first.as_of)}"
 
 
-def history_entries(history: Sequence[Statement]) -> list[IndexEntry]:
-    """The versions of one fact's history (oldest first): runs of the same content."""
+def versions_of(history: FactHistory, by_id: dict[str, list[Statement]]) -> list[IndexEntry]:
+    """The entries of one QA fact's history: each version embedded from its first record."""
     runs: list[list[Statement]] = []
-    for statement in history:
-        if runs and runs[-1][-1].content_hash == statement.content_hash:
-            runs[-1].append(statement)  # re-confirmed: the same version, stated again
-        else:
-            runs.append([statement])
+    for version in history.versions:
+        said = normalize_question(version.answer)
+        run = [
+            s
+            for rid in version.record_ids
+            for s in by_id.get(rid, [])
+            if s.answer_key == said and _within(s.as_of, version.first_seen, version.last_confirmed)
+        ]
+        opening = [
+            s for s in run if s.id == version.record_ids[0] and s.as_of == version.first_seen
+        ]
+        if not run:  # cannot happen with the same normalisation on both sides; stay safe
+            run = opening = by_id[version.record_ids[0]][:1]
+        runs.append(opening[:1] + [s for s in run if s not in opening[:1]])
+    firsts = [run[0] for run in runs]
     entries = []
-    for n, run in enumerate(runs):
-        following = runs[n + 1][0] if n + 1 < len(runs) else None
+    for n, (version, first) in enumerate(zip(history.versions, firsts, strict=True)):
         entries.append(
             IndexEntry(
-                key=entry_key(run[0]),
-                first=run[0],
-                record_ids=tuple(dict.fromkeys(s.id for s in run)),
-                fact_id=history[0].id,
+                key=entry_key(first),
+                first=first,
+                record_ids=tuple(version.record_ids),
+                fact_id=history.fact_id,
                 version=n,
-                versions=len(runs),
-                valid_from=run[0].as_of,
-                valid_until=following.as_of if following else None,
-                last_confirmed=run[-1].as_of,
-                superseded_by=following.id if following else "",
+                versions=len(history.versions),
+                valid_from=version.first_seen,
+                valid_until=version.until,
+                last_confirmed=version.last_confirmed,
+                superseded_by=firsts[n + 1].id if n + 1 < len(firsts) else "",
+                hashes=tuple(
+                    dict.fromkeys([first.content_hash, *(s.content_hash for s in runs[n])])
+                ),
             )
         )
     return entries
+
+
+def documents_of(statements: Sequence[Statement]) -> list[IndexEntry]:
+    """The entries of plain and labelled texts: a fact per id, a version per run of one text."""
+    by_id: dict[str, list[Statement]] = {}
+    for s in statements:
+        if s.key is None:
+            by_id.setdefault(s.id, []).append(s)
+    entries = []
+    for history in by_id.values():
+        history.sort(key=lambda s: s.as_of or date.min)  # stable: a later line wins a tie
+        runs: list[list[Statement]] = []
+        for s in history:
+            if runs and runs[-1][-1].content_hash == s.content_hash:
+                runs[-1].append(s)
+            else:
+                runs.append([s])
+        for n, run in enumerate(runs):
+            following = runs[n + 1][0] if n + 1 < len(runs) else None
+            entries.append(
+                IndexEntry(
+                    key=entry_key(run[0]),
+                    first=run[0],
+                    record_ids=(run[0].id,),
+                    fact_id=run[0].id,
+                    version=n,
+                    versions=len(runs),
+                    valid_from=run[0].as_of,
+                    valid_until=following.as_of if following else None,
+                    last_confirmed=run[-1].as_of,
+                    superseded_by=following.id if following else "",
+                    hashes=(run[0].content_hash,),
+                )
+            )
+    return entries
+
+
+def _within(day: date | None, start: date | None, end: date | None) -> bool:
+    low, high, at = start or date.min, end or date.max, day or date.min
+    return low <= at <= high
 
 
 class FactVersions:
@@ -170,6 +225,12 @@ class FactVersions:
         """The metadata digest an entry's nodes must carry."""
         return self.entries[key].meta_hash
 
+    def manifest_fields(self, key: str) -> dict[str, Any]:
+        """What the manifest keeps of an entry besides its content hash and nodes."""
+        entry = self.entries[key]
+        also = tuple(h for h in entry.hashes if h != entry.first.content_hash)
+        return {"meta": entry.meta_hash, "also": also, "record_id": entry.first.id}
+
 
 def fact_versions(
     records: Iterable[Record], settings: RagSettings, model: str, encode: Encode
@@ -179,12 +240,21 @@ def fact_versions(
     `encode` embeds questions the work folder's cache has not seen; it is not called when nothing
     is new, so a rebuild with nothing to do loads no model.
     """
-    statements = [Statement.of(r) for r in records]
+    book = FactBook()
+    statements = []
+    for record in records:
+        book.add(record)
+        statements.append(Statement.of(record))
     questions = QuestionVectors(settings.work_dir, model, encode)
-    pairs = same_fact_pairs(statements, questions, settings.same_fact)
-    entries = [e for h in fact_histories(statements, pairs) for e in history_entries(h)]
+    for first, second in same_fact_pairs(statements, questions, settings.same_fact):
+        book.link(first, second)
+    by_id: dict[str, list[Statement]] = {}
+    for s in statements:
+        if s.key is not None:
+            by_id.setdefault(s.id, []).append(s)
+    entries = [e for h in book.histories() for e in versions_of(h, by_id)]
     asked = dict(zip((s.source for s in statements), questions_asked(statements), strict=True))
-    return FactVersions(entries, asked, questions)
+    return FactVersions([*entries, *documents_of(statements)], asked, questions)
 
 
 def restamp(

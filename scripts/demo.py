@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
 
-from corpus.env import OFFLINE_DEFAULTS, use_offline_defaults  # noqa: E402
+from corpus.offline import OFFLINE_DEFAULTS, use_offline_defaults  # noqa: E402
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.adapter),
                 "--port",
                 str(args.model_port),
+                # room for every side's concurrent questions: a full queue answers 503, waited out
+                "--queue-max",
+                "32",
             ],
             cwd=ROOT,
             env=env,

@@ -120,7 +120,22 @@ def shot(page: Any, name: str) -> None:
 def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     page.get_by_text("rag-or-tune").first.wait_for()
     page.get_by_text("Tokens per record").wait_for()
+    page.get_by_text("Facts that change").wait_for()
     shot(page, "1-data")
+
+    # a team's own files: a tool-calling chat file and a JSON array, uploaded
+    page.get_by_text("Upload JSONL files").click()
+    settled(page)
+    shapes = ROOT / "tests" / "data" / "shapes"
+    page.locator("input[type='file']").set_input_files(
+        [str(shapes / "tools_openai.jsonl"), str(shapes / "alpaca_array.json")]
+    )
+    page.get_by_text("json_array").first.wait_for(timeout=60_000)  # read, with the fix hint
+    settled(page)
+    assert page.get_by_text("Rejected lines").count() == 0, "both files load without rejects"
+    shot(page, "1b-upload")
+    page.get_by_text("Demo corpus").click()
+    settled(page)
 
     open_tab(page, "Index")
     page.get_by_role("button", name="Rebuild index").click()
@@ -140,6 +155,11 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
         assert failed == 0, "the tuned server answers for both tuned columns"
 
     open_tab(page, "Evaluate")
+    page.get_by_text("Make an eval set from the corpus").click()
+    page.get_by_role("button", name="Make eval set").click()
+    page.get_by_text("questions reworded offline").wait_for(timeout=120_000)
+    settled(page)
+    assert page.get_by_text("generated-0.jsonl").count() >= 1, "the new set is the one that runs"
     slider = page.get_by_role("slider")
     slider.focus()
     slider.press("Home")
@@ -157,6 +177,10 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
 
     open_tab(page, "Advice")
     page.get_by_text("Thresholds").wait_for()
+    # three questions are too few for any verdict: the advice says so, and how many more it needs
+    page.get_by_text("Not enough evidence").first.wait_for()
+    page.get_by_text("Further questions needed").wait_for()
+    assert page.get_by_text("not measured").count() >= 1, "unmeasured criteria are shown as such"
     shot(page, "6-advice")
 
     open_tab(page, "Settings")

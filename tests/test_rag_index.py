@@ -15,7 +15,6 @@ from corpus import Record
 from rag.build import rebuild_index
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexBusyError, IndexNotBuiltError
-from rag.facts import restates
 from rag.index import RagIndex
 from rag.manifest import LOCK, MARKER, RebuildSummary, fingerprint, read_manifest
 from rag.nodes import node_id
@@ -159,7 +158,7 @@ def test_reopen_in_a_new_process(corpus_dir: Path, tmp_path: Path, embedder: Emb
     build(corpus_dir, work)
     script = (
         "import json, sys\n"
-        "from corpus.env import use_offline_defaults; use_offline_defaults()\n"
+        "from corpus.offline import use_offline_defaults; use_offline_defaults()\n"
         "from rag.index import RagIndex\nfrom rag.settings import RagSettings\n"
         f"index = RagIndex.open(RagSettings(_env_file=None, work_dir={str(work)!r}))\n"
         "hits = index.retrieve('Which regions keep my files?', k=2)\n"
@@ -217,69 +216,6 @@ def test_node_ids_are_injective() -> None:
     pairs = [("a", 1), ("a#1", 0), ("a#", 10), ("a", 10), ("a#1#0", 0)]
     assert len({node_id(r, c) for r, c in pairs}) == len(pairs)
     assert [node_id(r, c).rsplit("#", 1)[0] for r, c in pairs] == [r for r, _ in pairs]
-
-
-RESTATED_MARCH = [
-    {
-        "id": "team-max",
-        "instruction": "What is the maximum number of users on the Team plan?",
-        "response": "The Team plan allows up to 250 users.",
-    },
-    {
-        "id": "team-min",
-        "instruction": "What is the minimum number of users on the Team plan?",
-        "output": "The Team plan requires at least 3 users.",
-    },
-]
-RESTATED_OCTOBER = [
-    {
-        "id": "team-limit",
-        "instruction": "Answer this customer question about Nordlicht Drive in one sentence.",
-        "input": "How many users can a Team plan have at most?",
-        "output_text": "The Team plan allows up to 500 users.",
-    }
-]
-
-
-def test_a_fact_restated_in_other_words_is_still_superseded(tmp_path: Path) -> None:
-    # the October record asks in other words, so its vector is not close enough to the March
-    # one's to count as the same question; its answer is the same statement with a new figure
-    folder = tmp_path / "corpus"
-    write_batch(folder, "2026-03-01", RESTATED_MARCH)
-    write_batch(folder, "2026-10-01", RESTATED_OCTOBER)
-    build(folder, tmp_path / "index")
-    index = RagIndex.open(settings_for(tmp_path / "index", hybrid="off"))
-    hits = index.retrieve("What is the user cap on a Team plan?", k=3)
-    by_id = {h.record_id: h for h in hits}
-    assert hits[0].record_id == "team-limit"
-    assert by_id["team-max"].stale and by_id["team-max"].superseded_by == "team-limit"
-    assert not by_id["team-min"].stale  # about the same plan, but a different fact
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "expected"),
-    [
-        ("The Team plan allows up to 250 users.", "The Team plan allows up to 500 users.", True),
-        (
-            "Студенты получают скидку 40% на тарифы.",
-            "Студенты получают скидку 50% на тарифы.",
-            True,
-        ),
-        ("It has 2.4 million users.", "It has 3.1 million users.", True),
-        ("Free accounts can upload 2 GB.", "Pro accounts can upload 2 GB.", False),
-        (
-            "The Team plan allows up to 250 users.",
-            "The Team plan requires at least 3 users.",
-            False,
-        ),
-        ("Support answers by email.", "Support answers by email.", False),  # no figure, same text
-        ("", "", False),
-    ],
-)
-def test_restates_is_the_same_statement_with_other_figures(
-    old: str, new: str, expected: bool
-) -> None:
-    assert restates(old, new) is expected
 
 
 @pytest.mark.parametrize(

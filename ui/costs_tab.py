@@ -1,0 +1,199 @@
+"""The Freshness & cost tab: what each side knows, what it costs, where the sides break even."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from compare.comparison import Comparison
+from compare.cost import CostSettings, monthly_curve
+from compare.freshness import batch_timeline
+from compare.workbench import Workbench
+from ui import charts
+from ui.state import MARKDOWN_COLORS, configured_corpus
+
+VOLUMES = [100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000]
+
+
+def render_freshness_cost(wb: Workbench, key: str) -> None:
+    """Corpus batches against the index build and the tuning cutoff; costs and break-even."""
+    ss = st.session_state
+    comparison: Comparison | None = ss.comparison
+    records = configured_corpus(key, wb)[2]
+    views = comparison.freshness if comparison else wb.freshness(records)
+    st.subheader("Freshness")
+    batches = pd.DataFrame(
+        [
+            {"batch": b.name, "date": pd.Timestamp(b.day), "records": b.records}
+            for b in batch_timeline(records)
+            if b.day
+        ]
+    )
+    if not batches.empty:
+        marks = pd.DataFrame(timeline_marks(views))
+        st.altair_chart(charts.timeline_chart(batches, marks), width="stretch")
+    columns = st.columns(len(views) or 1)
+    for column, f in zip(columns, views, strict=False):
+        with column, st.container(border=True):
+            st.markdown(f"#### :{MARKDOWN_COLORS.get(f.side, 'gray')}[{charts.side_label(f.side)}]")
+            tiles = st.columns(3)
+            tiles[0].metric("Newest fact known", str(f.newest_known or "—"))
+            tiles[1].metric(
+                "Unseen records",
+                f.unknown,
+                f"{f.unknown_share:.0%} of corpus",
+                delta_color="off" if not f.unknown else "inverse",
+                delta_arrow="off",
+            )
+            tiles[2].metric("Behind the corpus", "—" if f.age_days is None else f"{f.age_days} d")
+    st.subheader("Cost")
+    if comparison is None:
+        st.info(
+            "Costs come from measured tokens and seconds: run an evaluation first (Evaluate tab)."
+        )
+        return
+    render_cost_inputs(wb, comparison)
+    comparison = ss.comparison
+    render_cost(comparison)
+
+
+def timeline_marks(views: Sequence[Any]) -> list[dict[str, Any]]:
+    """Dates of the index build and the tuning cutoff, as rules on the timeline."""
+    marks = []
+    for f in views:
+        if f.side == "rag" and f.built_at:
+            marks.append(
+                {"date": pd.Timestamp(f.built_at).tz_localize(None), "what": "index built"}
+            )
+        if f.side == "tuned" and f.newest_known:
+            marks.append({"date": pd.Timestamp(f.newest_known), "what": "tuning cutoff"})
+    return marks
+
+
+def render_cost_inputs(wb: Workbench, comparison: Comparison) -> None:
+    """Query volume, cadences, price entries and prices; submitting re-prices the last run."""
+    ss = st.session_state
+    cost: CostSettings = ss.cost
+    book = wb.price_book()
+    entries = list(book.entries)
+    with st.form("cost_inputs"):
+        a, b, c = st.columns(3)
+        volume = a.number_input(
+            "Queries per month", 0, 100_000_000, cost.queries_per_month, step=1000
+        )
+        retunes = b.number_input(
+            "Re-tunes per month", 0.0, 100.0, float(cost.retunes_per_month), step=0.5
+        )
+        rebuilds = c.number_input(
+            "Index rebuilds per month", 0.0, 1000.0, float(cost.rebuilds_per_month)
+        )
+        d, e, f, g = st.columns(4)
+        extractive = "(extractive: no LLM)"
+        generator = d.selectbox(
+            "RAG answers written by",
+            [extractive, *entries],
+            index=_index_of([extractive, *entries], cost.rag_generator or extractive),
+        )
+        embedder = e.selectbox("RAG embedder", entries, index=_index_of(entries, cost.rag_embedder))
+        tuned = f.selectbox(
+            "Tuned model billed as", entries, index=_index_of(entries, cost.tuned_model)
+        )
+        local = "(local machine time)"
+        tuning = g.selectbox(
+            "Re-tune billed as",
+            [local, *entries],
+            index=_index_of([local, *entries], cost.tuning_price or local),
+        )
+        with st.expander("Price book (editable; every price has its source and date)"):
+            prices = st.data_editor(
+                pd.DataFrame(
+                    [
+                        {
+                            "entry": k,
+                            **p.model_dump(
+                                include={
+                                    "label",
+                                    "input_per_1m",
+                                    "output_per_1m",
+                                    "training_per_1m",
+                                    "local",
+                                    "source",
+                                    "date",
+                                }
+                            ),
+                        }
+                        for k, p in book.entries.items()
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+                disabled=["entry"],
+                key="prices",
+            )
+        if st.form_submit_button("Update costs", type="primary"):
+            ss.cost = cost.model_copy(
+                update={
+                    "queries_per_month": int(volume),
+                    "retunes_per_month": float(retunes),
+                    "rebuilds_per_month": float(rebuilds),
+                    "rag_embedder": embedder,
+                    "tuned_model": tuned,
+                    "rag_generator": None if generator == extractive else generator,
+                    "tuning_price": None if tuning == local else tuning,
+                }
+            )
+            edited = book.with_rows(
+                [{str(k): v for k, v in row.items()} for row in prices.to_dict("records")]
+            )
+            ss.comparison = wb.reassess(comparison, ss.cost, ss.advice, book=edited)
+
+
+def _index_of(options: Sequence[str], value: str) -> int:
+    return list(options).index(value) if value in options else 0
+
+
+def render_cost(c: Comparison) -> None:
+    """Cost per side, the month at the planned volume, and where the sides break even."""
+    report = c.cost
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "side": charts.side_label(x.model.side),
+                    "billed as": x.model.generator or "extractive",
+                    "per query": x.monthly.per_query_usd,
+                    "per 1k queries": x.monthly.per_1k_usd,
+                    "fixed / month": x.monthly.fixed_usd,
+                    "total / month": x.monthly.total_usd,
+                }
+                for x in report.sides
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            k: st.column_config.NumberColumn(format="$%.5f" if k == "per query" else "$%.2f")
+            for k in ("per query", "per 1k queries", "fixed / month", "total / month")
+        },
+    )
+    st.caption(
+        f"One tuning run ${report.tuning_run_usd:,.4f} · one index build ${report.index_build_usd:,.4f}"
+    )
+    left, right = st.columns([3, 2])
+    curve = pd.DataFrame(monthly_curve(report, VOLUMES))
+    curve["side"] = curve["side"].map(charts.side_label)
+    left.altair_chart(
+        charts.cost_curve_chart(curve, report.settings.queries_per_month), width="stretch"
+    )
+    with right:
+        st.markdown("**Break-even**")
+        for pair, volume in report.break_even.items():
+            a, _, b = pair.partition(" vs ")
+            who = f"{charts.side_label(a)} vs {charts.side_label(b)}"
+            st.markdown(
+                f"- {who}: "
+                + ("never cross" if volume is None else f"**{volume:,.0f}** queries/month")
+            )

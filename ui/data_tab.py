@@ -1,0 +1,254 @@
+"""The Data tab: pick the corpus, see what was read and rejected, export it for a platform."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from answers.redact import redact
+from compare.workbench import Workbench
+from corpus import CorpusError
+from corpus.export import TARGETS
+from corpus.facts import fact_histories
+from ui import frames
+from ui.state import (
+    apply_settings,
+    export_corpus,
+    files_stamp,
+    read_corpus,
+)
+from ui.uploads import MB, store_uploads
+
+
+def render_data(wb: Workbench, key: str) -> None:
+    """Pick the corpus (demo, upload, or files on disk) and show what was read and rejected."""
+    ss = st.session_state
+    source = st.radio(
+        "Corpus",
+        ["Demo corpus", "Upload JSONL files", "Files on disk"],
+        horizontal=True,
+        key="data_source",
+        help="The demo corpus is the folder set under Settings.",
+    )
+    if source == "Demo corpus":
+        ss.corpus_paths = ()
+        st.caption(f"Reading `{ss.settings.compare.corpus_dir}`")
+    elif source == "Upload JSONL files":
+        limit_mb = int(st.get_option("server.maxUploadSize"))
+        uploads = st.file_uploader(
+            "JSONL files",
+            type=["jsonl", "json"],
+            accept_multiple_files=True,
+            help=f"Up to {limit_mb} MB a file (server.maxUploadSize in .streamlit/config.toml).",
+        )
+        dest = ss.settings.compare.work_dir / "uploads"
+        stored = store_uploads(((u.name, u.getvalue()) for u in uploads or []), dest, limit_mb * MB)
+        for why in stored.refused:
+            st.error(f"Not uploaded: {why}")
+        ss.corpus_paths = tuple(str(p) for p in stored.paths)
+    else:
+        raw = st.text_input(
+            "Paths (files or folders, comma-separated)",
+            key="data_paths",
+            placeholder="data/bad/invalid_json.jsonl, data/bad/bom.jsonl",
+        )
+        ss.corpus_paths = tuple(p.strip() for p in raw.split(",") if p.strip())
+    if source != "Demo corpus" and not ss.corpus_paths:
+        st.info("Choose files to read.")
+        return
+    try:
+        report, summary = read_corpus(key, ss.corpus_paths, files_stamp(ss.corpus_paths), wb)
+    except (CorpusError, OSError) as err:
+        st.error(redact(f"Could not read the corpus: {err}"))
+        return
+    _data_overview(report, summary)
+    render_fact_histories(
+        f"{key}|{ss.corpus_paths}|{files_stamp(ss.corpus_paths)}", report, summary
+    )
+    _data_export(wb, key, report)
+    if ss.corpus_paths:
+        _use_as_corpus(ss.corpus_paths)
+
+
+def _data_overview(report: Any, summary: Any) -> None:
+    tiles = st.columns(5)
+    tiles[0].metric("Records", f"{summary.records:,}")
+    tiles[1].metric("Files", summary.files)
+    tiles[2].metric("Rejected lines", summary.rejected)
+    tiles[3].metric("Warnings", summary.warnings)
+    tiles[4].metric("Tokens", f"{summary.tokens.total:,}")
+    st.subheader("Files")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "file": Path(f.file).name,
+                    "layout": f.layout,
+                    "formats": ", ".join(f"{k} {v}" for k, v in f.formats.items()),
+                    "batch": f.batch,
+                    "lines": f.lines,
+                    "entries": f.entries,
+                    "valid": f.valid,
+                    "rejected": f.rejected,
+                    "skipped": f.skipped,
+                    "blank": f.blank,
+                }
+                for f in report.files
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    if report.rejects:
+        st.subheader(f"Rejected lines ({len(report.rejects):,})")
+        st.dataframe(frames.problems_by_code(report.rejects), hide_index=True, width="stretch")
+        st.download_button(
+            f"Download all {len(report.rejects):,} rejected lines (CSV)",
+            data=_problems(report.rejects).to_csv(index=False),
+            file_name="rejected-lines.csv",
+            mime="text/csv",
+            key="rejects_csv",
+        )
+    else:
+        st.success("Every line loaded.")
+    if report.warnings:
+        codes = ", ".join(sorted({w.code for w in report.warnings}))
+        with st.expander(f"Warnings ({len(report.warnings)}: {codes}) — these lines still loaded"):
+            st.dataframe(_problems(report.warnings), hide_index=True, width="stretch")
+    left, mid, right = st.columns(3)
+    with left:
+        st.markdown("**Records per batch**")
+        if summary.per_batch:
+            st.bar_chart(pd.Series(summary.per_batch, name="records"), height=220)
+    with mid:
+        t = summary.tokens
+        st.markdown(f"**Tokens per record** ({t.tokenizer})")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "": ["min", "median", "p95", "max", "total", "× epochs"],
+                    "tokens": [t.min, t.median, t.p95, t.max, t.total, summary.training_tokens],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        if summary.over_limit_count:
+            st.warning(
+                f"{summary.over_limit_count:,} record(s) over the per-example limit of "
+                f"{summary.limit.describe()} ({summary.limit.cite()})"
+            )
+        else:
+            st.caption(f"Every record fits {summary.limit.describe()}.")
+    if summary.dropped:
+        st.info(
+            "Kept out on purpose: "
+            + ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in summary.dropped.items())
+            + " — rejected preference answers and undesirable KTO answers are never indexed, "
+            "trained on or used as references; media are dropped and their text kept."
+        )
+    with right:
+        st.markdown("**Formats and labels**")
+        st.bar_chart(pd.Series(summary.per_format, name="records"), height=150, horizontal=True)
+        if summary.labels:
+            st.bar_chart(pd.Series(summary.labels, name="records"), height=150, horizontal=True)
+
+
+def render_fact_histories(key: str, report: Any, summary: Any) -> None:
+    """How many facts changed and when, and any fact's history on demand."""
+    f = summary.facts
+    if not f.facts:
+        return
+    st.subheader("Facts that change")
+    left, right = st.columns([2, 3])
+    with left:
+        tiles = st.columns(3)
+        tiles[0].metric("Facts", f"{f.facts:,}", help="Questions, grouped by id or by wording.")
+        tiles[1].metric("Changed", f"{f.changed:,}", help="Facts that held more than one answer.")
+        tiles[2].metric(
+            "Re-confirmed",
+            f"{f.reconfirmed:,}",
+            help="Facts restated with the same answer in a later batch: their newest date counts.",
+        )
+    with right:
+        if f.changes_per_batch:
+            st.markdown("**New answers per batch**")
+            st.bar_chart(pd.Series(f.changes_per_batch, name="facts changed"), height=160)
+    changed = [h for h in histories(key, report) if h.changed]
+    if changed:
+        pick = st.selectbox(
+            f"History of a changed fact ({len(changed)})",
+            range(len(changed)),
+            format_func=lambda i: changed[i].question.replace("\n", " ")[:120],
+            key="fact_pick",
+        )
+        st.dataframe(frames.history_frame(changed[pick]), hide_index=True, width="stretch")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def histories(key: str, _report: Any) -> list[Any]:
+    """The fact histories of a load (cached with the load's key)."""
+    return fact_histories(_report.records)
+
+
+def _problems(items: Sequence[Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "file": Path(r.file).name,
+                "line": r.line,
+                "code": r.code,
+                "message": r.message,
+                "hint": r.hint,
+            }
+            for r in items
+        ]
+    )
+
+
+def _data_export(wb: Workbench, key: str, report: Any) -> None:
+    st.subheader("Export for a platform")
+    left, right = st.columns([1, 2])
+    target = left.selectbox("Target format", list(TARGETS), key="export_target")
+    stamp = files_stamp(st.session_state.corpus_paths)
+    result = export_corpus(key, (st.session_state.corpus_paths, stamp), target, report)
+    left.download_button(
+        f"Download {len(result.lines)} lines",
+        data="\n".join(result.lines) + "\n",
+        file_name=f"corpus-{target}.jsonl",
+        mime="application/jsonl",
+        disabled=not result.lines,
+    )
+    with right:
+        if result.problems:
+            st.warning(f"{len(result.problems)} record(s) could not be converted to {target}")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "record": p.record_id,
+                            "file": Path(p.source.file).name,
+                            "line": p.source.line,
+                            "reason": p.reason,
+                        }
+                        for p in result.problems
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+        else:
+            st.success(f"Every record converts to {target}.")
+
+
+def _use_as_corpus(paths: Sequence[str]) -> None:
+    folder = (
+        Path(paths[0]) if len(paths) == 1 and Path(paths[0]).is_dir() else Path(paths[0]).parent
+    )
+    if st.button(f"Use `{folder}` as the corpus for the index and evaluations", key="use_corpus"):
+        apply_settings(corpus_dir=folder)
+        st.rerun()
