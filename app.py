@@ -8,22 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 
 use_offline_defaults()  # before the imports that load models or phone home
 
 import streamlit as st  # noqa: E402
 
-from compare.report import Comparison  # noqa: E402
+from compare.comparison import Comparison  # noqa: E402
 from compare.workbench import Workbench  # noqa: E402
 from ui import charts  # noqa: E402
-from ui.advice import render_advice  # noqa: E402
-from ui.ask import render_ask  # noqa: E402
-from ui.data import render_data  # noqa: E402
-from ui.evaluate import render_evaluate  # noqa: E402
-from ui.index import render_index  # noqa: E402
-from ui.plan import render_freshness_cost  # noqa: E402
-from ui.settings import render_settings  # noqa: E402
+from ui.advice_tab import render_advice  # noqa: E402
+from ui.ask_tab import render_ask  # noqa: E402
+from ui.costs_tab import render_freshness_cost  # noqa: E402
+from ui.data_tab import render_data  # noqa: E402
+from ui.evaluate_tab import render_evaluate  # noqa: E402
+from ui.index_tab import render_index  # noqa: E402
+from ui.settings_tab import render_settings  # noqa: E402
 from ui.state import METRIC, configured_corpus, get_workbench, settings_key, state  # noqa: E402
 
 TABS = ["Data", "Index", "Ask", "Evaluate", "Freshness & cost", "Advice", "Settings"]
@@ -33,6 +33,9 @@ VERDICTS = {
     "keep_model": "Keep model",
     "combine": "Combine",
     "do_not_ship": "Do not ship",
+    "not_enough_evidence": "Not enough evidence",
+    "cannot_judge_staleness": "Eval can't judge",
+    "incomplete": "No verdict",
 }
 
 
@@ -59,7 +62,7 @@ def render_header(wb: Workbench, key: str) -> None:
         help="Current records: a line with the id of an older one replaces it.",
         **quiet,
     )
-    pending = index.pending_new + index.pending_changed + index.pending_removed
+    pending = index.pending
     built = f"built {index.built_at:%Y-%m-%d}" if index.built_at else "not built yet"
     tiles[1].metric(
         "Indexed records", f"{index.records:,}", f"{pending} pending · {built}", **quiet

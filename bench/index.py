@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 

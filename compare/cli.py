@@ -1,16 +1,21 @@
 """`python -m compare run|advise|history`: the side-by-side evaluation from a terminal.
 
 Exit codes: 0 ok, 1 the run finished but a side failed on every question, 2 could not run.
+Folders default to the configured work folder (`RAGORTUNE_WORK_DIR`, default `work`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
+
+if TYPE_CHECKING:
+    from compare.comparison import Comparison
+    from compare.workbench import Workbench
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,54 +24,91 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="ask every side every eval question; write report.md + report.json"
     )
-    run.add_argument("--eval", type=Path, help="eval file (default: the demo eval set)")
+    run.add_argument(
+        "--eval", type=Path, help="eval file (default: RAGORTUNE_EVAL_PATH, the demo set)"
+    )
     run.add_argument(
         "--answerers", default="rag,tuned,tuned_rag", help="comma-separated: rag,tuned,tuned_rag"
     )
-    run.add_argument("--out", type=Path, default=Path("work/report"), help="where the report goes")
+    run.add_argument("--out", type=Path, help="report folder (default: <work folder>/report)")
     run.add_argument("--limit", type=int, help="ask only the first N questions")
     run.add_argument("--corpus", type=Path, help="corpus directory (default: the demo corpus)")
+    run.add_argument("--work", type=Path, help="work folder (default: RAGORTUNE_WORK_DIR or work)")
+    run.add_argument(
+        "--concurrency",
+        type=int,
+        help="questions asked at once per HTTP side, judge included (default: "
+        "RAGORTUNE_CONCURRENCY or 4)",
+    )
     run.add_argument("--queries-per-month", type=int, default=10_000)
     run.add_argument("--retunes-per-month", type=float, default=1.0)
     advise = sub.add_parser(
-        "advise", help="print the verdict of the last run's report, with every number"
+        "advise", help="print the verdict of a past run (default: the newest), with every number"
     )
-    advise.add_argument("--report", type=Path, default=Path("work/report/report.json"))
-    sub.add_parser("history", help="list past runs and their headline numbers")
+    advise.add_argument("--run", help="a run id from `history` (default: the newest run)")
+    advise.add_argument("--report", type=Path, help="read a report.json instead of the history")
+    advise.add_argument("--work", type=Path, help="work folder holding runs.sqlite")
+    make = sub.add_parser(
+        "make-eval",
+        help="write an eval set from the corpus: stratified by batch, language and kind of fact, "
+        "questions reworded",
+    )
+    make.add_argument("--corpus", type=Path, help="corpus directory (default: the demo corpus)")
+    make.add_argument("--out", type=Path, required=True, help="the eval JSONL to write")
+    make.add_argument("--size", type=int, default=60, help="about this many items (default 60)")
+    make.add_argument("--seed", type=int, default=0, help="the same seed gives the same set")
+    make.add_argument(
+        "--reword",
+        choices=["offline", "endpoint"],
+        default="offline",
+        help="reword questions by rules (offline) or through the tuning endpoint (TUNING_BASE_URL)",
+    )
+    make.add_argument("--work", type=Path, help="work folder (default: RAGORTUNE_WORK_DIR or work)")
+    history = sub.add_parser("history", help="list past runs and their headline numbers")
+    history.add_argument("--work", type=Path, help="work folder holding runs.sqlite")
     return parser
+
+
+def _workbench(args: argparse.Namespace) -> Workbench:
+    from compare.settings import build_settings
+    from compare.workbench import Workbench
+
+    overrides = {
+        "corpus_dir": getattr(args, "corpus", None),
+        "work_dir": args.work,
+        "compare_eval_path": getattr(args, "eval", None),
+    }
+    return Workbench(build_settings(**{k: v for k, v in overrides.items() if v is not None}))
 
 
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from compare.costing import CostSettings
+    from compare.cost import CostSettings
     from compare.report import write_report
-    from compare.settings import build_settings
-    from compare.workbench import Workbench
 
-    overrides = {"corpus_dir": args.corpus} if args.corpus else {}
-    bench = Workbench(build_settings(**overrides))
-    if bench.index_status().built_at is None and {"rag", "tuned_rag"} & set(
-        args.answerers.split(",")
-    ):
+    bench = _workbench(args)
+    names = [n.strip() for n in args.answerers.split(",") if n.strip()]
+    if bench.index_status().built_at is None and {"rag", "tuned_rag"} & set(names):
         print("no index yet: building it over the corpus first", file=sys.stderr)
         print(bench.rebuild_index().line(), file=sys.stderr)
-    items = bench.load_eval(args.eval)[: args.limit]
-    names = [n.strip() for n in args.answerers.split(",") if n.strip()]
+    items = bench.load_eval()[: args.limit]
     bar = tqdm(total=len(items) * len(names), unit="answer", file=sys.stderr)
 
     def progress(done: int, total: int, what: str) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_postfix_str(what[:40])
+        bar.total, bar.n = total, done
+        bar.set_postfix_str(what)
         bar.refresh()
 
     cost = CostSettings(
         queries_per_month=args.queries_per_month, retunes_per_month=args.retunes_per_month
     )
-    comparison = bench.evaluate(items, names, progress=progress, cost=cost)
+    comparison = bench.compare(
+        items, names, progress=progress, cost=cost, concurrency=args.concurrency
+    )
     bar.close()
-    json_path, md_path = write_report(comparison, args.out)
+    out = args.out or bench.settings.compare.work_dir / "report"
+    json_path, md_path = write_report(comparison, out)
     print(md_path.read_text(encoding="utf-8"))
     print(f"report: {md_path} and {json_path}")
     failed = [s.answerer for s in comparison.summary.sides if s.answered == 0]
@@ -74,31 +116,63 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _advise(args: argparse.Namespace) -> int:
-    from compare.report import Comparison
-
-    if not args.report.exists():
-        print(
-            f"error: {args.report} not found — run `python -m compare run` first", file=sys.stderr
-        )
+    comparison = _stored(args)
+    if comparison is None:
         return 2
-    comparison = Comparison.model_validate_json(args.report.read_text(encoding="utf-8"))
     advice = comparison.advice
+    print(f"run {comparison.run.run_id} on {comparison.run.eval_name}")
     print(advice.headline)
     for reason in advice.reasons:
         print(f"  - {reason}")
     width = max(len(c.name) for c in advice.criteria)
     for c in advice.criteria:
-        mark = "met" if c.met else "not met"
-        print(f"  {c.name:<{width}}  {mark:<7}  {c.value}   (threshold {c.threshold})")
+        status = c.status.replace("_", " ")
+        extra = (
+            f"   (to measure: {c.to_measure})" if c.to_measure else f"   (threshold {c.threshold})"
+        )
+        print(f"  {c.name:<{width}}  {status:<12}  {c.value}{extra}")
     return 0
 
 
-def _history(args: argparse.Namespace) -> int:
-    from compare.settings import build_settings
-    from compare.workbench import Workbench
+def _stored(args: argparse.Namespace) -> Comparison | None:
+    """The comparison to advise on: a report file, a named run, or the newest run."""
+    from compare.comparison import Comparison
 
-    for run in Workbench(build_settings()).history():
-        print(run["run_id"], run["eval_name"], json.dumps(run["summary"], ensure_ascii=False))
+    if args.report is not None:
+        if not args.report.exists():
+            print(f"error: {args.report} not found", file=sys.stderr)
+            return None
+        return Comparison.model_validate_json(args.report.read_text(encoding="utf-8"))
+    bench = _workbench(args)
+    text = bench.db().comparison_json(args.run)
+    if text is None:
+        which = f"run {args.run!r}" if args.run else "any run"
+        print(
+            f"error: {bench.db().path} holds no {which} — run `python -m compare run` first "
+            "(or pass --report FILE)",
+            file=sys.stderr,
+        )
+        return None
+    return Comparison.model_validate_json(text)
+
+
+def _make_eval(args: argparse.Namespace) -> int:
+    from compare.make_eval import write_eval
+
+    made = _workbench(args).make_eval(args.size, args.seed, endpoint=args.reword == "endpoint")
+    write_eval(made, args.out)
+    print(made.summary())
+    print(f"eval: {args.out}")
+    return 0 if made.items else 1
+
+
+def _history(args: argparse.Namespace) -> int:
+    for run in _workbench(args).history():
+        scores = ", ".join(f"{side} {value:.3f}" for side, value in run.headline.items())
+        print(
+            f"{run.run_id}  {run.started_at:%Y-%m-%d %H:%M}  {run.eval_name}  "
+            f"{run.verdict or '-'}  {run.metric}: {scores}"
+        )
     return 0
 
 
@@ -107,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     use_offline_defaults()
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "advise": _advise, "history": _history}[args.command](args)
+        commands = {"run": _run, "advise": _advise, "history": _history, "make-eval": _make_eval}
+        return commands[args.command](args)
     except Exception as err:  # the edge: any failure becomes a message and exit code 2
-        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        from answers.redact import redact
+
+        print(f"error: {redact(f'{type(err).__name__}: {err}')}", file=sys.stderr)
         return 2

@@ -1,76 +1,52 @@
-"""Cost as arithmetic on measured tokens and seconds: per query, fixed, monthly, and break-even.
+"""What each side costs: per answer, per query, per month, and where two sides break even.
 
-API models are priced per 1M tokens from the price book; local models by machine time at the
-book's machine-hour rate. Every figure can be traced to a price entry with its source and date.
+Cost is arithmetic on measured tokens and seconds (`compare.price_book` holds the prices). Every
+answer's `cost_usd` and every report figure come from `answer_cost` under one `CostSettings`, so the
+Ask tab, the run and the report never disagree.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from itertools import combinations
 
+import numpy as np
 from pydantic import BaseModel, Field
 
-from compare.answer import Answer
-
-PER_1M = 1_000_000
-
-
-class Price(BaseModel):
-    """One price book entry."""
-
-    label: str
-    input_per_1m: float = 0.0
-    cached_input_per_1m: float | None = None
-    output_per_1m: float = 0.0
-    training_per_1m: float | None = None
-    hour_usd: float | None = None
-    local: bool = False
-    unconfirmed: bool = False
-    source: str
-    date: str
+from answers import Answer
+from compare.price_book import PER_1M, PriceBook, call_cost, machine_cost
+from compare.run import RunResult
 
 
-class PriceBook(BaseModel):
-    """Prices with their sources; `machine_hour_usd` prices local models by time."""
+class CostSettings(BaseModel):
+    """Which price entries each side is billed at, and the volume to plan for."""
 
-    about: str = ""
-    machine_hour_usd: float = 0.10
-    entries: dict[str, Price] = Field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: Path) -> PriceBook:
-        """Read a price book JSON file."""
-        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
-
-    def save(self, path: Path) -> None:
-        """Write the price book back (after edits in the app)."""
-        path.write_text(self.model_dump_json(indent=2, exclude_none=True), encoding="utf-8")
-
-    def get(self, key: str) -> Price:
-        """The entry for `key`, or a clear KeyError listing the choices."""
-        if key not in self.entries:
-            raise KeyError(f"no price entry {key!r}; the price book has {', '.join(self.entries)}")
-        return self.entries[key]
-
-
-def token_cost(price: Price, prompt_tokens: int, completion_tokens: int) -> float:
-    """USD for one call priced per token."""
-    return (prompt_tokens * price.input_per_1m + completion_tokens * price.output_per_1m) / PER_1M
+    queries_per_month: int = Field(10_000, ge=0)
+    retunes_per_month: float = Field(1.0, ge=0)
+    rebuilds_per_month: float = Field(
+        30.0, ge=0, description="index rebuilds (a nightly schedule: 30)"
+    )
+    rag_generator: str | None = Field(
+        None,
+        description="LLM that writes RAG answers; None = extractive, or the tuned model's entry "
+        "when RAG answers are generated through the tuning endpoint",
+    )
+    rag_embedder: str = "local-minilm-embedder"
+    tuned_model: str = "local-smollm2-135m"
+    tuning_price: str | None = Field(
+        None, description="hosted tuning price entry; None = local machine time"
+    )
+    embed_seconds_per_query: float = Field(
+        0.01, ge=0, description="query embedding time (measured in bench/)"
+    )
 
 
-def machine_cost(seconds: float, book: PriceBook) -> float:
-    """USD for machine time at the book's hourly rate."""
-    return seconds / 3600 * book.machine_hour_usd
+class FixedInputs(BaseModel):
+    """What the manifests say a build and a re-tune take."""
 
-
-def call_cost(
-    price: Price, book: PriceBook, prompt_tokens: int, completion_tokens: int, seconds: float
-) -> float:
-    """A call's cost: by tokens for an API model, by time for a local one."""
-    if price.local:
-        return machine_cost(seconds, book)
-    return token_cost(price, prompt_tokens, completion_tokens)
+    index_build_seconds: float = 0.0
+    index_embedding_tokens: int = 0
+    training_tokens: int = 0  # a re-tune on the current corpus, all epochs
+    training_seconds: float = 0.0
 
 
 class SideCostModel(BaseModel):
@@ -83,28 +59,61 @@ class SideCostModel(BaseModel):
     tuning_run_usd: float = 0.0  # one tuning run
 
 
+def side_models(
+    settings: CostSettings, fixed: FixedInputs, book: PriceBook, *, rag_generative: bool = False
+) -> dict[str, SideCostModel]:
+    """How each answerer is priced, with the fixed costs from the manifests.
+
+    Generative RAG calls an LLM for every answer: it is billed at `rag_generator`, or at the tuned
+    model's entry when none is named (the tuning endpoint writes those answers).
+    """
+    embedder = book.get(settings.rag_embedder)
+    if embedder.local:
+        build = machine_cost(fixed.index_build_seconds, book)
+    else:
+        build = fixed.index_embedding_tokens * embedder.input_per_1m / PER_1M
+    if settings.tuning_price:
+        price = book.get(settings.tuning_price).training_per_1m or 0.0
+        tune = fixed.training_tokens * price / PER_1M  # hosted tuning bills tokens × epochs
+    else:
+        tune = machine_cost(fixed.training_seconds, book)
+    rag_generator = settings.rag_generator or (settings.tuned_model if rag_generative else None)
+    tuned = SideCostModel(side="tuned", generator=settings.tuned_model, tuning_run_usd=tune)
+    return {
+        "rag": SideCostModel(
+            side="rag",
+            generator=rag_generator,
+            embedder=settings.rag_embedder,
+            index_build_usd=build,
+        ),
+        "tuned": tuned,
+        "tuned_previous": tuned.model_copy(update={"side": "tuned_previous"}),
+        "tuned_rag": SideCostModel(
+            side="tuned_rag",
+            generator=settings.tuned_model,
+            embedder=settings.rag_embedder,
+            index_build_usd=build,
+            tuning_run_usd=tune,
+        ),
+    }
+
+
 def answer_cost(
     answer: Answer, model: SideCostModel, book: PriceBook, embed_seconds: float = 0.0
 ) -> float:
-    """The cost of one measured answer under a side's price model."""
-    cost = 0.0
+    """The cost of one measured answer under a side's price model (a failed answer costs 0)."""
+    if not answer.ok:
+        return 0.0
+    embed_seconds = embed_seconds if model.embedder else 0.0
+    usage, cost = answer.usage, 0.0
     if model.generator:
-        gen_seconds = max(answer.latency_s - embed_seconds, 0.0)
-        cost += call_cost(
-            book.get(model.generator),
-            book,
-            answer.prompt_tokens,
-            answer.completion_tokens,
-            gen_seconds,
-        )
+        seconds = max(answer.latency_s - embed_seconds, 0.0)
+        price = book.get(model.generator)
+        cost += call_cost(price, book, usage.prompt_tokens, usage.completion_tokens, seconds)
     if model.embedder:
-        cost += call_cost(book.get(model.embedder), book, answer.embedding_tokens, 0, embed_seconds)
+        price = book.get(model.embedder)
+        cost += call_cost(price, book, usage.embedding_tokens, 0, embed_seconds)
     return cost
-
-
-def tuning_cost(training_tokens: int, epochs: int, price: Price) -> float:
-    """A hosted tuning run: dataset tokens × epochs × the training price (OpenAI bills it so)."""
-    return training_tokens * epochs * (price.training_per_1m or 0.0) / PER_1M
 
 
 class MonthlyCost(BaseModel):
@@ -119,21 +128,18 @@ class MonthlyCost(BaseModel):
     total_usd: float
 
 
-def monthly_cost(
-    model: SideCostModel,
-    per_query_usd: float,
-    queries_per_month: int,
-    retunes_per_month: float,
-    rebuilds_per_month: float,
-) -> MonthlyCost:
+def monthly_cost(model: SideCostModel, per_query_usd: float, settings: CostSettings) -> MonthlyCost:
     """Queries × per-query cost plus re-tunes and index rebuilds at their cadence."""
-    fixed = retunes_per_month * model.tuning_run_usd + rebuilds_per_month * model.index_build_usd
-    query_usd = per_query_usd * queries_per_month
+    fixed = (
+        settings.retunes_per_month * model.tuning_run_usd
+        + settings.rebuilds_per_month * model.index_build_usd
+    )
+    query_usd = per_query_usd * settings.queries_per_month
     return MonthlyCost(
         side=model.side,
         per_query_usd=per_query_usd,
         per_1k_usd=per_query_usd * 1000,
-        queries=queries_per_month,
+        queries=settings.queries_per_month,
         query_usd=query_usd,
         fixed_usd=fixed,
         total_usd=query_usd + fixed,
@@ -143,10 +149,84 @@ def monthly_cost(
 def break_even_queries(a: MonthlyCost, b: MonthlyCost) -> float | None:
     """Monthly query volume at which sides a and b cost the same; None when they never cross.
 
-    Example: a = $0.002/query + $0 fixed, b = $0.001/query + $50 fixed -> 50,000 queries.
+    >>> cheap = MonthlyCost(side="a", per_query_usd=0.002, per_1k_usd=2, queries=0, query_usd=0, fixed_usd=0, total_usd=0)
+    >>> fixed = MonthlyCost(side="b", per_query_usd=0.001, per_1k_usd=1, queries=0, query_usd=0, fixed_usd=50, total_usd=50)
+    >>> round(break_even_queries(cheap, fixed))
+    50000
     """
     slope = a.per_query_usd - b.per_query_usd
     if slope == 0:
         return None
     volume = (b.fixed_usd - a.fixed_usd) / slope
     return volume if volume > 0 else None
+
+
+class SideCost(BaseModel):
+    """One side's measured per-query cost and its month."""
+
+    model: SideCostModel
+    monthly: MonthlyCost
+
+
+class CostReport(BaseModel):
+    """Costs per side and the break-even volume for every pair."""
+
+    settings: CostSettings
+    sides: list[SideCost]
+    break_even: dict[str, float | None] = Field(default_factory=dict)  # "a vs b" -> queries/month
+    tuning_run_usd: float = 0.0
+    index_build_usd: float = 0.0
+
+
+def price_run(
+    run: RunResult,
+    settings: CostSettings,
+    fixed: FixedInputs,
+    book: PriceBook,
+    *,
+    rag_generative: bool = False,
+) -> tuple[RunResult, CostReport]:
+    """Every answer priced (`cost_usd`), then per-query means, monthly totals and break-even."""
+    models = side_models(settings, fixed, book, rag_generative=rag_generative)
+    embed_s = settings.embed_seconds_per_query
+    scored = []
+    for s in run.scored:
+        model = models.get(s.answerer) or SideCostModel(
+            side=s.answerer, generator=settings.tuned_model
+        )
+        cost = answer_cost(s.answer, model, book, embed_s)
+        scored.append(
+            s.model_copy(update={"answer": s.answer.model_copy(update={"cost_usd": cost})})
+        )
+    priced = run.model_copy(update={"scored": scored})
+    sides = []
+    for name in run.answerers:
+        model = models.get(name) or SideCostModel(side=name, generator=settings.tuned_model)
+        costs = [s.answer.cost_usd for s in priced.for_answerer(name) if s.answer.ok]
+        per_query = float(np.mean(costs)) if costs else 0.0
+        sides.append(SideCost(model=model, monthly=monthly_cost(model, per_query, settings)))
+    even = {
+        f"{a.model.side} vs {b.model.side}": break_even_queries(a.monthly, b.monthly)
+        for a, b in combinations(sides, 2)
+    }
+    report = CostReport(
+        settings=settings,
+        sides=sides,
+        break_even=even,
+        tuning_run_usd=models["tuned"].tuning_run_usd,
+        index_build_usd=models["rag"].index_build_usd,
+    )
+    return priced, report
+
+
+def monthly_curve(report: CostReport, volumes: list[int]) -> list[dict[str, float | int | str]]:
+    """Monthly total per side at each query volume, for the break-even chart."""
+    return [
+        {
+            "side": side.model.side,
+            "queries_per_month": volume,
+            "usd_per_month": side.monthly.per_query_usd * volume + side.monthly.fixed_usd,
+        }
+        for side in report.sides
+        for volume in volumes
+    ]

@@ -1,32 +1,15 @@
-"""What each side knows of the current corpus, and how stale it is.
-
-A record is known to the RAG side when its content hash is in the index manifest; to the tuned side
-when it is in the tuning manifest, or dated on/before a remote model's declared cutoff.
-"""
+"""How fresh each side is: the newest fact it knows, what is new since its cutoff, and the corpus's
+dated batches on one timeline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from compare.knowledge import Knowledge
 from corpus import Record
-
-
-class Knowledge(BaseModel):
-    """What one side was built from (taken from its manifest)."""
-
-    side: str
-    content_hashes: frozenset[str] | None = None  # None: training set unknown, use the cutoff
-    cutoff: date | None = None
-    built_at: datetime | None = None
-
-    def knows(self, record: Record) -> bool:
-        """True when this side has seen this exact record."""
-        if self.content_hashes is not None:
-            return record.content_hash in self.content_hashes
-        return self.cutoff is not None and record.as_of is not None and record.as_of <= self.cutoff
 
 
 class Freshness(BaseModel):
@@ -35,9 +18,14 @@ class Freshness(BaseModel):
     side: str
     newest_known: date | None
     built_at: datetime | None
+    cutoff: date | None = None
     known: int
     unknown: int
     unknown_share: float
+    # records dated after the side's cutoff: new facts and new versions of old facts
+    new_since_cutoff: int = 0
+    # records dated on/before the cutoff that the side still does not know (left out of training)
+    unseen_before_cutoff: int = 0
     age_days: (
         int | None
     )  # days between the corpus's newest record and the newest one this side knows
@@ -45,10 +33,11 @@ class Freshness(BaseModel):
 
 
 def freshness(records: Iterable[Record], knowledge: Knowledge) -> Freshness:
-    """Count known and unknown current records for one side."""
+    """Count known, new-since-cutoff and unseen-before-cutoff current records for one side."""
     records = list(records)
     known = [r for r in records if knowledge.knows(r)]
     unknown = [r for r in records if not knowledge.knows(r)]
+    after = [r for r in unknown if knowledge.is_after_cutoff(r)]
     known_dates = [r.as_of for r in known if r.as_of]
     all_dates = [r.as_of for r in records if r.as_of]
     newest_known = max(known_dates) if known_dates else knowledge.cutoff
@@ -58,9 +47,37 @@ def freshness(records: Iterable[Record], knowledge: Knowledge) -> Freshness:
         side=knowledge.side,
         newest_known=newest_known,
         built_at=knowledge.built_at,
+        cutoff=knowledge.cutoff,
         known=len(known),
         unknown=len(unknown),
         unknown_share=len(unknown) / len(records) if records else 0.0,
+        new_since_cutoff=len(after) if knowledge.cutoff is not None else len(unknown),
+        unseen_before_cutoff=len(unknown) - len(after) if knowledge.cutoff is not None else 0,
         age_days=max(age, 0) if age is not None else None,
         unknown_ids=sorted(r.id for r in unknown),
     )
+
+
+class Batch(BaseModel):
+    """One dated batch of the corpus, for the timeline."""
+
+    name: str
+    day: date | None
+    records: int
+
+
+def batch_timeline(records: Sequence[Record]) -> list[Batch]:
+    """Records per corpus batch, oldest first; a batch is placed at its name's date
+    (`2026-03-01`), else at its oldest record."""
+    seen: dict[str, list[Record]] = {}
+    for r in records:
+        seen.setdefault(r.batch or "-", []).append(r)
+    rows = [Batch(name=b, day=_batch_date(b, rs), records=len(rs)) for b, rs in seen.items()]
+    return sorted(rows, key=lambda row: (row.day or date.min, row.name))
+
+
+def _batch_date(batch: str, records: Sequence[Record]) -> date | None:
+    try:
+        return date.fromisoformat(batch[:10])
+    except ValueError:
+        return min((r.as_of for r in records if r.as_of), default=None)

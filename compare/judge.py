@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from answers import ChatModel
+
 JUDGE_PROMPT = """You grade answers against a reference answer.
 Question: {question}
 Reference answer: {reference}
@@ -12,14 +14,6 @@ Candidate answer: {answer}
 Does the candidate state the same facts as the reference (numbers, names, dates must match)?
 Reply with one line: "score: X" where X is 1 (correct), 0.5 (partly correct) or 0 (wrong or missing)."""
 SCORE = re.compile(r"score\s*[:=]\s*(0(?:\.5)?|1(?:\.0)?|0?\.5)", re.IGNORECASE)
-
-
-class ChatCompleter(Protocol):
-    """Anything that completes chat messages: returns (text, prompt tokens, completion tokens)."""
-
-    def complete(self, messages: list[dict[str, str]]) -> tuple[str, int, int]:
-        """Complete one chat."""
-        ...
 
 
 class Judge(Protocol):
@@ -33,7 +27,7 @@ class Judge(Protocol):
 class LlmJudge:
     """A judge backed by a chat model; an unparseable or failed reply scores NaN (left out of means)."""
 
-    def __init__(self, chat: ChatCompleter) -> None:
+    def __init__(self, chat: ChatModel) -> None:
         self.chat = chat
 
     def grade(self, question: str, reference: str, answer: str) -> float:
@@ -42,7 +36,7 @@ class LlmJudge:
             question=question, reference=reference, answer=answer or "(no answer)"
         )
         try:
-            text, _, _ = self.chat.complete([{"role": "user", "content": prompt}])
+            text, _ = self.chat.complete([{"role": "user", "content": prompt}])
         except Exception:  # a judge failure must not end the run
             return float("nan")
         return parse_score(text)

@@ -1,41 +1,14 @@
-"""The run report: `report.json` (everything) and `report.md` (what a team reads first)."""
+"""Render a comparison: `report.json` (everything) and `report.md` (what a team reads first)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from compare.advice import Advice
-from compare.costing import CostReport
-from compare.freshness import Freshness
-from compare.runner import RunResult
+from compare.comparison import Comparison, caveats
 from compare.stats import Interval
-from compare.summary import FACT_METRIC, HEADLINE, RunSummary
+from compare.summary import FACT_METRIC
 
-
-class Comparison(BaseModel):
-    """One evaluation run with everything derived from it."""
-
-    run: RunResult
-    summary: RunSummary
-    freshness: list[Freshness]
-    cost: CostReport
-    advice: Advice
-
-
-def caveats(c: Comparison) -> list[str]:
-    """What limits the verdict: sides that failed on some questions score 0 on those."""
-    notes = []
-    for side in c.summary.sides:
-        if side.errors:
-            total = side.answered + side.errors
-            notes.append(
-                f"{side.answerer} failed on {side.errors} of {total} questions "
-                f"({side.first_error}); a failed answer scores 0, so fix the side before "
-                "trusting its numbers"
-            )
-    return notes
+STATUS = {"met": "met", "not_met": "not met", "not_measured": "not measured"}
 
 
 def write_report(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]:
@@ -61,6 +34,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def render_markdown(c: Comparison) -> str:
     """The report as Markdown: advice first, then quality, freshness, cost and latency."""
     run, s = c.run, c.summary
+    metric = c.advice.inputs.metric
     out = [
         f"# rag-or-tune report — {run.eval_name}",
         "",
@@ -73,11 +47,19 @@ def render_markdown(c: Comparison) -> str:
         *[f"- **Caveat:** {note}" for note in caveats(c)],
         "",
         *_table(
-            ["criterion", "measured", "threshold", "met"],
-            [[k.name, k.value, k.threshold, "yes" if k.met else "no"] for k in c.advice.criteria],
+            ["criterion", "measured", "threshold", "status"],
+            [
+                [
+                    k.name,
+                    k.value,
+                    k.threshold,
+                    STATUS[k.status] + (f": {k.to_measure}" if k.to_measure else ""),
+                ]
+                for k in c.advice.criteria
+            ],
         ),
         "",
-        f"## Quality ({HEADLINE} unless named; mean [95% bootstrap CI])",
+        f"## Quality ({metric} unless named; mean [95% bootstrap CI])",
         "",
     ]
     rows = []
@@ -94,16 +76,21 @@ def render_markdown(c: Comparison) -> str:
             [
                 [q.answerer, q.metric, *[_ci(q.by_kind.get(k)) for k in kinds]]
                 for q in s.quality
-                if q.metric in (HEADLINE, FACT_METRIC)
+                if q.metric in (metric, FACT_METRIC)
             ],
         )
     out += ["", "### Gaps between answerers (paired bootstrap over the same questions)", ""]
     gap_rows = [
         [f"{g.a} − {g.b}", g.metric, _ci(g.diff), "yes" if g.diff.excludes_zero else "no"]
         for g in s.gaps
-        if g.metric == HEADLINE
+        if g.metric == metric
     ]
     out += _table(["pair", "metric", "difference", "beyond noise"], gap_rows)
+    if s.chance is not None:
+        out += [
+            "",
+            f"Multiple-choice items: guessing scores {s.chance:.3f} on average (chance baseline).",
+        ]
     out += ["", "## Answerers", ""]
     side_rows = []
     for side in s.sides:
@@ -141,14 +128,21 @@ def render_markdown(c: Comparison) -> str:
         out += ["", "First error per answerer:", "", *errors]
     out += ["", "## Freshness", ""]
     out += _table(
-        ["side", "newest fact known", "built", "records unknown", "share", "behind the corpus by"],
+        [
+            "side",
+            "newest fact known",
+            "built",
+            "new since its cutoff",
+            "older, not seen",
+            "behind the corpus by",
+        ],
         [
             [
                 f.side,
                 str(f.newest_known or "—"),
                 f"{f.built_at:%Y-%m-%d %H:%M}" if f.built_at else "—",
-                str(f.unknown),
-                f"{f.unknown_share:.0%}",
+                str(f.new_since_cutoff),
+                str(f.unseen_before_cutoff),
                 "—" if f.age_days is None else f"{f.age_days} days",
             ]
             for f in c.freshness

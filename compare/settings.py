@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,7 +22,18 @@ class CompareSettings(BaseSettings):
     )
     eval_path: Path = Field(Path("data/eval/demo_eval.jsonl"), description="eval questions")
     prices_path: Path = Field(Path("data/prices.json"), description="the price book")
-    work_dir: Path = Field(Path("work"), description="generated state: index, runs, uploads")
+    work_dir: Path = Field(
+        Path("work"),
+        description="the one work folder: index, runs, uploads, adapters (the other packages' "
+        "folders derive from it unless set on their own)",
+    )
+    concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="questions asked at once per side behind an HTTP endpoint (the judge too); "
+        "in-process sides are asked one at a time",
+    )
     rag_mode: Literal["extractive", "generative"] = Field(
         "extractive",
         description="extractive: the best hit's answer; generative: the endpoint writes it",
@@ -49,7 +60,8 @@ class WorkbenchSettings(BaseModel):
 
     def with_overrides(self, **changes: Any) -> WorkbenchSettings:
         """A copy with some fields changed; keys are `compare_*`, `rag_*` or `tuning_*` field names,
-        or a few short names: corpus_dir, work_dir, chroma_url, embed_model."""
+        or a few short names: corpus_dir, work_dir, chroma_url, embed_model. A new work folder moves
+        every folder that derives from it."""
         short = {
             "corpus_dir": "compare_corpus_dir",
             "work_dir": "compare_work_dir",
@@ -62,13 +74,17 @@ class WorkbenchSettings(BaseModel):
             section, _, field = full.partition("_")
             if section not in parts:
                 raise KeyError(f"unknown setting {key!r}")
-            if field == "api_key" and isinstance(value, str):
+            if field.endswith("api_key") and isinstance(value, str):
                 value = SecretStr(value)
             parts[section][field] = value
+        rag, tuning = self.rag, self.tuning
+        if "work_dir" in parts["compare"]:
+            root = Path(parts["compare"]["work_dir"])
+            rag, tuning = _rerooted(rag, root), _rerooted(tuning, root)
         return WorkbenchSettings(
             compare=self.compare.model_copy(update=parts["compare"]),
-            rag=self.rag.model_copy(update=parts["rag"]),
-            tuning=self.tuning.model_copy(update=parts["tuning"]),
+            rag=rag.model_copy(update=parts["rag"]),
+            tuning=tuning.model_copy(update=parts["tuning"]),
         )
 
     def fingerprint(self) -> str:
@@ -80,6 +96,15 @@ class WorkbenchSettings(BaseModel):
                 self.tuning.model_dump_json(exclude={"api_key"}),
             ]
         )
+
+
+S = TypeVar("S", RagSettings, TuningSettings)
+
+
+def _rerooted(settings: S, root: Path) -> S:
+    """The settings under another work folder: every folder not set on its own derives anew."""
+    explicit = {k: getattr(settings, k) for k in settings.model_fields_set if k != "work_root"}
+    return type(settings)(_env_file=None, **explicit, work_root=root)
 
 
 def build_settings(**overrides: Any) -> WorkbenchSettings:

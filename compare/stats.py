@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +18,7 @@ class Interval(BaseModel):
     low: float
     high: float
     n: int
+    sd: float = 0.0  # standard deviation of the values (of the paired differences, for a gap)
 
     @property
     def excludes_zero(self) -> bool:
@@ -38,7 +40,10 @@ def bootstrap_mean(
     idx = rng.integers(0, data.size, size=(resamples, data.size))
     means = data[idx].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
-    return Interval(mean=float(data.mean()), low=float(low), high=float(high), n=int(data.size))
+    sd = float(data.std(ddof=1)) if data.size > 1 else 0.0
+    return Interval(
+        mean=float(data.mean()), low=float(low), high=float(high), n=int(data.size), sd=sd
+    )
 
 
 def paired_difference(
@@ -52,3 +57,19 @@ def paired_difference(
         raise ValueError(f"paired samples differ in length: {len(a)} vs {len(b)}")
     diffs = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     return bootstrap_mean(diffs.tolist(), resamples=resamples, seed=seed)
+
+
+Z_975 = 1.959964  # two-sided 95%
+Z_80 = 0.841621  # 80% power
+
+
+def questions_needed(sd: float, smallest: float) -> int:
+    """Paired questions needed to detect a mean difference of `smallest` at 95% confidence and
+    80% power, given the standard deviation of the paired differences (normal approximation).
+
+    >>> questions_needed(0.3, 0.05)  # ((1.96 + 0.84) * 0.3 / 0.05) ** 2 = 282.6
+    283
+    """
+    if smallest <= 0:
+        raise ValueError("the smallest difference that matters must be positive")
+    return math.ceil(((Z_975 + Z_80) * sd / smallest) ** 2)

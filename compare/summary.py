@@ -1,4 +1,7 @@
-"""Turn a run's per-answer scores into the numbers a team reads: means with CIs, splits, gaps, latency."""
+"""Summarise a scored run into the numbers a team reads: means with CIs, splits, gaps, latency.
+
+The third step of a run (ask → score → summarise → price → advise).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,13 @@ from itertools import combinations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from compare import metrics
-from compare.runner import RunResult, Scored
+from answers import metrics
+from compare.run import RunResult, Scored
 from compare.stats import Interval, bootstrap_mean, paired_difference
 
 HEADLINE = "token_f1"
 FACT_METRIC = "numbers"  # the figures a fact states: what goes stale when a fact changes
-COMPARED = ("token_f1", "numbers", "exact_match", "rouge_l", "semantic", "judge")
+COMPARED = tuple(metrics.LABELS)  # every metric a side is compared on, in display order
 KIND_ORDER = ("stable", "changed", "new")  # the eval's kinds of fact, oldest knowledge first
 
 
@@ -65,6 +68,12 @@ class RunSummary(BaseModel):
     quality: list[SideQuality]
     gaps: list[PairGap]
     sides: list[SideStats]
+    chance: float | None = None  # accuracy of guessing on the multiple-choice items
+
+    def metrics(self) -> list[str]:
+        """The metrics measured in this run, in display order."""
+        present = {q.metric for q in self.quality}
+        return [m for m in COMPARED if m in present]
 
     def quality_of(self, answerer: str, metric: str = HEADLINE) -> SideQuality | None:
         """One answerer's quality on one metric."""
@@ -109,7 +118,13 @@ def summarise_run(run: RunResult, *, seed: int = 0) -> RunSummary:
                 gaps.append(
                     PairGap(a=a, b=b, metric=metric, diff=paired_difference(xs, ys, seed=seed))
                 )
-    return RunSummary(quality=quality, gaps=gaps, sides=sides)
+    choice_items = [i for i in run.items if i.is_multiple_choice and i.choices]
+    chance = (
+        sum(1 / len(i.choices or [1]) for i in choice_items) / len(choice_items)
+        if choice_items
+        else None
+    )
+    return RunSummary(quality=quality, gaps=gaps, sides=sides, chance=chance)
 
 
 def _finite(value: float | None) -> bool:
@@ -177,15 +192,15 @@ def _side_stats(run: RunResult, name: str) -> SideStats:
         cached=sum(r.cached for r in rows),
         latency_p50_s=float(np.percentile(latencies, 50)),
         latency_p95_s=float(np.percentile(latencies, 95)),
-        mean_prompt_tokens=float(np.mean([r.answer.prompt_tokens for r in ok])) if ok else 0.0,
-        mean_completion_tokens=float(np.mean([r.answer.completion_tokens for r in ok]))
-        if ok
-        else 0.0,
-        mean_embedding_tokens=float(np.mean([r.answer.embedding_tokens for r in ok]))
-        if ok
-        else 0.0,
+        mean_prompt_tokens=_mean([r.answer.usage.prompt_tokens for r in ok]),
+        mean_completion_tokens=_mean([r.answer.usage.completion_tokens for r in ok]),
+        mean_embedding_tokens=_mean([r.answer.usage.embedding_tokens for r in ok]),
         retrieval=retrieval,
         label_accuracy=accuracy,
         label_macro_f1=macro,
         first_error=errors[0].answer.error if errors else None,
     )
+
+
+def _mean(values: list[int]) -> float:
+    return float(np.mean(values)) if values else 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from corpus.record import LoadReport
+    from corpus.outcome import LoadReport
 
 
 class CorpusError(Exception):
@@ -23,3 +23,11 @@ class StrictModeError(CorpusError):
 
 class ExportError(CorpusError):
     """An export target was asked for that does not exist."""
+
+
+class LineError(Exception):
+    """A line that cannot become a record: a code, what is wrong, and how to fix it."""
+
+    def __init__(self, code: str, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint

@@ -40,8 +40,14 @@ class Unconvertible(Exception):
     """Raised by a converter when a record breaks the target's rules."""
 
 
-def _dialogue(record: Record) -> tuple[str | None, list[Message]]:
-    """(system prompt, user/assistant turns) of a record; Unconvertible for plain text."""
+def _dialogue(record: Record, *, tools_ok: bool = False) -> tuple[str | None, list[Message]]:
+    """(system prompt, the other turns) of a record; Unconvertible for plain text, and for tool
+    calls where the target has no place for them."""
+    if record.has_tools and not tools_ok:
+        raise Unconvertible(
+            "has tool calls or offered tools; this target has no place for them "
+            "(openai, sharegpt and trl-conversational keep them)"
+        )
     turns = record.chat()
     if not turns:
         raise Unconvertible("plain text has no assistant reply; this target needs one")
@@ -56,11 +62,60 @@ def _single_turn(record: Record) -> tuple[str | None, str, str]:
     return system, dialogue[0].content, dialogue[1].content
 
 
+def _call_ids(dialogue: list[Message]) -> dict[int, str]:
+    """An id for every tool call and the tool turn answering it (`call_N` where a format had none)."""
+    ids: dict[int, str] = {}
+    pending: list[str] = []
+    for i, m in enumerate(dialogue):
+        for k, call in enumerate(m.tool_calls):
+            pending.append(call.id or f"call_{i}_{k}")
+            ids[(i << 8) | k] = pending[-1]
+        if m.role == "tool":
+            ids[i << 8] = m.tool_call_id or (pending.pop(0) if pending else f"call_{i}")
+    return ids
+
+
+def _openai_message(
+    m: Message, i: int, ids: dict[int, str], raw_args: bool = True
+) -> dict[str, Any]:
+    line: dict[str, Any] = {"role": m.role}
+    if m.content or not m.tool_calls:
+        line["content"] = m.content
+    if m.tool_calls:
+        line["tool_calls"] = [
+            {
+                "id": ids[(i << 8) | k],
+                "type": "function",
+                "function": {
+                    "name": c.name,
+                    "arguments": c.arguments if raw_args else json.loads(c.arguments),
+                },
+            }
+            for k, c in enumerate(m.tool_calls)
+        ]
+    if m.role == "tool":
+        line["tool_call_id"] = ids[i << 8]
+        if m.name:
+            line["name"] = m.name
+    return line
+
+
+def _openai_tools(record: Record) -> list[dict[str, Any]]:
+    return [{"type": "function", "function": t} for t in json.loads(record.tools or "[]")]
+
+
 def to_openai(record: Record) -> dict[str, Any]:
-    """OpenAI chat fine-tuning: messages with system/user/assistant, ending with an assistant turn."""
-    system, dialogue = _dialogue(record)
+    """OpenAI chat fine-tuning: system/user/assistant/tool messages ending with the assistant,
+    tool calls and offered tools kept."""
+    system, dialogue = _dialogue(record, tools_ok=True)
     head = [{"role": "system", "content": system}] if system else []
-    return {"messages": head + [{"role": m.role, "content": m.content} for m in dialogue]}
+    ids = _call_ids(dialogue)
+    line: dict[str, Any] = {
+        "messages": head + [_openai_message(m, i, ids) for i, m in enumerate(dialogue)]
+    }
+    if record.tools:
+        line["tools"] = _openai_tools(record)
+    return line
 
 
 def to_gemini(record: Record) -> dict[str, Any]:
@@ -91,15 +146,26 @@ def to_alpaca(record: Record) -> dict[str, Any]:
     return line
 
 
+def _sharegpt_turns(m: Message) -> list[dict[str, str]]:
+    if not m.tool_calls:
+        names = {"user": "human", "assistant": "gpt", "tool": "observation"}
+        return [{"from": names[m.role], "value": m.content}]
+    calls = [{"name": c.name, "arguments": json.loads(c.arguments)} for c in m.tool_calls]
+    value = json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)
+    return [{"from": "function_call", "value": value}]
+
+
 def to_sharegpt(record: Record) -> dict[str, Any]:
-    """ShareGPT: conversations of human/gpt turns, system prompt in its own key."""
-    system, dialogue = _dialogue(record)
-    names = {"user": "human", "assistant": "gpt"}
-    line: dict[str, Any] = {
-        "conversations": [{"from": names[m.role], "value": m.content} for m in dialogue]
-    }
+    """ShareGPT (LLaMA-Factory): human/gpt turns, function_call/observation turns, system and
+    tools (a JSON string) in their own keys."""
+    system, dialogue = _dialogue(record, tools_ok=True)
+    if any(m.content and m.tool_calls for m in dialogue):
+        raise Unconvertible("an assistant turn has both text and tool calls; ShareGPT holds one")
+    line: dict[str, Any] = {"conversations": [t for m in dialogue for t in _sharegpt_turns(m)]}
     if system:
         line["system"] = system
+    if record.tools:
+        line["tools"] = json.dumps(json.loads(record.tools), ensure_ascii=False)
     return line
 
 
@@ -112,14 +178,16 @@ def to_trl_prompt_completion(record: Record) -> dict[str, Any]:
 
 
 def to_trl_conversational(record: Record) -> dict[str, Any]:
-    """TRL conversational prompt-completion: prompt messages and the final assistant message."""
-    system, dialogue = _dialogue(record)
+    """TRL conversational prompt-completion: prompt messages and the final assistant message;
+    tool calls (arguments as objects) and `tools` as TRL's tool-calling datasets write them."""
+    system, dialogue = _dialogue(record, tools_ok=True)
     head = [{"role": "system", "content": system}] if system else []
-    prompt = head + [{"role": m.role, "content": m.content} for m in dialogue[:-1]]
-    return {
-        "prompt": prompt,
-        "completion": [{"role": "assistant", "content": dialogue[-1].content}],
-    }
+    ids = _call_ids(dialogue)
+    turns = [_openai_message(m, i, ids, raw_args=False) for i, m in enumerate(dialogue)]
+    line: dict[str, Any] = {"prompt": head + turns[:-1], "completion": turns[-1:]}
+    if record.tools:
+        line["tools"] = _openai_tools(record)
+    return line
 
 
 def to_text(record: Record) -> dict[str, Any]:

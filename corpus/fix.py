@@ -1,4 +1,4 @@
-"""Repair the file-level problems the loader reports: BOM, cp1251, JSON arrays, blank lines."""
+"""Repair the file-level problems the loader reports: BOM, cp1251, UTF-16, JSON arrays, blank lines."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class FixResult(BaseModel):
@@ -29,6 +30,9 @@ def fix_file(src: Path, out: Path) -> FixResult:
     """Write `src` as clean JSONL to `out`; lines that are not JSON are copied unchanged for review."""
     data = src.read_bytes()
     changes: set[str] = set()
+    if data.startswith(UTF16_BOMS):
+        data = data.decode("utf-16").encode("utf-8")
+        changes.add("re-encoded UTF-16 as UTF-8")
     if data.startswith(BOM):
         data = data[len(BOM) :]
         changes.add("removed the UTF-8 BOM")

@@ -1,36 +1,52 @@
 """Detect which fine-tuning shape a JSON object has and normalise it to record fields.
 
 Every check raises `LineError` with a code, a message and a fix hint; nothing here knows about
-files or line numbers (the loader adds those).
+files or line numbers (the loader adds those). Chat shapes live in `corpus.chats`, preference
+pairs in `corpus.preference`.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+import re
 from typing import Any
 
+from corpus.chats import check_turn_order, from_turns, parse_chat, parse_gemini, parse_sharegpt
+from corpus.diagnose import json_type
+from corpus.errors import LineError
+from corpus.parsed import ANSWER_KEYS, Parsed, string_field
+from corpus.preference import PAIR_KEYS, parse_dpo
 from corpus.record import Format
 
-ANSWER_KEYS = ("output", "output_text", "response")
+__all__ = ["LineError", "Parsed", "check_turn_order", "detect_format", "json_type", "parse_object"]
+
 DATE_KEYS = ("as_of", "date", "updated_at", "created_at", "timestamp")
 META_KEYS = frozenset(("id", *DATE_KEYS))
+MEDIA_KEYS = {"images": "<image>", "videos": "<video>", "audios": "<audio>"}
+KTO_KEYS = frozenset(("kto_tag", "label"))
 
 # The keys that make up each shape (required first, then optional), for detection and hints.
 SHAPES: dict[Format, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Format.PROMPT_COMPLETION: (("prompt", "completion"), ()),
-    Format.INSTRUCTION: (("instruction", "output"), ("input", "system", "output_text", "response")),
+    Format.INSTRUCTION: (
+        ("instruction", "output"),
+        ("input", "system", "output_text", "response", "history"),
+    ),
     Format.VERTEX: (("input_text", "output_text"), ()),
-    Format.CHAT: (("messages",), ()),
+    Format.CHAT: (("messages",), ("tools", "functions", "parallel_tool_calls")),
     Format.GEMINI: (("contents",), ("systemInstruction", "system_instruction")),
-    Format.SHAREGPT: (("conversations",), ("system",)),
+    Format.SHAREGPT: (("conversations",), ("system", "tools")),
     Format.TEXT: (("text",), ()),
     Format.CLASSIFICATION: (("text", "label"), ()),
+    Format.DPO: (
+        ("chosen", "rejected"),
+        ("input", "preferred_output", "non_preferred_output", "rejected_response"),
+    ),
+    Format.KTO: (("kto_tag",), ()),
 }
-CHAT_ROLES = {"system", "user", "assistant"}
-GEMINI_ROLES = {"user": "user", "model": "assistant"}
-SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant"}
-SHAREGPT_ROLES["assistant"] = "assistant"
+KNOWN_KEYS = (
+    META_KEYS | MEDIA_KEYS.keys() | {k for req, opt in SHAPES.values() for k in (*req, *opt)}
+)
 # Keys people often use for a known shape's keys, for the unknown-shape hint.
 KEY_ALIASES = {
     "question": "prompt",
@@ -49,67 +65,48 @@ KEY_ALIASES = {
     "category": "label",
     "class": "label",
 }
-JSON_TYPES = {
-    "int": "a number",
-    "float": "a number",
-    "dict": "an object",
-    "list": "an array",
-    "bool": "a boolean",
-    "str": "a string",
-    "NoneType": "null",
-}
-ROLE_HINTS = {"bot": "assistant", "ai": "assistant", "model": "assistant", "human": "user"}
-
-
-class LineError(Exception):
-    """A line that cannot become a record: a code, what is wrong, and how to fix it."""
-
-    def __init__(self, code: str, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.code, self.message, self.hint = code, message, hint
-
-
-@dataclass
-class Parsed:
-    """The fields a line contributes to a `Record` (before ids, dates and sources are added)."""
-
-    format: Format
-    turns: list[tuple[str, str]] = field(default_factory=list)  # (role, content)
-    question: str | None = None
-    context: str | None = None
-    answer: str | None = None
-    system: str | None = None
-    text: str | None = None
-    label: str | None = None
-    multi_turn: bool = False
 
 
 def detect_format(obj: dict[str, Any]) -> Format:
     """Name the shape of a JSON object, or raise `unknown_shape` listing the keys and the nearest shape.
 
-    Example: {"prompt": "2+2?", "completion": "4", "id": "a"} -> Format.PROMPT_COMPLETION
+    >>> detect_format({"prompt": "2+2?", "completion": "4", "id": "a"})
+    <Format.PROMPT_COMPLETION: 'prompt_completion'>
+    >>> detect_format({"messages": [], "label": False})
+    <Format.KTO: 'kto'>
     """
-    keys = set(obj) - META_KEYS
-    if "messages" in keys:
+    if not PAIR_KEYS.isdisjoint(obj):
+        return Format.DPO
+    if "kto_tag" in obj or (type(obj.get("label")) is bool and "text" not in obj):
+        return Format.KTO
+    if "messages" in obj:
         return Format.CHAT
-    if "contents" in keys:
+    if "contents" in obj:
         return Format.GEMINI
-    if "conversations" in keys:
+    if "conversations" in obj:
         return Format.SHAREGPT
-    if "instruction" in keys:
+    if "instruction" in obj:
         return Format.INSTRUCTION
-    if "input_text" in keys:
+    if "input_text" in obj:
         return Format.VERTEX
-    if "prompt" in keys:
+    if "prompt" in obj:
         return Format.PROMPT_COMPLETION
-    if "text" in keys:
-        return Format.CLASSIFICATION if "label" in keys else Format.TEXT
+    if "text" in obj:
+        return Format.CLASSIFICATION if "label" in obj else Format.TEXT
+    keys = set(obj) - META_KEYS
     raise LineError("unknown_shape", _unknown_shape_message(keys), _unknown_shape_hint(keys))
 
 
 def parse_object(obj: dict[str, Any], fmt: Format) -> Parsed:
-    """Validate an object of a known shape and return its normalised fields."""
-    return _PARSERS[fmt](obj)
+    """Validate an object of a known shape and return its normalised fields.
+
+    >>> parse_object({"instruction": "Capital of Peru?", "output": "Lima"}, Format.INSTRUCTION).answer
+    'Lima'
+    """
+    parsed = _PARSERS[fmt](obj)
+    if not MEDIA_KEYS.keys().isdisjoint(obj):
+        _drop_media(obj, parsed)
+    return parsed
 
 
 def _unknown_shape_message(keys: set[str]) -> str:
@@ -135,48 +132,27 @@ def _unknown_shape_hint(keys: set[str]) -> str:
     )
 
 
-def json_type(value: Any) -> str:
-    """The JSON type of a value, with its article: 3 -> 'a number', {} -> 'an object'."""
-    return JSON_TYPES.get(type(value).__name__, type(value).__name__)
-
-
-def _string(
-    obj: dict[str, Any], key: str, *, required: bool = True, empty_ok: bool = False
-) -> str | None:
-    """Return obj[key] as a string, checking presence, type and emptiness."""
-    if key not in obj or obj[key] is None:
-        if required:
-            code = "missing_answer" if key in {"completion", *ANSWER_KEYS} else "missing_field"
-            raise LineError(code, f"'{key}' is missing", f'add a non-empty "{key}" string')
-        return None
-    value = obj[key]
-    if not isinstance(value, str):
-        raise LineError(
-            "wrong_type",
-            f"'{key}' is {json_type(value)}, not a string",
-            f'write "{key}" as a JSON string, e.g. "{key}": "..."',
-        )
-    if not empty_ok and not value.strip():
-        code = "empty_answer" if key in {"completion", *ANSWER_KEYS} else "empty_field"
-        raise LineError(code, f"'{key}' is empty", f'fill "{key}" or drop the line')
-    return value
-
-
-def _qa(fmt: Format, question: str, answer: str, **extra: Any) -> Parsed:
-    return Parsed(format=fmt, question=question, answer=answer, **extra)
-
-
 def _prompt_completion(obj: dict[str, Any]) -> Parsed:
-    if isinstance(obj.get("prompt"), list):
+    if type(obj.get("prompt")) is list:
         return _trl_conversational(obj)
     if "completion" not in obj:
         alt = next((k for k in ANSWER_KEYS if k in obj), None)
         hint = f"rename '{alt}' to 'completion'" if alt else 'add "completion": "..."'
         raise LineError("missing_answer", "'prompt' has no 'completion'", hint)
-    question = _string(obj, "prompt")
-    answer = _string(obj, "completion")
-    assert question is not None and answer is not None
-    return _qa(Format.PROMPT_COMPLETION, question, answer)
+    question = string_field(obj, "prompt")
+    answer = string_field(obj, "completion")
+    return Parsed(Format.PROMPT_COMPLETION, question=question, answer=answer)
+
+
+def _trl_conversational(obj: dict[str, Any]) -> Parsed:
+    completion = obj.get("completion")
+    if type(completion) is not list:
+        raise LineError(
+            "wrong_type",
+            "'prompt' is a list but 'completion' is not",
+            "make both lists of messages",
+        )
+    return parse_chat({"messages": [*obj["prompt"], *completion], "tools": obj.get("tools")})
 
 
 def _instruction(obj: dict[str, Any]) -> Parsed:
@@ -193,29 +169,49 @@ def _instruction(obj: dict[str, Any]) -> Parsed:
             f"both {' and '.join(present)} are set",
             "keep exactly one of output / output_text / response",
         )
-    question = _string(obj, "instruction")
-    answer = _string(obj, present[0])
-    context = _string(obj, "input", required=False, empty_ok=True) or None
-    system = _string(obj, "system", required=False, empty_ok=True) or None
-    assert question is not None and answer is not None
-    return _qa(Format.INSTRUCTION, question, answer, context=context, system=system)
+    question = string_field(obj, "instruction")
+    answer = string_field(obj, present[0])
+    context = string_field(obj, "input", required=False, empty_ok=True) or None
+    system = string_field(obj, "system", required=False, empty_ok=True) or None
+    parsed = Parsed(
+        Format.INSTRUCTION, question=question, answer=answer, context=context, system=system
+    )
+    return _with_history(obj["history"], parsed) if obj.get("history") else parsed
+
+
+def _with_history(history: Any, parsed: Parsed) -> Parsed:
+    """Alpaca's `history`: earlier [instruction, answer] pairs become earlier chat turns."""
+    if type(history) is not list or any(
+        type(p) is not list or len(p) != 2 or not all(type(t) is str for t in p) for p in history
+    ):
+        raise LineError(
+            "wrong_type",
+            "'history' is not a list of [instruction, answer] pairs",
+            'write "history": [["earlier question", "earlier answer"], ...]',
+        )
+    user = f"{parsed.question}\n\n{parsed.context}" if parsed.context else parsed.question
+    turns = [("system", parsed.system)] if parsed.system else []
+    turns += [(role, text) for q, a in history for role, text in (("user", q), ("assistant", a))]
+    full = from_turns(
+        Format.INSTRUCTION, [*turns, ("user", user or ""), ("assistant", parsed.answer or "")], None
+    )
+    full.question, full.context = parsed.question, parsed.context
+    return full
 
 
 def _vertex(obj: dict[str, Any]) -> Parsed:
-    question = _string(obj, "input_text")
+    question = string_field(obj, "input_text")
     if "output_text" not in obj:
         raise LineError("missing_answer", "'input_text' has no 'output_text'", 'add "output_text"')
-    answer = _string(obj, "output_text")
-    assert question is not None and answer is not None
-    return _qa(Format.VERTEX, question, answer)
+    return Parsed(Format.VERTEX, question=question, answer=string_field(obj, "output_text"))
 
 
 def _text(obj: dict[str, Any]) -> Parsed:
-    return Parsed(format=Format.TEXT, text=_string(obj, "text"))
+    return Parsed(Format.TEXT, text=string_field(obj, "text"))
 
 
 def _classification(obj: dict[str, Any]) -> Parsed:
-    text = _string(obj, "text")
+    text = string_field(obj, "text")
     label = obj.get("label")
     if isinstance(label, bool) or not isinstance(label, str | int):
         raise LineError(
@@ -225,168 +221,70 @@ def _classification(obj: dict[str, Any]) -> Parsed:
         )
     if not str(label).strip():
         raise LineError("empty_answer", "'label' is empty", "give every text a label")
-    return Parsed(format=Format.CLASSIFICATION, text=text, label=str(label))
+    return Parsed(Format.CLASSIFICATION, text=text, label=str(label))
 
 
-def _content(value: Any, where: str) -> str:
-    """Message content: a string, or a list of text parts joined."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        texts = []
-        for part in value:
-            if isinstance(part, str):
-                texts.append(part)
-            elif isinstance(part, dict) and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-            else:
-                raise LineError(
-                    "wrong_type",
-                    f"{where} has a non-text part {str(part)[:60]}",
-                    'only text parts are supported: {"type": "text", "text": "..."}',
-                )
-        return "".join(texts)
-    raise LineError(
-        "wrong_type",
-        f"{where} content is {json_type(value)}",
-        "write content as a string or a list of text parts",
-    )
-
-
-def _chat(obj: dict[str, Any]) -> Parsed:
-    messages = obj["messages"]
-    if not isinstance(messages, list) or not messages:
-        raise LineError(
-            "wrong_type", "'messages' is not a non-empty list", 'write "messages": [{...}, ...]'
-        )
-    turns: list[tuple[str, str]] = []
-    for i, msg in enumerate(messages, 1):
-        if not isinstance(msg, dict):
-            raise LineError(
-                "wrong_type", f"message {i} is not an object", '{"role": ..., "content": ...}'
-            )
-        role = msg.get("role")
-        if role not in CHAT_ROLES:
-            fix = ROLE_HINTS.get(str(role).lower(), "system, user or assistant")
-            raise LineError("unknown_role", f"message {i} has role {role!r}", f"use role {fix!r}")
-        if "content" not in msg:
-            raise LineError(
-                "missing_field", f"message {i} has no 'content'", 'add "content": "..."'
-            )
-        turns.append((role, _content(msg["content"], f"message {i}")))
-    return _from_turns(Format.CHAT, turns)
-
-
-def _trl_conversational(obj: dict[str, Any]) -> Parsed:
-    prompt, completion = obj.get("prompt"), obj.get("completion")
-    if not isinstance(completion, list):
+def _kto(obj: dict[str, Any]) -> Parsed:
+    """KTO: a chat or QA line with a true (desirable) or false (undesirable) label."""
+    key = "kto_tag" if "kto_tag" in obj else "label"
+    tag = obj[key]
+    if type(tag) is not bool:
         raise LineError(
             "wrong_type",
-            "'prompt' is a list but 'completion' is not",
-            "make both lists of messages",
+            f"'{key}' is {json_type(tag)}, not true or false",
+            f'write "{key}": true for a desirable answer, false for an undesirable one',
         )
-    parsed = _chat({"messages": [*prompt, *completion]})  # type: ignore[misc]
+    rest = {k: v for k, v in obj.items() if k not in KTO_KEYS}
+    try:
+        base = detect_format(rest)
+    except LineError:
+        base = Format.TEXT  # a tag on nothing else: say what a KTO line needs
+    if base in (Format.TEXT, Format.CLASSIFICATION, Format.DPO, Format.KTO):
+        raise LineError(
+            "unknown_shape",
+            f"'{key}' marks a KTO line, but it has no prompt and answer",
+            'write a chat or "prompt" + "completion" beside the label',
+        )
+    parsed = _PARSERS[base](rest)
+    parsed.format, parsed.undesirable = Format.KTO, not tag
     return parsed
 
 
-def _gemini(obj: dict[str, Any]) -> Parsed:
-    contents = obj["contents"]
-    if not isinstance(contents, list) or not contents:
+def _drop_media(obj: dict[str, Any], parsed: Parsed) -> None:
+    """`images` / `videos` / `audios` beside `<image>`-style tokens: count the media, drop tokens."""
+    tokens = []
+    for key, token in MEDIA_KEYS.items():
+        items = obj.get(key)
+        if items:
+            parsed.media += len(items) if type(items) is list else 1
+            tokens.append(token)
+    if not tokens:
+        return
+    pattern = re.compile("|".join(map(re.escape, tokens)))
+
+    def strip(text: str | None) -> str | None:
+        return None if text is None else pattern.sub("", text).strip()
+
+    parsed.turns = [(role, strip(text) or "") for role, text in parsed.turns]
+    parsed.question, parsed.context = strip(parsed.question), strip(parsed.context) or None
+    parsed.answer, parsed.text = strip(parsed.answer), strip(parsed.text)
+    if parsed.question == "" or parsed.text == "":
         raise LineError(
-            "wrong_type", "'contents' is not a non-empty list", 'write "contents": [{...}]'
+            "empty_field",
+            f"no text is left once the {parsed.media} media item(s) are dropped",
+            "this corpus reads text only: give the line a text question",
         )
-    turns: list[tuple[str, str]] = []
-    sys_obj = obj.get("systemInstruction", obj.get("system_instruction"))
-    if sys_obj is not None:
-        parts = sys_obj.get("parts") if isinstance(sys_obj, dict) else None
-        turns.append(("system", _content(parts, "systemInstruction")))
-    for i, item in enumerate(contents, 1):
-        if not isinstance(item, dict):
-            raise LineError(
-                "wrong_type", f"contents[{i}] is not an object", '{"role": ..., "parts": [...]}'
-            )
-        role = item.get("role")
-        if role not in GEMINI_ROLES:
-            fix = "model" if role == "assistant" else "user or model"
-            raise LineError(
-                "unknown_role", f"contents[{i}] has role {role!r}", f"Gemini uses {fix!r}"
-            )
-        turns.append((GEMINI_ROLES[role], _content(item.get("parts"), f"contents[{i}]")))
-    return _from_turns(Format.GEMINI, turns)
-
-
-def _sharegpt(obj: dict[str, Any]) -> Parsed:
-    conversations = obj["conversations"]
-    if not isinstance(conversations, list) or not conversations:
-        raise LineError(
-            "wrong_type", "'conversations' is not a non-empty list", "write a list of turns"
-        )
-    turns: list[tuple[str, str]] = []
-    if isinstance(obj.get("system"), str) and obj["system"].strip():
-        turns.append(("system", obj["system"]))
-    for i, item in enumerate(conversations, 1):
-        who = item.get("from") if isinstance(item, dict) else None
-        if who not in SHAREGPT_ROLES:
-            raise LineError(
-                "unknown_role", f"turn {i} is from {who!r}", "use 'system', 'human' or 'gpt'"
-            )
-        turns.append((SHAREGPT_ROLES[who], _content(item.get("value"), f"turn {i}")))
-    return _from_turns(Format.SHAREGPT, turns)
-
-
-def _from_turns(fmt: Format, turns: list[tuple[str, str]]) -> Parsed:
-    """Check the order of chat turns and take the question/answer from the last exchange."""
-    check_turn_order(turns)
-    system = turns[0][1] if turns[0][0] == "system" else None
-    dialogue = [content for role, content in turns if role != "system"]
-    return Parsed(
-        format=fmt,
-        turns=turns,
-        system=system,
-        question=dialogue[-2],
-        answer=dialogue[-1],
-        multi_turn=len(dialogue) > 2,
-    )
-
-
-def check_turn_order(turns: list[tuple[str, str]]) -> None:
-    """Raise unless turns are [system] user assistant (user assistant)... with non-empty answers."""
-    roles = [role for role, _ in turns]
-    if "assistant" not in roles:
-        raise LineError(
-            "no_assistant",
-            "the chat has no assistant turn",
-            "end the chat with the expected assistant reply",
-        )
-    if "system" in roles[1:]:
-        raise LineError(
-            "role_order",
-            "a system turn appears after the first turn",
-            "put the system turn first, once",
-        )
-    dialogue = roles[1:] if roles[0] == "system" else roles
-    expected = ["user", "assistant"] * (len(dialogue) // 2 + 1)
-    if dialogue != expected[: len(dialogue)] or dialogue[-1] != "assistant":
-        shown = " -> ".join(roles)
-        raise LineError(
-            "role_order",
-            f"roles out of order: {shown}",
-            "alternate user and assistant, starting with user and ending with assistant",
-        )
-    for role, content in turns:
-        if role == "assistant" and not content.strip():
-            raise LineError(
-                "empty_answer", "an assistant turn is empty", "write the expected reply"
-            )
 
 
 _PARSERS = {
     Format.PROMPT_COMPLETION: _prompt_completion,
     Format.INSTRUCTION: _instruction,
     Format.VERTEX: _vertex,
-    Format.CHAT: _chat,
-    Format.GEMINI: _gemini,
-    Format.SHAREGPT: _sharegpt,
+    Format.CHAT: parse_chat,
+    Format.GEMINI: parse_gemini,
+    Format.SHAREGPT: parse_sharegpt,
     Format.TEXT: _text,
     Format.CLASSIFICATION: _classification,
+    Format.DPO: parse_dpo,
+    Format.KTO: _kto,
 }

@@ -1,57 +1,84 @@
-"""Read JSONL corpora line by line: every valid line becomes a `Record`, every other line a `Reject`.
+"""Read corpora as a stream: every valid line becomes a `Record`, every other line a `Reject`.
 
-For every file, valid + rejected + blank == lines, whatever the input.
+`iter_load` yields records, rejects, warnings and one `FileReport` per file as it reads, holding
+only what duplicate detection needs (two integers per record); `load_file` and `load_corpus`
+collect the same stream into lists for small corpora and the app.
 """
 
 from __future__ import annotations
 
 import gc
-import json
-import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import orjson
 
-from corpus.errors import CorpusError, StrictModeError
-from corpus.formats import (
-    DATE_KEYS,
-    META_KEYS,
-    SHAPES,
-    LineError,
-    detect_format,
-    json_type,
-    parse_object,
-)
-from corpus.record import (
-    FileReport,
-    LoadReport,
-    Message,
-    Record,
-    Reject,
-    SourceRef,
-    construct,
-    hash_pairs,
-    turn_pairs,
-)
+from corpus.diagnose import BOM, json_document, parse_line, sniff
+from corpus.duplicates import DuplicateIndex
+from corpus.errors import LineError, StrictModeError
+from corpus.file_reader import FileReader
+from corpus.files import corpus_files
+from corpus.outcome import FileLoad, FileReport, LoadReport, Notice, Reject
+from corpus.record import Record
 
-DEFAULT_MAX_LINE_CHARS = 32_768
-BOM = b"\xef\xbb\xbf"
-FILE_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
-CYRILLIC = re.compile("[А-Яа-яЁё]")
-KNOWN_KEYS = META_KEYS | {k for req, opt in SHAPES.values() for k in (*req, *opt)}
-ROLE_AS_KEY = re.compile(r'"role"\s*:\s*"(\w+)"\s*:')
+# Against runaway input only (a file without newlines, a dump of many MB on one line): the
+# longest per-example context of any platform in `corpus.limits` is 131,072 tokens, well under
+# 1 MB of text, and a line is read into memory whole, so 8 MiB is far past any real example.
+DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
+CHUNK = 1 << 20
+HEAD = 1 << 16
+
+Event = Record | Reject | Notice | FileReport
+
+
+def iter_load(
+    paths: Sequence[str | Path] | str | Path,
+    *,
+    strict: bool = False,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> Iterator[Event]:
+    """Stream a corpus: records, rejects and warnings as they are read, then each file's counts.
+
+    Memory grows with the corpus only by the duplicate index. `strict` refuses files that are
+    not JSON Lines (a JSON array, one pretty-printed object); dropping the records of files with
+    rejects is `load_corpus`'s job, since that needs the whole file first.
+    """
+    seen = DuplicateIndex()
+    for path in corpus_files(paths):
+        yield from _file_events(path, seen, strict, max_line_bytes)
+
+
+def load_file(
+    path: Path,
+    *,
+    seen: DuplicateIndex | None = None,
+    strict: bool = False,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> FileLoad:
+    """Load one file into lists; `seen` is shared across files to find duplicates."""
+    records: list[Record] = []
+    rejects: list[Reject] = []
+    warnings: list[Notice] = []
+    report = FileReport(file=str(path))
+    for event in _file_events(path, seen or DuplicateIndex(), strict, max_line_bytes):
+        if type(event) is Record:
+            records.append(event)
+        elif type(event) is Reject:
+            rejects.append(event)
+        elif type(event) is Notice:
+            warnings.append(event)
+        else:
+            report = event  # type: ignore[assignment]
+    return FileLoad(records=records, rejects=rejects, warnings=warnings, report=report)
 
 
 def load_corpus(
     paths: Sequence[str | Path] | str | Path,
     *,
     strict: bool = False,
-    max_line_chars: int = DEFAULT_MAX_LINE_CHARS,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> LoadReport:
     """Load files or directories of JSONL; lenient keeps valid records, strict raises on any reject.
 
@@ -59,9 +86,16 @@ def load_corpus(
     every file without rejects.
     """
     report = LoadReport()
-    seen: dict[str, SourceRef] = {}
     with _no_gc_pauses():
-        _load_into(report, corpus_files(paths), seen, max_line_chars)
+        for event in iter_load(paths, strict=strict, max_line_bytes=max_line_bytes):
+            if type(event) is Record:
+                report.records.append(event)
+            elif type(event) is Reject:
+                report.rejects.append(event)
+            elif type(event) is Notice:
+                report.warnings.append(event)
+            else:
+                report.files.append(event)  # type: ignore[arg-type]
     if strict and report.rejects:
         failed = {r.file for r in report.rejects}
         report.records = [r for r in report.records if r.source.file not in failed]
@@ -82,49 +116,100 @@ def _no_gc_pauses() -> Iterator[None]:
             gc.enable()
 
 
-def _load_into(
-    report: LoadReport, files: list[Path], seen: dict[str, SourceRef], max_line_chars: int
-) -> None:
-    for path in files:
-        records, rejects, warnings, file_report = load_file(
-            path, seen=seen, max_line_chars=max_line_chars
-        )
-        report.records.extend(records)
-        report.rejects.extend(rejects)
-        report.warnings.extend(warnings)
-        report.files.append(file_report)
+def _file_events(path: Path, seen: DuplicateIndex, strict: bool, ceiling: int) -> Iterator[Event]:
+    reader = FileReader(path, seen.add_file(str(path)), seen)
+    with path.open("rb") as handle:
+        head = handle.read(HEAD)
+        kind = sniff(head, whole=len(head) < HEAD)
+        data = head + handle.read() if kind == "json" else b""  # one JSON value: read it whole
+    document = json_document(data) if data else None
+    if kind in ("binary", "utf16"):
+        yield reader.unreadable(kind, _raw_lines(path, ceiling))
+    elif document is not None and strict:
+        yield reader.whole_file_reject(*document, data)
+    elif document is not None:
+        yield from reader.document(*document, data)
+    else:
+        yield from _jsonl_events(reader, _raw_lines(path, ceiling), ceiling)
+    yield from reader.finish()
 
 
-def corpus_files(paths: Sequence[str | Path] | str | Path) -> list[Path]:
-    """Expand directories to their *.jsonl / *.json files (sorted); a missing path is an error."""
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(
-                p for p in path.iterdir() if p.suffix in {".jsonl", ".json"} and p.is_file()
-            )
-            if not found:
-                raise CorpusError(f"{path}: no .jsonl files in this directory")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
+def _jsonl_events(
+    reader: FileReader, lines: Iterator[bytes | int], ceiling: int
+) -> Iterator[Event]:
+    """The per-line hot path: parse, build, check for a duplicate; every other case off it."""
+    number = 0
+    entry, loads = reader.entry, orjson.loads
+    for raw in lines:
+        number += 1
+        try:
+            obj = loads(raw)  # type: ignore[arg-type]  # an int (a line too long) raises TypeError
+        except (orjson.JSONDecodeError, TypeError):
+            event = _off_path(reader, raw, number, ceiling)
         else:
-            raise CorpusError(f"{path}: no such file or directory")
-    return files
+            event = (
+                entry(obj, number) if type(obj) is dict else _off_path(reader, raw, number, ceiling)
+            )
+        if event is not None:
+            yield event
+    reader.report.lines = number
 
 
-def file_date(path: Path) -> date | None:
-    """The date a file's name starts with (`2026-03-01-faq.jsonl` -> 2026-03-01), if any."""
-    match = FILE_DATE.match(path.name)
-    if not match:
+def _off_path(reader: FileReader, raw: bytes | int, number: int, ceiling: int) -> Event | None:
+    """A line that is not one plain JSON object: too long, BOM, blank, or a reject with its fix."""
+    if type(raw) is int:
+        return reader.reject(number, _too_long(raw, ceiling))
+    assert isinstance(raw, bytes)
+    if number == 1 and raw.startswith(BOM):
+        raw = reader.bom(raw)
+    if not raw.strip():
+        reader.blank_line(number)
         return None
     try:
-        return date.fromisoformat(match.group(1))
-    except ValueError:
-        return None
+        obj = parse_line(raw)
+    except LineError as err:
+        return reader.reject(number, err)
+    return reader.entry(obj, number)
+
+
+def _too_long(size: int, ceiling: int) -> LineError:
+    return LineError(
+        "too_long",
+        f"the line has {size:,} bytes (ceiling {ceiling:,}, against runaway input)",
+        "split it into examples; if it really is one example, raise --max-line-bytes",
+    )
+
+
+def _raw_lines(path: Path, ceiling: int) -> Iterator[bytes | int]:
+    """A file's lines without their newline; a line over `ceiling` bytes comes as its size only."""
+    with path.open("rb") as handle:
+        rest = b""
+        over = -1  # bytes of a line over the ceiling read so far, or -1
+        while chunk := handle.read(CHUNK):
+            if over >= 0:
+                end = chunk.find(b"\n")
+                if end < 0:
+                    over += len(chunk)
+                    continue
+                yield over + end
+                over, chunk = -1, chunk[end + 1 :]
+            parts = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+            rest = parts.pop()
+            for part in parts:
+                yield part if len(part) <= ceiling else len(part)
+            if len(rest) > ceiling:
+                over, rest = len(rest), b""
+        if over >= 0:
+            yield over
+        elif rest:
+            yield rest
+
+
+def iter_records(paths: Sequence[str | Path] | str | Path) -> Iterator[Record]:
+    """Stream the valid records of files or directories (rejects are skipped silently)."""
+    for event in iter_load(paths):
+        if type(event) is Record:
+            yield event
 
 
 def current_records(records: Iterable[Record]) -> list[Record]:
@@ -137,303 +222,26 @@ def current_records(records: Iterable[Record]) -> list[Record]:
     return list(latest.values())
 
 
-def load_file(
-    path: Path,
-    *,
-    seen: dict[str, SourceRef] | None = None,
-    max_line_chars: int = DEFAULT_MAX_LINE_CHARS,
-) -> tuple[list[Record], list[Reject], list[Reject], FileReport]:
-    """Load one file; `seen` (content hash -> first source) is shared across files to find duplicates."""
-    seen = {} if seen is None else seen
-    name = str(path)
-    batch_date = file_date(path)
-    report = FileReport(file=name, batch=_batch(path), as_of=batch_date)
-    records: list[Record] = []
-    rejects: list[Reject] = []
-    warnings: list[Reject] = []
-    blank_lines: list[int] = []
-    raw_lines = path.read_bytes().splitlines()
-    report.lines = len(raw_lines)
+def current_pairs(records: Iterable[Record]) -> dict[str, str]:
+    """Record id -> content hash of each id's newest record (a later line wins a tie), from a stream.
 
-    whole = _whole_file_problem(name, raw_lines)
-    if whole is not None:
-        rejects.append(whole)
-        report.blank = sum(1 for raw in raw_lines if not raw.strip())
-        report.rejected = report.lines - report.blank
-        return records, rejects, warnings, report
-
-    formats: dict[str, list[int]] = {}
-    for number, raw in enumerate(raw_lines, 1):
-        if number == 1 and raw.startswith(BOM):
-            raw = raw[len(BOM) :]
-            warnings.append(
-                Reject(
-                    file=name,
-                    line=1,
-                    code="bom",
-                    message="the file starts with a UTF-8 BOM",
-                    hint="save as UTF-8 without BOM (python -m corpus fix FILE -o OUT)",
-                )
-            )
-        if not raw.strip():
-            blank_lines.append(number)
-            continue
-        try:
-            record = _record(raw, name, number, batch_date, report.batch, max_line_chars)
-        except LineError as err:
-            rejects.append(
-                Reject(file=name, line=number, code=err.code, message=err.message, hint=err.hint)
-            )
-            continue
-        first = seen.setdefault(record.content_hash, record.source)
-        if first is not record.source:
-            rejects.append(
-                Reject(
-                    file=name,
-                    line=number,
-                    code="duplicate",
-                    message=f"same content as {first.file}:{first.line}",
-                    hint="drop the repeated line (exact duplicates over-weight one example)",
-                )
-            )
-            continue
-        records.append(record)
-        formats.setdefault(record.format, []).append(number)
-
-    report.valid, report.rejected, report.blank = len(records), len(rejects), len(blank_lines)
-    report.formats = {str(fmt): len(lines) for fmt, lines in formats.items()}
-    if blank_lines:
-        warnings.append(
-            Reject(
-                file=name,
-                line=blank_lines[0],
-                code="blank_line",
-                message=f"{len(blank_lines)} blank line(s): {_line_list(blank_lines)}",
-                hint="remove blank lines: some platforms reject them",
-            )
-        )
-    if len(formats) > 1:
-        warnings.append(_mixed_formats(name, formats))
-    return records, rejects, warnings, report
-
-
-def _batch(path: Path) -> str:
-    match = FILE_DATE.match(path.name)
-    return match.group(1) if match else path.stem
-
-
-def _record(
-    raw: bytes,
-    file: str,
-    number: int,
-    batch_date: date | None,
-    batch: str | None,
-    max_line_chars: int,
-) -> Record:
-    text = _decode(raw)
-    if len(text) > max_line_chars:
-        raise LineError(
-            "too_long",
-            f"line has {len(text):,} characters (limit {max_line_chars:,})",
-            "shorten or split the example, or raise the limit (--max-line-chars)",
-        )
-    obj = _json_object(text)
-    fmt = detect_format(obj)
-    parsed = parse_object(obj, fmt)
-    as_of = _line_date(obj) or batch_date
-    turns = parsed.turns or turn_pairs(
-        parsed.format,
-        parsed.question,
-        parsed.context,
-        parsed.answer,
-        parsed.system,
-        parsed.text,
-        parsed.label,
-    )
-    digest = hash_pairs(turns, parsed.text)
-    return construct(
-        Record,
-        id=_record_id(obj, digest),
-        format=parsed.format,
-        question=parsed.question,
-        context=parsed.context,
-        answer=parsed.answer,
-        system=parsed.system,
-        messages=_messages(parsed.turns) if parsed.multi_turn else (),
-        text=parsed.text,
-        label=parsed.label,
-        as_of=as_of,
-        batch=batch,
-        source=construct(SourceRef, file=file, line=number),
-        content_hash=digest,
-        meta=_meta(obj),
-    )
-
-
-def _messages(turns: list[tuple[str, str]]) -> tuple[Message, ...]:
-    return tuple(construct(Message, role=role, content=content) for role, content in turns)
-
-
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        guess = raw.decode("cp1251", errors="replace")
-        if CYRILLIC.search(guess):
-            raise LineError(
-                "not_utf8",
-                "the line is not UTF-8; it looks like cp1251 (Windows Cyrillic)",
-                "re-save the file as UTF-8: python -m corpus fix FILE -o OUT "
-                "(or iconv -f cp1251 -t utf-8)",
-            ) from err
-        raise LineError(
-            "not_utf8",
-            f"the line is not UTF-8 (byte 0x{raw[err.start]:02x} at {err.start + 1})",
-            "re-save the file as UTF-8",
-        ) from err
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        obj = orjson.loads(text)  # 3-4x faster than json.loads: it is most of a line's cost
-    except orjson.JSONDecodeError as err:
-        raise LineError("invalid_json", _json_error(text, err), _json_hint(text)) from err
-    if not isinstance(obj, dict):
-        raise LineError(
-            "not_object",
-            f"the line is {json_type(obj)}, not a JSON object",
-            'each line must be one object: {"key": ...}',
-        )
-    return obj
-
-
-def _json_error(text: str, err: orjson.JSONDecodeError) -> str:
-    """The standard library's wording (with a column) when it agrees the line is invalid."""
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as std:
-        return f"invalid JSON: {std.msg} at column {std.colno}"
-    return f"invalid JSON: {err.msg}"  # e.g. NaN or an integer beyond 64 bits
-
-
-def _json_hint(text: str) -> str:
-    role = ROLE_AS_KEY.search(text)
-    if role:
-        return f'a message needs "role" and "content" keys: {{"role": "{role.group(1)}", "content": "..."}}'
-    if re.search(r"\{\s*'", text):
-        return "JSON needs double quotes around keys and strings"
-    if re.search(r",\s*[}\]]", text):
-        return "remove the trailing comma before the closing bracket"
-    return "each line must be one complete JSON object; check quotes, commas and brackets"
-
-
-def _line_date(obj: dict[str, Any]) -> date | None:
-    if obj.keys().isdisjoint(DATE_KEYS):  # the common case, checked in C
-        return None
-    for key in DATE_KEYS:
-        if obj.get(key) is not None:
-            return _parse_date(key, obj[key])
-    return None
-
-
-def _parse_date(key: str, value: Any) -> date:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, int | float):
-            seconds = value / 1000 if value > 1e11 else value  # milliseconds are common too
-            return datetime.fromtimestamp(seconds, tz=UTC).date()
-        if isinstance(value, str):
-            return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
-    except (ValueError, OverflowError, OSError):
-        pass
-    raise LineError(
-        "bad_date",
-        f"'{key}' is {value!r}, not a date",
-        f'write "{key}": "YYYY-MM-DD" (or an ISO date-time, or a Unix timestamp)',
-    )
-
-
-def _record_id(obj: dict[str, Any], digest: str) -> str:
-    value = obj.get("id")
-    if value is None:
-        return f"h-{digest[:16]}"
-    if type(value) is str and value.strip():
-        return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise LineError("wrong_type", f"'id' is {value!r}", 'write "id" as a non-empty string')
-    return str(value)
-
-
-def _meta(obj: dict[str, Any]) -> dict[str, str]:
-    """Extra scalar keys are kept as metadata rather than rejected."""
-    if obj.keys() <= KNOWN_KEYS:  # the common case, checked in C
-        return {}
-    return {
-        k: str(v)
-        for k, v in obj.items()
-        if k not in KNOWN_KEYS and isinstance(v, str | int | float | bool)
-    }
-
-
-def _whole_file_problem(name: str, raw_lines: list[bytes]) -> Reject | None:
-    """A whole file that is a JSON array (or one pretty-printed object) rather than JSONL."""
-    first = next((raw.strip() for raw in raw_lines if raw.strip()), b"")
-    if first.startswith(BOM):
-        first = first[len(BOM) :].strip()
-    if not first.startswith((b"[", b"{")):
-        return None
-    try:
-        json.loads(first)
-        return None  # the first line is complete JSON by itself: judge line by line
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        pass
-    try:
-        whole = json.loads(b"\n".join(raw_lines).removeprefix(BOM))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    if isinstance(whole, list):
-        return Reject(
-            file=name,
-            line=0,
-            code="json_array",
-            message=f"the file is a JSON array of {len(whole)} items, not JSON Lines",
-            hint="convert it to one object per line: python -m corpus fix FILE -o FILE.jsonl",
-        )
-    return Reject(
-        file=name,
-        line=0,
-        code="multiline_json",
-        message="the file is one JSON value spread over several lines, not JSON Lines",
-        hint="write each example on its own line: python -m corpus fix FILE -o FILE.jsonl",
-    )
-
-
-def _mixed_formats(name: str, formats: dict[str, list[int]]) -> Reject:
-    main = max(formats, key=lambda f: len(formats[f]))
-    others = "; ".join(
-        f"{f} on lines {_line_list(lines)}" for f, lines in formats.items() if f != main
-    )
-    return Reject(
-        file=name,
-        line=0,
-        code="mixed_formats",
-        message=f"the file mixes formats: mostly {main}, but {others}",
-        hint="keep one format per file (python -m corpus export FILE --to FORMAT converts)",
-    )
-
-
-def _line_list(lines: list[int], limit: int = 8) -> str:
-    shown = ", ".join(map(str, lines[:limit]))
-    return shown + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
-
-
-def iter_records(paths: Sequence[str | Path] | str | Path) -> Iterator[Record]:
-    """Stream the valid records of files or directories (rejects are skipped silently)."""
-    for path in corpus_files(paths):
-        yield from load_file(path)[0]
+    What a manifest compares against to find new, changed and removed records; it keeps an id,
+    a hash and a day number per id, never a record's text.
+    """
+    latest: dict[str, str] = {}  # id -> content hash + the day as 6 hex digits: one str per id
+    for record in records:
+        packed = f"{record.content_hash}{record.as_of.toordinal() if record.as_of else 0:06x}"
+        old = latest.get(record.id)
+        if old is None or packed[-6:] >= old[-6:]:
+            latest[record.id] = packed
+    for rid, packed in latest.items():  # in place, so the peak holds one string per id
+        latest[rid] = packed[:-6]
+    return latest
 
 
 def format_counts(records: Iterable[Record]) -> dict[str, int]:
     """Records per format."""
-    return dict(Counter(r.format.value for r in records))
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.format.value] = counts.get(record.format.value, 0) + 1
+    return counts

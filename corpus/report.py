@@ -1,17 +1,31 @@
-"""What a team wants to know about a corpus before tuning on it: counts, tokens, labels, cost drivers."""
+"""What a team wants to know about a corpus before tuning on it: counts, tokens, facts, cost drivers.
+
+The summary is built from a stream, so it works on corpora larger than memory: totals, minimum
+and maximum are exact; median and p95 come from a fixed-size uniform sample once a corpus holds
+more records than the sample (and the summary says so).
+"""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from corpus.record import LoadReport, Record
+from corpus.chats import render_calls
+from corpus.facts import FactBook, FactSummary
+from corpus.limits import DEFAULT_PLATFORM, LIMITS, TokenLimit
+from corpus.loader import Event
+from corpus.outcome import FileReport, LoadReport, Notice, Reject
+from corpus.record import Record
 from corpus.tokens import count_tokens, tokenizer
 
-DEFAULT_TOKEN_LIMIT = 4096
 DEFAULT_EPOCHS = 3  # OpenAI's default for small data sets
+SAMPLE = 10_000  # records whose token counts give the median and p95
+SHOWN_OVER = 20  # ids listed of the records over the limit
+BATCH = 512  # records counted per tokenizer call
 
 
 class TokenStats(BaseModel):
@@ -23,78 +37,183 @@ class TokenStats(BaseModel):
     median: float = 0.0
     p95: float = 0.0
     max: int = 0
+    sampled: int = 0  # records behind median and p95; < the record count when estimated
 
 
 class CorpusSummary(BaseModel):
-    """The corpus report: counts per format, batch and label, token statistics, training estimate."""
+    """The corpus report: counts per format, batch and label, tokens, facts, training estimate."""
 
     records: int
     files: int
     rejected: int
     warnings: int
+    skipped: int = 0
     per_format: dict[str, int] = Field(default_factory=dict)
     per_batch: dict[str, int] = Field(default_factory=dict)
     labels: dict[str, int] = Field(default_factory=dict)
+    dropped: dict[str, int] = Field(default_factory=dict)
     duplicates: int = 0
     tokens: TokenStats
     token_limit: int
-    over_limit: list[str] = Field(default_factory=list)
+    limit: TokenLimit
+    over_limit: list[str] = Field(default_factory=list)  # the first SHOWN_OVER ids
+    over_limit_count: int = 0
     epochs: int
     training_tokens: int = 0
+    facts: FactSummary = Field(default_factory=FactSummary)
 
 
 def record_text(record: Record) -> str:
-    """All the text a record trains on, turns joined."""
+    """All the text a record trains on: turns joined, tool calls and offered tools included."""
     turns = record.chat()
-    return "\n".join(t.content for t in turns) if turns else record.text or ""
+    if not turns:
+        return record.text or ""
+    parts = [t.content + (render_calls(t.tool_calls) if t.tool_calls else "") for t in turns]
+    return "\n".join(parts + ([record.tools] if record.tools else []))
+
+
+class SummaryBuilder:
+    """Fold a load's events into a `CorpusSummary`, in memory bounded by the sample size."""
+
+    def __init__(self, limit: TokenLimit, epochs: int, seed: int = 0) -> None:
+        self.limit, self.epochs = limit, epochs
+        self.rng = random.Random(seed)
+        self.records = self.files = self.rejected = self.warnings = self.duplicates = 0
+        self.skipped = 0
+        self.formats: Counter[str] = Counter()
+        self.batches: Counter[str] = Counter()
+        self.labels: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.total, self.high = 0, 0
+        self.low: int | None = None
+        self.sample: list[int] = []
+        self.over: list[str] = []
+        self.over_count = self.counted = 0
+        self.pending: list[Record] = []
+        self.facts = FactBook(keep_text=False)
+
+    def add(self, event: Record | Reject | Notice | FileReport) -> None:
+        """Take one event of `iter_load` (or of a finished `LoadReport`)."""
+        if type(event) is Record:
+            self.records += 1
+            self.formats[event.format.value] += 1
+            self.batches[event.batch or "-"] += 1
+            if event.label is not None:
+                self.labels[event.label] += 1
+            self.facts.add(event)
+            self.pending.append(event)
+            if len(self.pending) >= BATCH:
+                self._count()
+        elif type(event) is Reject:
+            self.duplicates += event.code == "duplicate"
+        elif type(event) is Notice:
+            self.warnings += 1
+        elif type(event) is FileReport:
+            self.files += 1
+            self.rejected += event.rejected
+            self.skipped += event.skipped
+            self.dropped.update(event.dropped)
+
+    def _count(self) -> None:
+        counts = count_tokens([record_text(r) for r in self.pending])
+        for record, n in zip(self.pending, counts, strict=True):
+            self.total += n
+            self.low = n if self.low is None else min(self.low, n)
+            self.high = max(self.high, n)
+            if n > self.limit.tokens:
+                self.over_count += 1
+                if len(self.over) < SHOWN_OVER:
+                    self.over.append(record.id)
+            self._keep(n)
+        self.pending = []
+
+    def _keep(self, n: int) -> None:
+        """Reservoir sampling: every record has the same chance to be in the sample."""
+        self.counted += 1
+        if len(self.sample) < SAMPLE:
+            self.sample.append(n)
+            return
+        slot = self.rng.randrange(self.counted)
+        if slot < SAMPLE:
+            self.sample[slot] = n
+
+    def summary(self) -> CorpusSummary:
+        """The summary of everything added."""
+        self._count()
+        arr = np.array(self.sample or [0])
+        stats = TokenStats(
+            tokenizer=tokenizer()[0],
+            total=self.total,
+            min=self.low or 0,
+            median=float(np.median(arr)),
+            p95=float(np.percentile(arr, 95)),
+            max=self.high,
+            sampled=len(self.sample),
+        )
+        return CorpusSummary(
+            records=self.records,
+            files=self.files,
+            rejected=self.rejected,
+            warnings=self.warnings,
+            skipped=self.skipped,
+            per_format=dict(self.formats.most_common()),
+            per_batch=dict(sorted(self.batches.items())),
+            labels=dict(self.labels.most_common()),
+            dropped=dict(self.dropped),
+            duplicates=self.duplicates,
+            tokens=stats,
+            token_limit=self.limit.tokens,
+            limit=self.limit,
+            over_limit=self.over,
+            over_limit_count=self.over_count,
+            epochs=self.epochs,
+            training_tokens=self.total * self.epochs,
+            facts=self.facts.summary(),
+        )
+
+
+def summarise_events(
+    events: Iterable[Event], *, limit: TokenLimit | None = None, epochs: int = DEFAULT_EPOCHS
+) -> CorpusSummary:
+    """Summarise a stream of load events (`iter_load`) without keeping the records."""
+    builder = SummaryBuilder(limit or LIMITS[DEFAULT_PLATFORM], epochs)
+    for event in events:
+        builder.add(event)
+    return builder.summary()
 
 
 def summarise(
-    report: LoadReport, *, token_limit: int = DEFAULT_TOKEN_LIMIT, epochs: int = DEFAULT_EPOCHS
+    report: LoadReport, *, limit: TokenLimit | None = None, epochs: int = DEFAULT_EPOCHS
 ) -> CorpusSummary:
-    """Summarise a load: per-format/batch/label counts, token stats, over-limit records, tokens × epochs."""
-    records = report.records
-    counts = count_tokens([record_text(r) for r in records]) if records else []
-    arr = np.array(counts or [0])
-    stats = TokenStats(
-        tokenizer=tokenizer()[0],
-        total=int(arr.sum()),
-        min=int(arr.min()),
-        median=float(np.median(arr)),
-        p95=float(np.percentile(arr, 95)),
-        max=int(arr.max()),
-    )
-    return CorpusSummary(
-        records=len(records),
-        files=len(report.files),
-        rejected=len(report.rejects),
-        warnings=len(report.warnings),
-        per_format=dict(Counter(r.format.value for r in records).most_common()),
-        per_batch=dict(sorted(Counter(r.batch or "-" for r in records).items())),
-        labels=dict(Counter(r.label for r in records if r.label is not None).most_common()),
-        duplicates=sum(1 for r in report.rejects if r.code == "duplicate"),
-        tokens=stats,
-        token_limit=token_limit,
-        over_limit=[r.id for r, n in zip(records, counts, strict=True) if n > token_limit],
-        epochs=epochs,
-        training_tokens=stats.total * epochs,
-    )
+    """Summarise a finished load: per-format/batch/label counts, tokens, facts, over-limit records."""
+    events: list[Event] = [*report.records, *report.rejects, *report.warnings, *report.files]
+    return summarise_events(events, limit=limit, epochs=epochs)
 
 
 def render_summary(summary: CorpusSummary) -> str:
     """The summary as a few aligned lines for a terminal."""
-    t = summary.tokens
+    t, f = summary.tokens, summary.facts
+    spread = f"median {t.median:.0f}, p95 {t.p95:.0f}"
+    if t.sampled < summary.records:
+        spread += f" (estimated from a uniform sample of {t.sampled:,} records)"
     rows = [
         f"records        {summary.records} in {summary.files} file(s); {summary.rejected} rejected, "
-        f"{summary.warnings} warning(s), {summary.duplicates} duplicate(s)",
+        f"{summary.skipped} skipped, {summary.warnings} warning(s), {summary.duplicates} duplicate(s)",
         "per format     " + ", ".join(f"{k} {v}" for k, v in summary.per_format.items()),
         "per batch      " + ", ".join(f"{k} {v}" for k, v in summary.per_batch.items()),
-        f"tokens         total {t.total:,}; min {t.min}, median {t.median:.0f}, p95 {t.p95:.0f}, "
-        f"max {t.max} ({t.tokenizer})",
-        f"over {summary.token_limit} tokens  {len(summary.over_limit)}"
-        + (f": {', '.join(summary.over_limit[:5])}" if summary.over_limit else ""),
+        f"tokens         total {t.total:,}; min {t.min}, {spread}, max {t.max} ({t.tokenizer})",
+        f"over limit     {summary.over_limit_count} record(s) over {summary.limit.describe()}"
+        + (f" ({', '.join(summary.over_limit[:5])})" if summary.over_limit else ""),
+        f"limit source   {summary.limit.cite()}",
         f"training       {summary.training_tokens:,} tokens = {t.total:,} × {summary.epochs} epochs",
+        f"facts          {f.facts} ({f.changed} changed, {f.reconfirmed} re-confirmed in a later batch)",
+        "new per batch  " + (", ".join(f"{k} {v}" for k, v in f.new_per_batch.items()) or "-"),
+        "changes/batch  " + (", ".join(f"{k} {v}" for k, v in f.changes_per_batch.items()) or "-"),
     ]
     if summary.labels:
         rows.insert(3, "labels         " + ", ".join(f"{k} {v}" for k, v in summary.labels.items()))
+    if summary.dropped:
+        rows.insert(
+            1, "dropped        " + ", ".join(f"{k} {v}" for k, v in summary.dropped.items())
+        )
     return "\n".join(rows)

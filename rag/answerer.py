@@ -3,42 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
-from compare.answer import Answer, SourceHit
-from rag.index import Hit, RagIndex
+from answers import Answer, ChatModel, Question, SourceHit, Usage
+from answers.prompts import passages_messages
+from rag.index import RagIndex
 from rag.settings import RagSettings
 
 Mode = Literal["extractive", "generative"]
-
-SYSTEM = (
-    "Answer the question using only the numbered sources below. After each fact, cite the source "
-    "it came from as [record-id]. If sources disagree, prefer the newest one. If the sources do "
-    "not contain the answer, say that you do not know."
-)
-
-
-@runtime_checkable
-class ChatModel(Protocol):
-    """Anything that completes a chat: (reply, prompt tokens, completion tokens)."""
-
-    def complete(self, messages: list[dict[str, str]]) -> tuple[str, int, int]:
-        """Complete the conversation; raise on failure."""
-        ...
-
-
-def build_messages(question: str, hits: Sequence[Hit]) -> list[dict[str, str]]:
-    """The generative prompt: the sources with their record ids and dates, then the question."""
-    lines = []
-    for hit in hits:
-        dated = f" (as of {hit.as_of.isoformat()})" if hit.as_of else ""
-        lines.append(f"[{hit.record_id}]{dated}\n{hit.full_text}")
-    sources = "\n\n".join(lines) or "(no sources found)"
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"Sources:\n\n{sources}\n\nQuestion: {question}"},
-    ]
 
 
 class RagAnswerer:
@@ -58,6 +30,7 @@ class RagAnswerer:
             raise ValueError("generative mode needs a chat model (e.g. tuning's ChatClient)")
         self.index = index
         self.mode = mode
+        self.remote = mode == "generative"  # then every answer waits on an HTTP endpoint
         self.chat = chat
         self.name = name
         self.k = k or index.settings.k
@@ -70,35 +43,36 @@ class RagAnswerer:
         """Open the index the settings point at and answer from it."""
         return cls(RagIndex.open(settings), mode=mode, chat=chat)
 
-    def find_sources(self, question: str) -> tuple[list[SourceHit], int]:
-        """Ranked sources for a question and the tokens embedded for it (the retrieval half)."""
-        found = self.index.search(question, self.k)
-        return [h.source() for h in found.hits], found.query_tokens
+    def find_sources(self, question: Question) -> tuple[list[SourceHit], Usage]:
+        """Ranked sources for a question (as of its date) and the tokens embedded for it."""
+        found = self.index.search(question.text, self.k, question.as_of)
+        return [h.source() for h in found.hits], Usage(embedding_tokens=found.query_tokens)
 
-    def answer(self, question: str) -> Answer:
-        """Answer one question; any failure becomes `Answer.error`, never an exception."""
+    def answer(self, question: Question) -> Answer:
+        """Answer one question; any failure becomes `Answer.failed`, never an exception."""
         start = time.perf_counter()
-        answer = Answer(answerer=self.name, knowledge_cutoff=self.index.manifest.newest_as_of)
+        cutoff = self.index.manifest.newest_as_of
         try:
-            found = self.index.search(question, self.k)
-            answer.sources = [h.source() for h in found.hits]
-            answer.embedding_tokens = found.query_tokens
+            found = self.index.search(question.text, self.k, question.as_of)
             fresh = [h for h in found.hits if not h.stale]
+            answer = Answer(
+                answerer=self.name,
+                sources=[h.source() for h in found.hits],
+                usage=Usage(embedding_tokens=found.query_tokens),
+                knowledge_cutoff=cutoff,
+            )
             if not fresh or fresh[0].score < self.index.settings.abstain_below:
                 answer.abstained = True
             elif self.mode == "extractive":
                 answer.text = fresh[0].answer
             else:
                 assert self.chat is not None
-                reply, prompt, completion = self.chat.complete(
-                    build_messages(question, fresh[: self.passages])
-                )
-                answer.text, answer.prompt_tokens, answer.completion_tokens = (
-                    reply,
-                    prompt,
-                    completion,
-                )
+                passages = [h.source() for h in fresh[: self.passages]]
+                reply, used = self.chat.complete(passages_messages(question.text, passages))
+                answer.text, answer.usage = reply, answer.usage + used
         except Exception as err:  # an answerer failure must not take the comparison down
-            answer.error = f"{type(err).__name__}: {err}"
+            return Answer.failed(
+                self.name, err, latency_s=time.perf_counter() - start, knowledge_cutoff=cutoff
+            )
         answer.latency_s = time.perf_counter() - start
         return answer

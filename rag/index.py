@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from compare.answer import SourceHit
+from answers import SourceHit
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexNotBuiltError
 from rag.lexical import CYRILLIC, WORD, KeywordIndex, fuse

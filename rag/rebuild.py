@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 
 if TYPE_CHECKING:
     from corpus import Record

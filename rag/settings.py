@@ -5,17 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class RagSettings(BaseSettings):
     """Where the index lives, which model embeds it, and how retrieval ranks and abstains."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
+    work_root: Path = Field(
+        Path("work"),
+        validation_alias=AliasChoices("RAGORTUNE_WORK_DIR", "work_root"),
+        description="the one work folder (RAGORTUNE_WORK_DIR) the index folder derives from",
+    )
     work_dir: Path = Field(
-        Path("work/index"), description="manifest, lock and embedded chroma data"
+        default_factory=lambda data: data["work_root"] / "index",
+        description="manifest, lock and embedded chroma data (default: <work folder>/index)",
     )
     chroma_url: str | None = Field(
         None, description="a chroma server (http://host:port); None = embedded store in work_dir"

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
 
-from corpus.env import OFFLINE_DEFAULTS, use_offline_defaults  # noqa: E402
+from corpus.offline import OFFLINE_DEFAULTS, use_offline_defaults  # noqa: E402
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 

@@ -124,12 +124,26 @@ def test_data_tab_reads_the_demo_corpus(module_env: None) -> None:
     assert at.get("download_button"), "an export download is offered"
 
 
+def test_data_tab_counts_changed_facts_and_shows_a_history(module_env: None) -> None:
+    at = open_tab("Data")
+    assert_clean(at)
+    assert int(metric(at, "Changed")) >= 14  # 14 demo facts are restated under their own id
+    history = next(d.value for d in at.dataframe if "held until" in d.value.columns)
+    assert list(history["status"])[-1] == "current" and "superseded" in set(history["status"])
+    assert history["first seen"].is_monotonic_increasing
+
+
 @pytest.mark.parametrize("target", ["openai", "alpaca", "text"])
 def test_data_tab_exports_any_target(module_env: None, target: str) -> None:
     at = open_tab("Data")
     at.selectbox(key="export_target").set_value(target).run()
     assert_clean(at)
-    assert any(target in t for t in texts(at).splitlines())
+    offered = at.get("download_button")[0].proto.label  # "Download N lines"
+    assert int(offered.split()[1]) > 0
+    verdicts = [*(s.value for s in at.success), *(w.value for w in at.warning)]
+    assert f"Every record converts to {target}." in verdicts or any(
+        v.endswith(f"could not be converted to {target}") for v in verdicts
+    )
 
 
 def test_data_tab_reports_bad_lines_from_files_on_disk(module_env: None) -> None:
@@ -139,28 +153,36 @@ def test_data_tab_reports_bad_lines_from_files_on_disk(module_env: None) -> None
     at.text_input(key="data_paths").input(", ".join(str(p) for p in bad)).run()
     assert_clean(at)
     rejects = next(d.value for d in at.dataframe if "hint" in d.value.columns)
-    assert {"file", "line", "code", "message", "hint"} <= set(rejects.columns)
+    assert {"code", "lines", "first", "message", "hint"} <= set(rejects.columns)
     assert {"invalid_json", "missing_answer"} <= set(rejects["code"])
-    assert (rejects["line"] > 0).all() and rejects["hint"].str.len().gt(0).all()
-    assert int(metric(at, "Rejected lines")) == len(rejects)
+    assert (
+        rejects["first"].str.match(r"^[\w.-]+\.jsonl:\d+$").all()
+        and rejects["hint"].str.len().gt(0).all()
+    )
+    assert int(metric(at, "Rejected lines")) == rejects["lines"].sum()
     warnings = [d.value for d in at.dataframe if "code" in d.value.columns][1:]
     assert warnings and "bom" in set(warnings[0]["code"])
 
 
 def test_uploaded_bytes_take_the_same_path(module_env: None, tmp_path: Path) -> None:
-    """What the uploader receives is written by `save_uploads` and read like files on disk."""
-    from ui.state import save_uploads
+    """What the uploader receives is written by `store_uploads` and read like files on disk."""
+    from ui.uploads import store_uploads
 
     source = BAD_DIR / "invalid_json.jsonl"
-    written = save_uploads([("../../escape.jsonl", source.read_bytes())], tmp_path / "uploads")
-    assert written[0].parent.parent == tmp_path / "uploads", "a file name cannot climb out"
-    assert written == save_uploads([("escape.jsonl", source.read_bytes())], tmp_path / "uploads")
+    stored = store_uploads([("escape.jsonl", source.read_bytes())], tmp_path / "uploads", 10**6)
+    assert stored == store_uploads(
+        [("escape.jsonl", source.read_bytes())], tmp_path / "uploads", 10**6
+    )
     at = open_tab("Data")
     at.radio(key="data_source").set_value("Files on disk").run()
-    at.text_input(key="data_paths").input(str(written[0])).run()
+    at.text_input(key="data_paths").input(str(stored.paths[0])).run()
     assert_clean(at)
     rejects = next(d.value for d in at.dataframe if "hint" in d.value.columns)
-    assert set(rejects["file"]) == {"escape.jsonl"} and "invalid_json" in set(rejects["code"])
+    assert (
+        set(rejects["code"]) == {"invalid_json"}
+        and rejects["first"].str.startswith("escape.jsonl:").all()
+    )
+    assert at.get("download_button"), "the full list of rejects is offered as a download"
 
 
 def test_index_tab_rebuilds_with_progress(indexed: AppTest) -> None:
@@ -217,6 +239,10 @@ def test_advice_shows_the_verdict_and_every_criterion(evaluated: Any) -> None:
     assert verdict and evaluated.advice.headline in verdict[0].value
     criteria = next(d.value for d in at.dataframe if "threshold" in d.value.columns)
     assert len(criteria) == len(evaluated.advice.criteria)
+    shown = dict(zip(criteria["criterion"], criteria["status"], strict=True))
+    # the dead tuned endpoint: a side that failed everywhere, and criteria that were not measured
+    assert evaluated.advice.verdict == "incomplete"
+    assert shown["forgetting"] == "➖ not measured" and shown["task changed"] == "❌ not met"
     box = next(n for n in at.number_input if n.label == "min new records")
     box.set_value(1)
     next(b for b in at.button if b.label == "Re-check advice").click().run()
@@ -229,8 +255,9 @@ def test_advice_offers_a_quick_evaluation_first(indexed: AppTest) -> None:
     assert "No evaluation yet" in texts(at)
     at.button(key="quick_eval").click().run()
     assert_clean(at)
-    assert at.session_state["comparison"] is not None
-    assert [*at.success, *at.warning], "a verdict after the quick run"
+    assert len(at.session_state["comparison"].run.items) == 5
+    headline = at.session_state["comparison"].advice.headline
+    assert any(headline in box.value for box in [*at.success, *at.warning]), "a verdict shown"
 
 
 def test_settings_never_show_the_api_key(module_env: None) -> None:

@@ -7,18 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from compare import metrics
+from answers import metrics
 from compare.cost import (
+    CostSettings,
+    FixedInputs,
     MonthlyCost,
-    PriceBook,
     SideCostModel,
     break_even_queries,
-    machine_cost,
     monthly_cost,
-    token_cost,
-    tuning_cost,
+    side_models,
 )
 from compare.judge import parse_score
+from compare.price_book import PriceBook, machine_cost, token_cost
 from compare.stats import bootstrap_mean, paired_difference
 from tests.conftest import ROOT
 
@@ -108,7 +108,9 @@ def test_cost_worked_examples() -> None:
     # 1,000 in × $0.30/1M + 200 out × $1.20/1M = $0.0003 + $0.00024
     assert token_cost(mini, 1000, 200) == pytest.approx(0.00054)
     # 100k dataset tokens × 3 epochs × $3/1M
-    assert tuning_cost(100_000, 3, mini) == pytest.approx(0.90)
+    hosted = CostSettings(tuning_price="gpt-4o-mini-ft")
+    models = side_models(hosted, FixedInputs(training_tokens=300_000), book)
+    assert models["tuned"].tuning_run_usd == pytest.approx(0.90)
     # 36 s of machine time at $0.10/h
     assert machine_cost(36, book) == pytest.approx(0.001)
     for entry in book.entries.values():
@@ -116,8 +118,10 @@ def test_cost_worked_examples() -> None:
 
 
 def test_monthly_and_break_even() -> None:
-    rag = monthly_cost(SideCostModel(side="rag", index_build_usd=1.0), 0.002, 10_000, 0, 4)
-    tuned = monthly_cost(SideCostModel(side="tuned", tuning_run_usd=50.0), 0.001, 10_000, 1, 0)
+    plan = CostSettings(queries_per_month=10_000, retunes_per_month=0, rebuilds_per_month=4)
+    rag = monthly_cost(SideCostModel(side="rag", index_build_usd=1.0), 0.002, plan)
+    plan = plan.model_copy(update={"retunes_per_month": 1, "rebuilds_per_month": 0})
+    tuned = monthly_cost(SideCostModel(side="tuned", tuning_run_usd=50.0), 0.001, plan)
     assert (rag.total_usd, tuned.total_usd) == pytest.approx((24.0, 60.0))
     # 0.002 V + 4 = 0.001 V + 50 -> V = 46,000
     assert break_even_queries(rag, tuned) == pytest.approx(46_000)
@@ -167,3 +171,23 @@ def test_number_recall_sees_a_stale_figure_that_token_f1_forgives() -> None:
     assert metrics.number_recall("Free and Pro.", "Plans: 5 GB and 2 TB") == 0.0
     assert metrics.number_recall("5 GB", "Plans: 5 GB and 2 TB") == 0.5
     assert metrics.number_recall("anything", "Free, Pro and Team.") is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "expected"),
+    [
+        ("It opened in Paris in 1889.", "Paris", 1.0),
+        ("Parisian cafés are busy.", "Paris", 0.0),  # inside a longer word: not stated
+        ("The new limit is 500 users.", "500 users", 1.0),
+        ("The new limit is 5000 users.", "500 users", 0.0),
+        ("Столица — Москва.", "москва", 1.0),
+        ("anything", "", 0.0),
+    ],
+)
+def test_containment_by_hand(answer: str, reference: str, expected: float) -> None:
+    assert metrics.contains_reference(answer, reference) == expected
+
+
+def test_containment_accepts_any_alias() -> None:
+    assert metrics.contains_any("They call it Moskva.", ["Moscow", "Moskva"]) == 1.0
+    assert metrics.contains_any("They call it Muscovy.", ["Moscow", "Moskva"]) == 0.0

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
+from answers import Answer, Question, SourceHit, Usage
 from compare.advice import AdviceSettings
-from compare.answer import Answer, SourceHit
-from compare.cost import PriceBook
-from compare.costing import CostSettings
-from compare.evalset import EvalLoadError, load_eval
-from compare.evaluate import SideFacts, batches, evaluate
-from compare.freshness import Knowledge
+from compare.comparison import Context, compare
+from compare.cost import CostSettings
+from compare.evalset import EvalItem, EvalLoadError, load_eval
+from compare.freshness import batch_timeline
+from compare.knowledge import Knowledge, SidesKnowledge
+from compare.price_book import PriceBook
 from compare.report import write_report
-from compare.store import Store
+from compare.runs_db import RunsDatabase
 from corpus import load_corpus
 from tests.conftest import FORMATS_DIR, ROOT
 
@@ -29,26 +33,25 @@ class TableAnswerer:
     ) -> None:
         self.name, self.table, self.sources, self.calls = name, table, sources or {}, 0
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: Question) -> Answer:
         self.calls += 1
         hits = [
             SourceHit(record_id=r, score=1.0 - i / 10)
-            for i, r in enumerate(self.sources.get(question, []))
+            for i, r in enumerate(self.sources.get(question.text, []))
         ]
         return Answer(
             answerer=self.name,
-            text=self.table.get(question, ""),
+            text=self.table.get(question.text, ""),
             sources=hits,
             latency_s=0.01,
-            prompt_tokens=100,
-            completion_tokens=10,
+            usage=Usage(prompt_tokens=100, completion_tokens=10),
         )
 
 
 class BrokenAnswerer:
     name = "tuned"
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: Question) -> Answer:
         raise ConnectionError("endpoint down")
 
 
@@ -104,23 +107,26 @@ def test_run_scores_caches_and_reports(eval_file: Path, tmp_path: Path) -> None:
     by_q = {i.question: i.reference for i in items}
     rag = TableAnswerer("rag", by_q, {i.question: ["zz", i.record_id or ""] for i in items})
     known = frozenset(r.content_hash for r in records)
-    facts = SideFacts(
+    facts = SidesKnowledge(
         index=Knowledge(side="rag", content_hashes=known),
         tuned=Knowledge(side="tuned", cutoff=date(2026, 1, 1)),
         training_records=10,
     )
-    store = Store(tmp_path / "runs.sqlite")
-    kwargs = dict(
+    store = RunsDatabase(tmp_path / "runs.sqlite")
+    context = Context(
         records=records,
-        facts=facts,
+        knowledge=facts,
         book=PriceBook.load(ROOT / "data" / "prices.json"),
         cost=CostSettings(rag_generator="gpt-4o-mini"),
-        advice=AdviceSettings(),
-        store=store,
+        advice=AdviceSettings(min_questions=1),
     )
     seen: list[tuple[int, int]] = []
-    first = evaluate(
-        items, [rag, BrokenAnswerer()], progress=lambda d, t, _: seen.append((d, t)), **kwargs
+    first = compare(
+        items,
+        [rag, BrokenAnswerer()],
+        context,
+        db=store,
+        progress=lambda d, t, _: seen.append((d, t)),
     )
     assert seen[0] == (0, 8) and seen[-1] == (8, 8)
     rag_rows = first.run.for_answerer("rag")
@@ -132,37 +138,38 @@ def test_run_scores_caches_and_reports(eval_file: Path, tmp_path: Path) -> None:
     assert side["rag"].label_accuracy == 1.0 and side["tuned"].errors == 4
     gap = first.summary.gap("rag", "tuned")
     assert gap is not None and gap.diff.mean == pytest.approx(1.0)
-    assert first.advice.verdict == "keep_rag"
+    assert first.advice.verdict == "incomplete"  # no verdict about a side that always failed
     # per query: 100 in × $0.15/1M + 10 out × $0.60/1M = $0.000021, plus machine time for the embedder
     rag_cost = next(s for s in first.cost.sides if s.model.side == "rag")
     assert rag_cost.monthly.per_query_usd == pytest.approx(0.000021 + 0.01 / 3600 * 0.10)
 
-    second = evaluate(items, [rag, BrokenAnswerer()], **kwargs)
+    second = compare(items, [rag, BrokenAnswerer()], context, db=store)
     assert rag.calls == 4  # every rag answer came from the cache
     assert all(r.cached for r in second.run.for_answerer("rag"))
     assert not any(r.cached for r in second.run.for_answerer("tuned"))  # failures are asked again
-    assert [r["run_id"] for r in store.runs()] == [first.run.run_id, second.run.run_id]
+    assert [r.run_id for r in store.runs()] == [first.run.run_id, second.run.run_id]
 
     json_path, md_path = write_report(second, tmp_path / "report")
     text = md_path.read_text(encoding="utf-8")
     for heading in ("## Advice", "## Quality", "## Freshness", "## Cost", "break-even"):
         assert heading in text
-    assert json.loads(json_path.read_text(encoding="utf-8"))["advice"]["verdict"] == "keep_rag"
+    assert json.loads(json_path.read_text(encoding="utf-8"))["advice"]["verdict"] == "incomplete"
 
 
 def test_batches_for_the_timeline() -> None:
     records = load_corpus(FORMATS_DIR).records
-    rows = batches(records)
-    assert sum(n for _, _, n in rows) == len(records)
+    rows = batch_timeline(records)
+    assert sum(b.records for b in rows) == len(records)
 
 
 def test_demo_batches_sit_at_their_file_dates() -> None:
     """Lines may carry older dates of their own; the batch still sits at its file's date."""
-    rows = batches(load_corpus(ROOT / "data" / "corpus").records)
-    assert [(b, d) for b, d, _ in rows] == [
+    rows = batch_timeline(load_corpus(ROOT / "data" / "corpus").records)
+    assert [(b.name, b.day) for b in rows] == [
         ("2026-03-01", date(2026, 3, 1)),
         ("2026-07-01", date(2026, 7, 1)),
         ("2026-10-01", date(2026, 10, 1)),
+        ("2026-11-01", date(2026, 11, 1)),
     ]
 
 
@@ -191,18 +198,18 @@ def test_stale_figures_on_unseen_facts_trip_the_staleness_criterion(tmp_path: Pa
     }
     tuned = TableAnswerer("tuned", {q: old.get(rid, a) for rid, (q, a) in facts_now.items()})
     seen_by_tuned = frozenset(r.content_hash for r in records if r.id in {"r1", "r2"})
-    comparison = evaluate(
+    comparison = compare(
         items,
         [tuned],
-        records=records,
-        facts=SideFacts(
-            index=Knowledge(side="rag", content_hashes=frozenset()),
-            tuned=Knowledge(side="tuned", content_hashes=seen_by_tuned),
-            training_records=2,
+        Context(
+            records=records,
+            knowledge=SidesKnowledge(
+                index=Knowledge(side="rag", content_hashes=frozenset()),
+                tuned=Knowledge(side="tuned", content_hashes=seen_by_tuned),
+                training_records=2,
+            ),
+            book=PriceBook.load(ROOT / "data" / "prices.json"),
         ),
-        book=PriceBook.load(ROOT / "data" / "prices.json"),
-        cost=CostSettings(),
-        advice=AdviceSettings(),
     )
     f1 = comparison.summary.quality_of("tuned", "token_f1")
     assert f1 is not None and f1.known and f1.unknown
@@ -237,18 +244,18 @@ def test_quality_is_split_by_kind_of_fact_for_every_side(tmp_path: Path) -> None
         "What is the refund window?": "Within 14 days.",
         "Where is the new region?": "",
     }
-    comparison = evaluate(
+    comparison = compare(
         items,
         [TableAnswerer("rag", right), TableAnswerer("tuned", stale)],
-        records=[],
-        facts=SideFacts(
-            index=Knowledge(side="rag", content_hashes=frozenset()),
-            tuned=Knowledge(side="tuned", cutoff=date(2026, 1, 1)),
-            training_records=2,
+        Context(
+            records=[],
+            knowledge=SidesKnowledge(
+                index=Knowledge(side="rag", content_hashes=frozenset()),
+                tuned=Knowledge(side="tuned", cutoff=date(2026, 1, 1)),
+                training_records=2,
+            ),
+            book=PriceBook.load(ROOT / "data" / "prices.json"),
         ),
-        book=PriceBook.load(ROOT / "data" / "prices.json"),
-        cost=CostSettings(),
-        advice=AdviceSettings(),
     )
     rag = comparison.summary.quality_of("rag", "token_f1")
     tuned = comparison.summary.quality_of("tuned", "token_f1")
@@ -265,3 +272,61 @@ def test_quality_is_split_by_kind_of_fact_for_every_side(tmp_path: Path) -> None
     _, md = write_report(comparison, tmp_path / "report")
     text = md.read_text(encoding="utf-8")
     assert "### By kind of fact" in text and "| changed facts |" in text
+
+
+def slow_echo_app(delay_s: float) -> FastAPI:
+    """A chat endpoint that answers after a fixed delay, with a reply that depends on the question."""
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> JSONResponse:
+        body = await request.json()
+        await asyncio.sleep(delay_s)
+        question = body["messages"][-1]["content"]
+        text = "Rome" if "Italy" in question else f"I do not know {len(question)}"
+        return JSONResponse(
+            {
+                "id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
+            }
+        )  # fmt: skip
+
+    return app
+
+
+def test_a_concurrent_run_scores_exactly_like_a_sequential_one(tmp_path: Path) -> None:
+    from tuning.client import TunedAnswerer
+    from tuning.serve import serve_in_thread
+    from tuning.settings import TuningSettings
+
+    items = [
+        EvalItem(id=f"q{i}", question=q, reference="Rome")
+        for i, q in enumerate(
+            ["Capital of Italy?", "Capital of France?", "Italy's capital city?"] * 4
+        )
+    ]
+    context = Context(
+        records=[],
+        knowledge=SidesKnowledge(),
+        book=PriceBook.load(ROOT / "data" / "prices.json"),
+    )
+    with serve_in_thread(slow_echo_app(0.2)) as base:
+        settings = TuningSettings(_env_file=None, base_url=f"{base}/v1", model="m", max_retries=0)
+        runs = {}
+        for n in (1, 6):
+            seen: list[str] = []
+            runs[n] = compare(
+                items,
+                [TunedAnswerer(settings)],
+                context,
+                db=RunsDatabase(tmp_path / f"runs-{n}.sqlite"),
+                concurrency=n,
+                progress=lambda done, total, what, seen=seen: seen.append(what),
+            )
+            assert seen[-1] == "answered 12 · failed 0 · waiting 0"
+    one, six = runs[1].run.scored, runs[6].run.scored
+    assert [s.item_id for s in one] == [s.item_id for s in six] == [i.id for i in items]
+    assert [s.answer.text for s in one] == [s.answer.text for s in six]
+    assert [s.metrics for s in one] == [s.metrics for s in six]
+    assert runs[1].summary.quality == runs[6].summary.quality

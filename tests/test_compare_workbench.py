@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from compare.cost import CostSettings
 from compare.evalset import load_eval
 from compare.settings import CompareSettings, WorkbenchSettings
 from compare.workbench import Workbench
@@ -21,6 +22,7 @@ from tuning.settings import TuningSettings
 
 ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
 CUTOFF = date(2026, 3, 31)
+NEWEST = date(2026, 11, 1)  # the demo's newest batch: news passages
 
 
 def workbench(work: Path, base_url: str) -> Workbench:
@@ -75,10 +77,10 @@ def test_freshness_reads_both_manifests(bench: Workbench) -> None:
     # expected from the file names alone: the adapter was trained on the March batch only
     later = sum(1 for r in records if (r.batch or "") > "2026-03-01")
     rag, tuned = bench.freshness()
-    assert (rag.side, rag.unknown, rag.newest_known) == ("rag", 0, date(2026, 10, 1))
+    assert (rag.side, rag.unknown, rag.newest_known) == ("rag", 0, NEWEST)
     assert tuned.side == "tuned" and tuned.unknown == later
     assert tuned.newest_known is not None and tuned.newest_known <= CUTOFF
-    assert tuned.age_days == (date(2026, 10, 1) - tuned.newest_known).days
+    assert tuned.age_days == (NEWEST - tuned.newest_known).days
 
 
 @pytest.mark.slow
@@ -87,14 +89,47 @@ def test_ask_answers_from_every_side_with_cost_and_cutoff(bench: Workbench) -> N
     assert all(a.ok for a in answers.values()), {n: a.error for n, a in answers.items()}
     assert answers["rag"].sources and answers["tuned_rag"].sources
     assert answers["tuned"].knowledge_cutoff == CUTOFF
-    assert answers["tuned"].completion_tokens > 0 and answers["tuned"].cost_usd > 0
-    assert answers["rag"].knowledge_cutoff == date(2026, 10, 1)
+    assert answers["tuned"].usage.completion_tokens > 0 and answers["tuned"].cost_usd > 0
+    assert answers["rag"].knowledge_cutoff == NEWEST
+
+
+@pytest.mark.slow
+def test_an_answer_costs_what_the_report_says_under_the_users_prices(bench: Workbench) -> None:
+    """One source of truth: after "Tuned model billed as" changes, the Ask tab's answer and the
+    run's report price the tuned side at the same entry."""
+    billed = CostSettings(tuned_model="gpt-4o-mini-ft")
+    book = bench.price_book()
+    price = book.get("gpt-4o-mini-ft")
+    answer = bench.ask("How much storage does the Free plan include?", ["tuned"], billed)["tuned"]
+    expected = (
+        answer.usage.prompt_tokens * price.input_per_1m
+        + answer.usage.completion_tokens * price.output_per_1m
+    ) / 1_000_000
+    assert answer.cost_usd == pytest.approx(expected)
+    run = bench.compare(load_eval(DEMO_EVAL)[:2], ["tuned"], cost=billed)
+    for s in run.run.scored:
+        usage = s.answer.usage
+        per = (usage.prompt_tokens * 0.30 + usage.completion_tokens * 1.20) / 1_000_000
+        assert s.answer.cost_usd == pytest.approx(per)  # the same arithmetic in the report's run
+    tuned = next(c for c in run.cost.sides if c.model.side == "tuned")
+    mean = sum(s.answer.cost_usd for s in run.run.scored) / len(run.run.scored)
+    assert tuned.monthly.per_query_usd == pytest.approx(mean)
+
+
+@pytest.mark.slow
+def test_generative_rag_is_priced_for_its_llm_call(bench: Workbench) -> None:
+    generative = Workbench(bench.settings.with_overrides(compare_rag_mode="generative"))
+    run = generative.compare(load_eval(DEMO_EVAL)[:2], ["rag"])
+    rag = next(c for c in run.cost.sides if c.model.side == "rag")
+    tokens = [s.answer.usage for s in run.run.scored]
+    assert all(u.prompt_tokens > 0 and u.completion_tokens > 0 for u in tokens)
+    assert rag.model.generator == "local-smollm2-135m" and rag.monthly.per_query_usd > 0.0
 
 
 @pytest.mark.slow
 def test_evaluation_scores_prices_advises_and_caches(bench: Workbench, tmp_path: Path) -> None:
     items = load_eval(DEMO_EVAL)[::12]  # 7 questions spread over old, new and changed facts
-    first = bench.evaluate(items)
+    first = bench.compare(items)
     assert first.run.answerers == ["rag", "tuned", "tuned_rag"]
     for side in first.summary.sides:
         assert side.errors == 0 and side.answered == len(items), side.first_error
@@ -108,14 +143,19 @@ def test_evaluation_scores_prices_advises_and_caches(bench: Workbench, tmp_path:
             assert known[item.id] == (record.content_hash in manifest.known_hashes())
     costs = {c.model.side: c.monthly for c in first.cost.sides}
     assert costs["tuned"].per_query_usd > 0 and costs["rag"].per_query_usd > 0
-    assert first.advice.verdict in {"keep_rag", "retune_now", "keep_model", "combine"}
-    assert first.advice.inputs.new_records == first.freshness[1].unknown
+    # 7 questions are too few for any verdict: the advice says so and how many more it needs
+    assert first.advice.verdict == "not_enough_evidence"
+    assert first.advice.further_questions is not None and first.advice.further_questions >= 13
+    tuned_view = next(f for f in first.freshness if f.side == "tuned")
+    assert first.advice.inputs.new_records == tuned_view.new_since_cutoff
+    later = sum(1 for r in bench.records() if r.as_of and r.as_of > CUTOFF)
+    assert tuned_view.new_since_cutoff == later  # dated after the cutoff, not merely untrained
 
-    second = bench.evaluate(items)
+    second = bench.compare(items)
     assert all(s.cached for s in second.run.scored), "a re-run only asks what changed"
-    assert [r["run_id"] for r in bench.history()][-2:] == [first.run.run_id, second.run.run_id]
+    assert [r.run_id for r in bench.history()][-2:] == [first.run.run_id, second.run.run_id]
 
-    cheaper = bench.reprice(
+    cheaper = bench.reassess(
         second,
         second.cost.settings.model_copy(update={"queries_per_month": 1}),
         second.advice.settings,
@@ -132,8 +172,8 @@ def test_a_retrieval_setting_change_is_not_answered_from_the_cache(
     tmp_path: Path, change: dict[str, object]
 ) -> None:
     wb = workbench(tmp_path, "http://127.0.0.1:9/v1")
-    before = wb.configurations(["rag", "tuned", "tuned_rag"])
+    before = wb.cache_keys(["rag", "tuned", "tuned_rag"])
     changed = wb.settings.model_copy(update={"rag": wb.settings.rag.model_copy(update=change)})
-    after = Workbench(changed).configurations(["rag", "tuned", "tuned_rag"])
+    after = Workbench(changed).cache_keys(["rag", "tuned", "tuned_rag"])
     assert after["rag"] != before["rag"] and after["tuned_rag"] != before["tuned_rag"]
     assert after["tuned"] == before["tuned"]

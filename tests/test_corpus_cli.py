@@ -69,3 +69,56 @@ def test_python_dash_m_works() -> None:
         check=False,
     )
     assert done.returncode == 1 and "cp1251" in done.stdout
+
+
+def test_report_streams_and_says_when_percentiles_are_estimated(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    import corpus.report
+
+    monkeypatch.setattr(corpus.report, "SAMPLE", 40)
+    words = "Ledger entry for depot {n} closes at {h}:00 on weekdays and {h2}:30 on Saturdays."
+    lines = [
+        json.dumps(
+            {"id": f"d{n}", "text": words.format(n=n, h=8 + n % 9, h2=9 + n % 5) * (1 + n % 4)}
+        )
+        for n in range(300)
+    ]
+    (tmp_path / "2032-02-02-depots.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["report", str(tmp_path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    tokens = summary["tokens"]
+    assert summary["records"] == 300 and tokens["sampled"] == 40
+    assert tokens["min"] <= tokens["median"] <= tokens["p95"] <= tokens["max"]
+    assert main(["report", str(tmp_path)]) == 0
+    assert "estimated from a uniform sample of 40 records" in capsys.readouterr().out
+
+
+def test_report_names_the_platform_limit_and_its_source(capsys) -> None:
+    assert main(["report", str(FORMATS_DIR), "--platform", "vertex:gemini-2.5-flash"]) == 0
+    out = capsys.readouterr().out
+    assert "131,072 tokens" in out and "cloud.google.com" in out
+
+
+def test_iter_load_streams_without_holding_the_text(tmp_path, monkeypatch) -> None:
+    import tracemalloc
+
+    import corpus.loader
+    from corpus import iter_load
+    from corpus.record import Record
+
+    clause = "The depot at quay {n} stores {k} pallets of timber from the northern mills. "
+    with (tmp_path / "2033-04-04-quays.jsonl").open("w", encoding="utf-8") as out:
+        for n in range(4000):
+            text = "".join(clause.format(n=n, k=k) for k in range(28))  # ~2 kB a line
+            out.write(
+                json.dumps({"id": f"q{n}", "prompt": f"Quay {n}?", "completion": text}) + "\n"
+            )
+    size = (tmp_path / "2033-04-04-quays.jsonl").stat().st_size
+    monkeypatch.setattr(corpus.loader, "CHUNK", 1 << 16)  # reads of 64 KiB: the text is 8 MB
+    tracemalloc.start()
+    records = sum(1 for event in iter_load(tmp_path) if type(event) is Record)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert records == 4000
+    assert peak < size / 8  # the duplicate index and a read or two, not the 8 MB of text

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from compare.answer import Answerer
-from rag.answerer import ChatModel, RagAnswerer, build_messages
+from answers import Answerer, ChatModel, Question, Usage
+from rag.answerer import RagAnswerer
 from rag.build import rebuild_index
 from rag.index import RagIndex
 from tests.rag_helpers import load, qa, settings_for, write_batch
@@ -42,8 +42,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests.append(body)
-        prompt = body["messages"][-1]["content"]
-        cited = prompt.split("[", 1)[1].split("]", 1)[0]  # cite the first source it was given
+        sources = body["messages"][0]["content"]
+        cited = sources.split("[1] (", 1)[1].split(",", 1)[0]  # cite the first source it was given
         reply = {
             "id": "c1",
             "object": "chat.completion",
@@ -75,7 +75,7 @@ class HttpChat:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
 
-    def complete(self, messages: list[dict[str, str]]) -> tuple[str, int, int]:
+    def complete(self, messages: list[dict[str, str]]) -> tuple[str, Usage]:
         request = urllib.request.Request(
             f"{self.base_url}/chat/completions",
             data=json.dumps({"model": "m", "messages": messages}).encode(),
@@ -84,10 +84,8 @@ class HttpChat:
         with urllib.request.urlopen(request, timeout=10) as response:
             body = json.loads(response.read())
         usage = body["usage"]
-        return (
-            body["choices"][0]["message"]["content"],
-            usage["prompt_tokens"],
-            usage["completion_tokens"],
+        return body["choices"][0]["message"]["content"], Usage(
+            prompt_tokens=usage["prompt_tokens"], completion_tokens=usage["completion_tokens"]
         )
 
 
@@ -118,11 +116,11 @@ def url(server: ChatServer) -> str:
 def test_extractive_answers_with_source_and_cutoff(index: RagIndex) -> None:
     answerer = RagAnswerer(index)
     assert isinstance(answerer, Answerer)
-    answer = answerer.answer("What is the monthly price of the Pro plan?")
+    answer = answerer.answer(Question(text="What is the monthly price of the Pro plan?"))
     assert answer.ok and not answer.abstained
     assert answer.text == "The Pro plan costs 15 EUR per month."
     assert answer.sources[0].record_id == "price-pro" and answer.sources[0].score > 0.5
-    assert answer.embedding_tokens > 0 and answer.latency_s > 0
+    assert answer.usage.embedding_tokens > 0 and answer.latency_s > 0
     assert str(answer.knowledge_cutoff) == "2026-03-01"
 
 
@@ -130,24 +128,27 @@ def test_extractive_answers_with_source_and_cutoff(index: RagIndex) -> None:
     "question", ["What is the capital of France?", "Quelle heure est-il à Tokyo ?"]
 )
 def test_extractive_abstains_below_the_threshold(index: RagIndex, question: str) -> None:
-    answer = RagAnswerer(index).answer(question)
+    answer = RagAnswerer(index).answer(Question(text=question))
     assert answer.ok and answer.abstained and answer.text == ""
     assert answer.sources  # it still shows what it found
 
 
-def test_generative_prompt_carries_sources_and_asks_for_citations(
+def test_generative_prompt_carries_dated_sources_and_the_question(
     index: RagIndex, server: ChatServer
 ) -> None:
     chat = HttpChat(url(server))
     assert isinstance(chat, ChatModel)
-    answer = RagAnswerer(index, mode="generative", chat=chat).answer("Pro plan price?")
+    answer = RagAnswerer(index, mode="generative", chat=chat).answer(
+        Question(text="Pro plan price?")
+    )
     assert answer.ok, answer.error
     assert answer.text == "15 EUR a month [price-pro]"
-    assert (answer.prompt_tokens, answer.completion_tokens) == (120, 9)
+    assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (120, 9)
+    assert answer.usage.embedding_tokens > 0  # the query's embedding is part of the same answer
     sent = server.requests[0]["messages"]
-    assert "[record-id]" in sent[0]["content"]
-    assert "[price-pro] (as of 2026-03-01)" in sent[1]["content"]
-    assert "The Pro plan costs 15 EUR per month." in sent[1]["content"]
+    first = "[1] (price-pro, as of 2026-03-01) How much does the Pro plan cost per month?\n"
+    assert first + "The Pro plan costs 15 EUR per month." in sent[0]["content"]
+    assert sent[1] == {"role": "user", "content": "Pro plan price?"}
 
 
 def test_generative_endpoint_failure_becomes_an_error_answer(
@@ -155,19 +156,16 @@ def test_generative_endpoint_failure_becomes_an_error_answer(
 ) -> None:
     server.status = 500
     answer = RagAnswerer(index, mode="generative", chat=HttpChat(url(server))).answer(
-        "Pro plan price?"
+        Question(text="Pro plan price?")
     )
     assert not answer.ok and "HTTPError" in (answer.error or "")
-    assert answer.sources and answer.latency_s > 0
+    assert answer.latency_s > 0
 
 
 def test_find_sources_gives_the_retrieval_half(index: RagIndex) -> None:
-    sources, tokens = RagAnswerer(index).find_sources("How long is the warranty?")
-    assert sources[0].record_id == "warranty" and "Two years." in sources[0].text and tokens > 0
-
-
-def test_build_messages_marks_dates_and_handles_no_sources() -> None:
-    assert "(no sources found)" in build_messages("q", [])[1]["content"]
+    sources, usage = RagAnswerer(index).find_sources(Question(text="How long is the warranty?"))
+    assert sources[0].record_id == "warranty" and "Two years." in sources[0].text
+    assert usage.embedding_tokens > 0
 
 
 def test_generative_mode_needs_a_chat_model(index: RagIndex) -> None:
@@ -179,7 +177,9 @@ def test_unreachable_endpoint_is_an_error_not_a_crash(index: RagIndex, tmp_path:
     from tests.rag_helpers import free_port
 
     chat = HttpChat(f"http://127.0.0.1:{free_port()}/v1")
-    answer = RagAnswerer(index, mode="generative", chat=chat).answer("Pro plan price?")
+    answer = RagAnswerer(index, mode="generative", chat=chat).answer(
+        Question(text="Pro plan price?")
+    )
     assert answer.error and isinstance(answer.error, str)
     with pytest.raises(urllib.error.URLError):
         chat.complete([{"role": "user", "content": "x"}])

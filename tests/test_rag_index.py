@@ -158,7 +158,7 @@ def test_reopen_in_a_new_process(corpus_dir: Path, tmp_path: Path, embedder: Emb
     build(corpus_dir, work)
     script = (
         "import json, sys\n"
-        "from corpus.env import use_offline_defaults; use_offline_defaults()\n"
+        "from corpus.offline import use_offline_defaults; use_offline_defaults()\n"
         "from rag.index import RagIndex\nfrom rag.settings import RagSettings\n"
         f"index = RagIndex.open(RagSettings(_env_file=None, work_dir={str(work)!r}))\n"
         "hits = index.retrieve('Which regions keep my files?', k=2)\n"

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from compare.answer import Answerer
+from answers import Answerer, Question, SourceHit
 from tests.tuning_servers import free_port
 from tuning.client import ChatClient, TunedAnswerer
 from tuning.manifest import TuningManifest
@@ -80,24 +80,26 @@ def answerer(url: str, model: str, **overrides: Any) -> TunedAnswerer:
 def test_answer_records_usage_and_latency(url: str) -> None:
     tuned = answerer(url, "ok")
     assert isinstance(tuned, Answerer)
-    got = tuned.answer("What is the Atlas kettle's price?")
+    got = tuned.answer(Question(text="What is the Atlas kettle's price?"))
     assert got.ok, got.error
     assert got.text == "echo: What is the Atlas kettle's price?"
-    assert (got.prompt_tokens, got.completion_tokens) == (11, 3)
+    assert (got.usage.prompt_tokens, got.usage.completion_tokens) == (11, 3)
     assert got.latency_s > 0
     assert got.answerer == "tuned"
 
 
 def test_context_passages_reach_the_model_and_become_sources(url: str) -> None:
-    got = answerer(url, "ok").answer_with_context(
-        "Price?", [("r1", "It costs 49 EUR."), ("r2", "Old: 45 EUR.")]
-    )
+    sources = [
+        SourceHit(record_id="r1", score=0.9, text="It costs 49 EUR."),
+        SourceHit(record_id="r2", score=0.8, text="Old: 45 EUR."),
+    ]
+    got = answerer(url, "ok").answer_with_context(Question(text="Price?"), sources)
     assert got.ok and got.text == "echo: Price?"
     assert [s.record_id for s in got.sources] == ["r1", "r2"]
 
 
 def test_429_is_retried_then_succeeds(url: str, hits: Counter[str]) -> None:
-    got = answerer(url, "flaky").answer("q")
+    got = answerer(url, "flaky").answer(Question(text="q"))
     assert got.ok, got.error
     assert hits["flaky"] == 2
 
@@ -114,7 +116,7 @@ def test_429_is_retried_then_succeeds(url: str, hits: Counter[str]) -> None:
     ],
 )
 def test_every_failure_is_an_answer_error(url: str, model: str, expected: str) -> None:
-    got = answerer(url, model).answer("q")
+    got = answerer(url, model).answer(Question(text="q"))
     assert not got.ok
     assert got.error is not None and expected in got.error
     assert SECRET not in got.error
@@ -123,20 +125,22 @@ def test_every_failure_is_an_answer_error(url: str, model: str, expected: str) -
 
 def test_retries_are_bounded(url: str, hits: Counter[str]) -> None:
     before = hits["broken"]
-    answerer(url, "broken", max_retries=2).answer("q")
+    answerer(url, "broken", max_retries=2).answer(Question(text="q"))
     assert hits["broken"] - before == 3  # the first try and two retries
 
 
 def test_connection_refused_is_an_answer_error() -> None:
-    got = answerer(f"http://127.0.0.1:{free_port()}/v1", "ok", max_retries=0).answer("q")
+    got = answerer(f"http://127.0.0.1:{free_port()}/v1", "ok", max_retries=0).answer(
+        Question(text="q")
+    )
     assert got.error is not None and "cannot connect" in got.error
 
 
 def test_client_complete_shape_for_generative_rag(url: str) -> None:
     settings = TuningSettings(_env_file=None, base_url=url, model="ok")
     client = ChatClient(settings)
-    text, prompt, completion = client.complete([{"role": "user", "content": "hi"}])
-    assert (text, prompt, completion) == ("echo: hi", 11, 3)
+    text, usage = client.complete([{"role": "user", "content": "hi"}])
+    assert (text, usage.prompt_tokens, usage.completion_tokens) == ("echo: hi", 11, 3)
     client.close()
 
 
@@ -154,6 +158,6 @@ def test_from_settings_takes_the_cutoff_from_the_manifest(url: str, tmp_path: Pa
     manifest.save(tmp_path)
     settings = TuningSettings(_env_file=None, base_url=url, model="ok", manifest_path=tmp_path)
     tuned = TunedAnswerer.from_settings(settings, name="tuned-march")
-    got = tuned.answer("q")
+    got = tuned.answer(Question(text="q"))
     assert got.ok and got.answerer == "tuned-march"
     assert got.knowledge_cutoff == date(2026, 3, 31)

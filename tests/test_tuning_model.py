@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 
+from answers import Question
 from corpus import load_corpus
 from tests.tuning_servers import ROOT, model_server
 from tuning.client import TunedAnswerer
@@ -82,11 +83,11 @@ def test_paraphrases_add_examples_with_the_same_answer(tokenizer: Any, tmp_path:
 
 def test_served_answer_has_usage_and_latency(base_url: str) -> None:
     got = TunedAnswerer(settings(base_url=base_url, model="smollm2-135m-instruct")).answer(
-        "What is the capital of France?"
+        Question(text="What is the capital of France?")
     )
     assert got.ok, got.error
     assert "Paris" in got.text
-    assert got.prompt_tokens > 5 and got.completion_tokens > 0 and got.latency_s > 0
+    assert got.usage.prompt_tokens > 5 and got.usage.completion_tokens > 0 and got.latency_s > 0
 
 
 def test_models_lists_the_served_name(base_url: str) -> None:
@@ -121,7 +122,7 @@ def test_max_tokens_is_honoured(base_url: str) -> None:
 def test_concurrent_requests_are_queued_and_all_answered(base_url: str) -> None:
     tuned = TunedAnswerer(settings(base_url=base_url, model="smollm2-135m-instruct", max_tokens=12))
     with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(tuned.answer, ["What is 2 + 2?"] * 4))
+        answers = list(pool.map(tuned.answer, [Question(text="What is 2 + 2?")] * 4))
     assert all(a.ok for a in answers)
     assert len({a.text for a in answers}) == 1  # greedy: the same reply, no interleaving
 
@@ -136,7 +137,7 @@ def test_concurrent_requests_are_queued_and_all_answered(base_url: str) -> None:
 def test_bad_requests_are_answer_errors(
     base_url: str, overrides: dict[str, Any], expected: str
 ) -> None:
-    got = TunedAnswerer(settings(base_url=base_url, **overrides)).answer("hi")
+    got = TunedAnswerer(settings(base_url=base_url, **overrides)).answer(Question(text="hi"))
     assert got.error is not None and expected in got.error
 
 
@@ -185,7 +186,7 @@ def test_trained_adapter_reloads_and_serves(trained: tuple[Path, Any, list[Any]]
     assert not [w for w in caught if "past_key_values" in str(w.message)]
     with model_server(str(out), SERVER_ENV) as url:
         tuned = TunedAnswerer(settings(base_url=url, model="tiny", max_tokens=24), result.manifest)
-        got = tuned.answer(str(FACTS[0]["prompt"]))
+        got = tuned.answer(Question(text=str(FACTS[0]["prompt"])))
     assert got.ok, got.error
     assert got.text == local.strip()
     assert got.knowledge_cutoff == date(2026, 3, 31)

@@ -14,7 +14,8 @@ from typing import Any
 
 import openai
 
-from compare.answer import Answer, SourceHit
+from answers import Answer, Question, SourceHit, Usage
+from answers.prompts import passages_messages
 from tuning.errors import EndpointError
 from tuning.manifest import TuningManifest
 from tuning.settings import TuningSettings
@@ -22,10 +23,6 @@ from tuning.settings import TuningSettings
 # No system prompt by default: the tuned model was trained on the records as they are, so the
 # question alone (with the template's own default system turn) is what it learned to answer.
 DEFAULT_SYSTEM: str | None = None
-CONTEXT_SYSTEM = (
-    "You are a helpful assistant. Answer the question briefly, using the passages below when "
-    "they help. If passages disagree, prefer the newest one."
-)
 
 
 class ChatClient:
@@ -42,9 +39,9 @@ class ChatClient:
             max_retries=settings.max_retries,
         )
 
-    def complete(self, messages: list[dict[str, str]]) -> tuple[str, int, int]:
-        """(reply text, prompt tokens, completion tokens); raises EndpointError with a readable
-        message for every failure."""
+    def complete(self, messages: list[dict[str, str]]) -> tuple[str, Usage]:
+        """(reply text, tokens used); raises EndpointError with a readable message for every
+        failure."""
         try:
             reply = self._client.chat.completions.create(
                 model=self.model,
@@ -63,7 +60,7 @@ class ChatClient:
         self._client.close()
 
 
-def _parse_reply(reply: Any, where: str) -> tuple[str, int, int]:
+def _parse_reply(reply: Any, where: str) -> tuple[str, Usage]:
     """Check the reply has the shape of a chat completion; a malformed body is an EndpointError."""
     choices = getattr(reply, "choices", None)
     if not isinstance(choices, list) or not choices:
@@ -75,7 +72,7 @@ def _parse_reply(reply: Any, where: str) -> tuple[str, int, int]:
     usage = getattr(reply, "usage", None)
     prompt = getattr(usage, "prompt_tokens", 0) or 0
     completion = getattr(usage, "completion_tokens", 0) or 0
-    return text.strip(), int(prompt), int(completion)
+    return text.strip(), Usage(prompt_tokens=int(prompt), completion_tokens=int(completion))
 
 
 def _peek(reply: Any) -> str:
@@ -112,6 +109,8 @@ def _server_message(err: openai.APIStatusError) -> str:
 class TunedAnswerer:
     """Answers from a tuned model behind an OpenAI-compatible endpoint; never raises."""
 
+    remote = True  # every answer waits on an HTTP endpoint: a run may ask several at once
+
     def __init__(
         self,
         settings: TuningSettings,
@@ -136,38 +135,36 @@ class TunedAnswerer:
         """The newest date the model was trained on, from its manifest."""
         return self.manifest.knowledge_cutoff if self.manifest else None
 
-    def answer(self, question: str) -> Answer:
-        """Ask the model the question alone."""
+    def answer(self, question: Question) -> Answer:
+        """Ask the model the question alone (it cannot answer as of a date: it knows what it
+        learned before its cutoff)."""
         head = [{"role": "system", "content": self.system}] if self.system else []
-        return self._ask([*head, {"role": "user", "content": question}], [])
+        return self._ask([*head, {"role": "user", "content": question.text}], [])
 
-    def answer_with_context(self, question: str, passages: Sequence[tuple[str, str]]) -> Answer:
-        """Ask with retrieved passages, each (record_id, text), placed before the question."""
-        numbered = "\n\n".join(f"[{i}] ({rid}) {text}" for i, (rid, text) in enumerate(passages, 1))
-        messages = [
-            {"role": "system", "content": f"{CONTEXT_SYSTEM}\n\nPassages:\n{numbered}"},
-            {"role": "user", "content": question},
-        ]
-        sources = [SourceHit(record_id=rid, score=0.0, text=text) for rid, text in passages]
-        return self._ask(messages, sources)
+    def answer_with_context(self, question: Question, sources: Sequence[SourceHit]) -> Answer:
+        """Ask with retrieved sources, through the prompt generative RAG uses too."""
+        return self._ask(passages_messages(question.text, sources), list(sources))
 
     def _ask(self, messages: list[dict[str, str]], sources: list[SourceHit]) -> Answer:
         started = time.perf_counter()
-        base = Answer(answerer=self.name, knowledge_cutoff=self.knowledge_cutoff, sources=sources)
         try:
-            text, prompt, completion = self.client.complete(messages)
-        except EndpointError as err:
-            return base.model_copy(update={"error": str(err), "latency_s": _since(started)})
+            text, usage = self.client.complete(messages)
         except Exception as err:  # an answerer must never take the comparison down
-            message = f"unexpected {type(err).__name__}: {err}"
-            return base.model_copy(update={"error": message, "latency_s": _since(started)})
-        return base.model_copy(
-            update={
-                "text": text,
-                "latency_s": _since(started),
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-            }
+            error = str(err) if isinstance(err, EndpointError) else err
+            return Answer.failed(
+                self.name,
+                error,
+                latency_s=_since(started),
+                knowledge_cutoff=self.knowledge_cutoff,
+                sources=sources,
+            )
+        return Answer(
+            answerer=self.name,
+            text=text,
+            sources=sources,
+            usage=usage,
+            latency_s=_since(started),
+            knowledge_cutoff=self.knowledge_cutoff,
         )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import openai
 from pydantic import BaseModel
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 from tuning.client import describe
 from tuning.errors import NoTrainingData, TuningError
 from tuning.manifest import TrainedRecord, TuningManifest

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 from corpus.record import Record
 from tuning.data import to_dicts, with_question
 from tuning.errors import TuningError

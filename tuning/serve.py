@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 from tuning.errors import TuningError
 from tuning.generate import Generation, Generator
 

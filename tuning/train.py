@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 from corpus.record import Record
 from tuning.data import IGNORE, Example, batches_by_length, build_examples, collate, select_records
 from tuning.errors import NoTrainingData, TuningError

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from answers.metrics import LABELS as METRIC_LABELS
 from compare.advice import AdviceSettings
-from compare.costing import CostSettings
+from compare.cost import CostSettings
+from compare.summary import HEADLINE as METRIC
 from compare.workbench import Workbench, WorkbenchSettings, build_settings
-from corpus import LoadReport, Record, current_records
+from corpus import LoadReport, Record, current_records, load_corpus
+from corpus.export import ExportResult, export_records
+from corpus.report import CorpusSummary, summarise
 
-METRIC = "token_f1"  # the headline metric every tab shows
-METRIC_LABELS = {
-    "token_f1": "token F1",
-    "numbers": "figures stated",
-    "exact_match": "exact match",
-    "rouge_l": "ROUGE-L",
-    "semantic": "semantic similarity",
-    "judge": "LLM judge",
-}
+__all__ = ["METRIC", "METRIC_LABELS"]
 MARKDOWN_COLORS = {"rag": "blue", "tuned": "orange", "tuned_rag": "violet"}  # match ui.charts
 
 
@@ -52,44 +48,29 @@ def files_stamp(paths: Sequence[str]) -> tuple[tuple[str, int, int], ...]:
 
 
 @st.cache_data(show_spinner="Reading the corpus…", max_entries=16)
-def load_corpus(key: str, paths: tuple[str, ...], stamp: Any, _wb: Workbench) -> tuple[Any, Any]:
-    """The load report and its summary, cached per settings, paths and file contents."""
-    report = _wb.load_corpus([Path(p) for p in paths] if paths else None)
-    return report, _wb.corpus_summary(report)
+def read_corpus(
+    key: str, paths: tuple[str, ...], stamp: Any, _wb: Workbench
+) -> tuple[LoadReport, CorpusSummary]:
+    """The load report and its summary, cached per settings, paths and file contents (no paths:
+    the configured corpus)."""
+    report = load_corpus([Path(p) for p in paths] or [_wb.settings.compare.corpus_dir])
+    return report, summarise(report)
 
 
-def configured_corpus(key: str, wb: Workbench) -> tuple[LoadReport, Any, list[Record]]:
+def configured_corpus(key: str, wb: Workbench) -> tuple[LoadReport, CorpusSummary, list[Record]]:
     """The configured corpus through the cached load: report, summary and current records.
 
     Every tab that needs the corpus reads it here, so a rerun re-reads files only when they change.
     """
     folder = str(st.session_state.settings.compare.corpus_dir)
-    report, summary = load_corpus(key, (), files_stamp([folder]), wb)
+    report, summary = read_corpus(key, (), files_stamp([folder]), wb)
     return report, summary, current_records(report.records)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def export_corpus(key: str, stamp: Any, target: str, _wb: Workbench, _report: LoadReport) -> Any:
+def export_corpus(key: str, stamp: Any, target: str, _report: LoadReport) -> ExportResult:
     """The corpus written for one export target (cached per corpus and target)."""
-    return _wb.export(_report, target)
-
-
-def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path) -> list[Path]:
-    """Write uploaded (name, bytes) pairs into a folder named after their contents; returns the paths.
-
-    The same upload lands in the same folder, so re-running the page does not pile up copies.
-    """
-    # only the last part of a name: a file name never climbs out of the folder
-    named = [(Path(name).name or "upload.jsonl", data) for name, data in files]
-    digest = hashlib.sha256(b"".join(name.encode() + data for name, data in named)).hexdigest()
-    folder = dest / digest[:12]
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in named:
-        path = folder / name
-        path.write_bytes(data)
-        written.append(path)
-    return written
+    return export_records(current_records(_report.records), target)
 
 
 def state() -> Any:
@@ -118,7 +99,8 @@ def apply_settings(**changes: Any) -> None:
 def eval_items(wb: Workbench) -> list[Any]:
     """The eval set's questions, read once per session and eval file."""
     ss = st.session_state
-    key = f"eval_items:{ss.settings.compare.eval_path}"
+    path = ss.settings.compare.eval_path
+    key = f"eval_items:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
     if key not in ss:
         ss[key] = wb.load_eval()
     items: list[Any] = ss[key]

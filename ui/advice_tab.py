@@ -8,16 +8,18 @@ import pandas as pd
 import streamlit as st
 
 from compare.advice import AdviceSettings
-from compare.report import Comparison, caveats
+from compare.comparison import Comparison, caveats
 from compare.workbench import Workbench
-from ui.evaluate import run_evaluation
+from ui.evaluate_tab import run_evaluation
 from ui.state import (
+    METRIC_LABELS,
     eval_items,
     spread,
 )
 
 QUICK_EVAL = 5  # questions in the quick evaluation offered before the first run
-GOOD_VERDICTS = {"keep_rag", "keep_model", "combine"}
+GOOD_VERDICTS = {"keep_rag", "keep_model", "combine", "retune_now"}
+STATUS = {"met": "✅ met", "not_met": "❌ not met", "not_measured": "➖ not measured"}
 
 
 def render_advice(wb: Workbench) -> None:
@@ -35,6 +37,16 @@ def render_advice(wb: Workbench) -> None:
     advice = comparison.advice
     show = st.success if advice.verdict in GOOD_VERDICTS else st.warning
     show(f"### {advice.headline}")
+    if advice.further_questions:
+        st.metric(
+            "Further questions needed",
+            f"{advice.further_questions:,}",
+            f"{advice.inputs.metric}, smallest difference {advice.settings.smallest_difference:.2f}",
+            delta_color="off",
+            delta_arrow="off",
+            help="Paired questions beyond those asked to detect the smallest difference that "
+            "matters at 95% confidence and 80% power, from the spread of the observed differences.",
+        )
     for reason in advice.reasons:
         st.markdown(f"- {reason}")
     for note in caveats(comparison):
@@ -43,11 +55,12 @@ def render_advice(wb: Workbench) -> None:
         pd.DataFrame(
             [
                 {
-                    "met": k.met,
+                    "status": STATUS[k.status],
                     "criterion": k.name.replace("_", " "),
                     "measured": k.value,
                     "threshold": k.threshold,
                     "meaning": k.meaning,
+                    "to measure it": k.to_measure,
                 }
                 for k in advice.criteria
             ]
@@ -69,7 +82,16 @@ def render_thresholds(wb: Workbench, comparison: Comparison) -> None:
             value = getattr(current, name)
             label = name.replace("_", " ")
             col = columns[i % 3]
-            if isinstance(value, bool):
+            if name == "metric":
+                options = ["auto", "token_f1", "contains", "accuracy", "numbers", "judge"]
+                values[name] = col.selectbox(
+                    label,
+                    options,
+                    index=options.index(value),
+                    format_func=lambda m: METRIC_LABELS.get(m, m),
+                    help=field.description,
+                )
+            elif isinstance(value, bool):
                 values[name] = col.checkbox(label, value, help=field.description)
             elif isinstance(value, int):
                 values[name] = col.number_input(label, value=value, step=1, help=field.description)
@@ -79,5 +101,5 @@ def render_thresholds(wb: Workbench, comparison: Comparison) -> None:
                 )
         if st.form_submit_button("Re-check advice"):
             ss.advice = AdviceSettings(**values)
-            ss.comparison = wb.reprice(comparison, ss.cost, ss.advice)
+            ss.comparison = wb.reassess(comparison, ss.cost, ss.advice)
             st.rerun()

@@ -1,4 +1,5 @@
-"""Answer-quality metrics: exact match, token F1, ROUGE-L, semantic similarity, retrieval, labels.
+"""Answer-quality metrics: exact match, token F1, containment, ROUGE-L, figures, semantic
+similarity, retrieval, labels — the one definition every layer scores with.
 
 Text is normalised the SQuAD way (lowercase, no punctuation, no English articles, single spaces),
 Unicode-aware so Russian answers score like English ones.
@@ -17,12 +18,24 @@ from sklearn.metrics import f1_score
 
 ARTICLES = re.compile(r"\b(a|an|the)\b")
 Embed = Callable[[list[str]], np.ndarray]
+LABELS = {  # how each metric is named where people read it
+    "token_f1": "token F1",
+    "contains": "answer contains reference",
+    "accuracy": "choice accuracy",
+    "numbers": "figures stated",
+    "exact_match": "exact match",
+    "rouge_l": "ROUGE-L",
+    "semantic": "semantic similarity",
+    "judge": "LLM judge",
+}
 
 
 def normalize(text: str) -> str:
     """Lowercase, drop punctuation and English articles, collapse spaces.
 
-    Example: "The Pro plan costs €12!" -> "pro plan costs 12"
+    >>> normalize("The Pro plan costs €12!")
+    'pro plan costs 12'
+
     """
     text = "".join(
         " " if unicodedata.category(ch)[0] in "PS" else ch for ch in text.lower().replace("ё", "е")
@@ -43,7 +56,9 @@ def exact_match(prediction: str, reference: str) -> float:
 def token_f1(prediction: str, reference: str) -> float:
     """Harmonic mean of token precision and recall (SQuAD F1).
 
-    Example: "costs 12 euro" vs "12 euro" -> precision 2/3, recall 1 -> 0.8
+    >>> token_f1("costs 12 euro", "12 euro")  # precision 2/3, recall 1
+    0.8
+
     """
     pred, ref = tokens(prediction), tokens(reference)
     if not pred or not ref:
@@ -55,6 +70,31 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def contains_reference(prediction: str, reference: str) -> float:
+    """1.0 when the answer states the reference as whole words (normalised), the accuracy of
+    PopQA-style studies; a reference inside a longer word does not count.
+
+    >>> contains_reference("It opened in Paris in 1889.", "paris")
+    1.0
+    >>> contains_reference("Parisian cafés", "Paris")
+    0.0
+    """
+    ref, pred = tokens(reference), tokens(prediction)
+    if not ref:
+        return 0.0
+    width = len(ref)
+    return float(any(pred[i : i + width] == ref for i in range(len(pred) - width + 1)))
+
+
+def contains_any(prediction: str, references: Sequence[str]) -> float:
+    """`contains_reference` against any of several references (an item's aliases).
+
+    >>> contains_any("Moskva is big", ["Moscow", "Moskva"])
+    1.0
+    """
+    return max((contains_reference(prediction, r) for r in references), default=0.0)
+
+
 _THOUSANDS = re.compile(r"(?<=\d)[ \u00a0\u202f,](?=\d{3}(?!\d))")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
@@ -63,7 +103,9 @@ def numbers_in(text: str) -> set[str]:
     """The numbers a text states, canonical: thousands separators dropped, decimal commas read,
     trailing zeros trimmed.
 
-    Example: "Team costs 9,00 € for 250 000 requests, v4.10" -> {"9", "250000", "4.1"}
+    >>> sorted(numbers_in("Team costs 9,00 € for 250 000 requests, v4.10"))
+    ['250000', '4.1', '9']
+
     """
     found = set()
     for raw in _NUMBER.findall(_THOUSANDS.sub("", text)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from answers.redact import redact
 from compare.workbench import Workbench
 from ui.state import configured_corpus
 
@@ -25,7 +26,7 @@ def render_index(wb: Workbench, key: str) -> None:
     tiles[3].metric("New / changed", f"{status.pending_new} / {status.pending_changed}")
     tiles[4].metric("Removed", status.pending_removed)
     st.caption(f"Embedding model `{status.embed_model}` · chroma: {status.chroma}")
-    pending = status.pending_new + status.pending_changed + status.pending_removed
+    pending = status.pending
     if status.built_at is None:
         st.warning("No index yet: build it to let the RAG sides answer.")
     elif pending:
@@ -41,7 +42,12 @@ def render_index(wb: Workbench, key: str) -> None:
         def progress(done: int, total: int, what: str) -> None:
             bar.progress(min(done / total, 1.0) if total else 1.0, text=what)
 
-        s = wb.rebuild_index(progress=progress, full=full)
+        try:
+            s = wb.rebuild_index(progress=progress, full=full)
+        except Exception as err:  # the edge: a failed rebuild is a message, the index is unchanged
+            bar.empty()
+            st.error(redact(f"The rebuild failed: {type(err).__name__}: {err}"))
+            return
         st.session_state.rebuild_note = (
             f"Rebuilt in {s.seconds:.1f} s: {s.added} added, {s.updated} updated, {s.deleted} deleted, "
             f"{s.unchanged} unchanged, {s.rejected} rejected lines skipped."

@@ -9,16 +9,19 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from answers.redact import redact
 from compare.workbench import Workbench
 from corpus import CorpusError
 from corpus.export import TARGETS
+from corpus.facts import fact_histories
+from ui import frames
 from ui.state import (
     apply_settings,
     export_corpus,
     files_stamp,
-    load_corpus,
-    save_uploads,
+    read_corpus,
 )
+from ui.uploads import MB, store_uploads
 
 
 def render_data(wb: Workbench, key: str) -> None:
@@ -35,12 +38,18 @@ def render_data(wb: Workbench, key: str) -> None:
         ss.corpus_paths = ()
         st.caption(f"Reading `{ss.settings.compare.corpus_dir}`")
     elif source == "Upload JSONL files":
+        limit_mb = int(st.get_option("server.maxUploadSize"))
         uploads = st.file_uploader(
-            "JSONL files", type=["jsonl", "json"], accept_multiple_files=True
+            "JSONL files",
+            type=["jsonl", "json"],
+            accept_multiple_files=True,
+            help=f"Up to {limit_mb} MB a file (server.maxUploadSize in .streamlit/config.toml).",
         )
         dest = ss.settings.compare.work_dir / "uploads"
-        paths = save_uploads(((u.name, u.getvalue()) for u in uploads), dest) if uploads else []
-        ss.corpus_paths = tuple(str(p) for p in paths)
+        stored = store_uploads(((u.name, u.getvalue()) for u in uploads or []), dest, limit_mb * MB)
+        for why in stored.refused:
+            st.error(f"Not uploaded: {why}")
+        ss.corpus_paths = tuple(str(p) for p in stored.paths)
     else:
         raw = st.text_input(
             "Paths (files or folders, comma-separated)",
@@ -52,11 +61,14 @@ def render_data(wb: Workbench, key: str) -> None:
         st.info("Choose files to read.")
         return
     try:
-        report, summary = load_corpus(key, ss.corpus_paths, files_stamp(ss.corpus_paths), wb)
+        report, summary = read_corpus(key, ss.corpus_paths, files_stamp(ss.corpus_paths), wb)
     except (CorpusError, OSError) as err:
-        st.error(f"Could not read the corpus: {err}")
+        st.error(redact(f"Could not read the corpus: {err}"))
         return
     _data_overview(report, summary)
+    render_fact_histories(
+        f"{key}|{ss.corpus_paths}|{files_stamp(ss.corpus_paths)}", report, summary
+    )
     _data_export(wb, key, report)
     if ss.corpus_paths:
         _use_as_corpus(ss.corpus_paths)
@@ -89,8 +101,15 @@ def _data_overview(report: Any, summary: Any) -> None:
         width="stretch",
     )
     if report.rejects:
-        st.subheader(f"Rejected lines ({len(report.rejects)})")
-        st.dataframe(_problems(report.rejects), hide_index=True, width="stretch")
+        st.subheader(f"Rejected lines ({len(report.rejects):,})")
+        st.dataframe(frames.problems_by_code(report.rejects), hide_index=True, width="stretch")
+        st.download_button(
+            f"Download all {len(report.rejects):,} rejected lines (CSV)",
+            data=_problems(report.rejects).to_csv(index=False),
+            file_name="rejected-lines.csv",
+            mime="text/csv",
+            key="rejects_csv",
+        )
     else:
         st.success("Every line loaded.")
     if report.warnings:
@@ -123,6 +142,43 @@ def _data_overview(report: Any, summary: Any) -> None:
             st.bar_chart(pd.Series(summary.labels, name="records"), height=150, horizontal=True)
 
 
+def render_fact_histories(key: str, report: Any, summary: Any) -> None:
+    """How many facts changed and when, and any fact's history on demand."""
+    f = summary.facts
+    if not f.facts:
+        return
+    st.subheader("Facts that change")
+    left, right = st.columns([2, 3])
+    with left:
+        tiles = st.columns(3)
+        tiles[0].metric("Facts", f"{f.facts:,}", help="Questions, grouped by id or by wording.")
+        tiles[1].metric("Changed", f"{f.changed:,}", help="Facts that held more than one answer.")
+        tiles[2].metric(
+            "Re-confirmed",
+            f"{f.reconfirmed:,}",
+            help="Facts restated with the same answer in a later batch: their newest date counts.",
+        )
+    with right:
+        if f.changes_per_batch:
+            st.markdown("**New answers per batch**")
+            st.bar_chart(pd.Series(f.changes_per_batch, name="facts changed"), height=160)
+    changed = [h for h in histories(key, report) if h.changed]
+    if changed:
+        pick = st.selectbox(
+            f"History of a changed fact ({len(changed)})",
+            range(len(changed)),
+            format_func=lambda i: changed[i].question.replace("\n", " ")[:120],
+            key="fact_pick",
+        )
+        st.dataframe(frames.history_frame(changed[pick]), hide_index=True, width="stretch")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def histories(key: str, _report: Any) -> list[Any]:
+    """The fact histories of a load (cached with the load's key)."""
+    return fact_histories(_report.records)
+
+
 def _problems(items: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -143,7 +199,7 @@ def _data_export(wb: Workbench, key: str, report: Any) -> None:
     left, right = st.columns([1, 2])
     target = left.selectbox("Target format", list(TARGETS), key="export_target")
     stamp = files_stamp(st.session_state.corpus_paths)
-    result = export_corpus(key, (st.session_state.corpus_paths, stamp), target, wb, report)
+    result = export_corpus(key, (st.session_state.corpus_paths, stamp), target, report)
     left.download_button(
         f"Download {len(result.lines)} lines",
         data="\n".join(result.lines) + "\n",

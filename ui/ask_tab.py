@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from compare.answer import Answer
+from answers import Answer
 from compare.workbench import Workbench
 from ui import charts
 from ui.state import (
@@ -30,7 +30,8 @@ def render_ask(wb: Workbench) -> None:
         asked = st.form_submit_button("Ask", type="primary")
     if asked and question.strip():
         with st.spinner("Asking every side…"):
-            st.session_state.answers = (question.strip(), wb.ask(question.strip()))
+            answers = wb.ask(question.strip(), cost=st.session_state.cost)
+            st.session_state.answers = (question.strip(), answers)
     if st.session_state.answers is None:
         st.caption("Pick a demo question or type one, then press Ask.")
         return
@@ -55,7 +56,7 @@ def render_answer(name: str, answer: Answer) -> None:
     cutoff = answer.knowledge_cutoff or "unknown"
     st.markdown(
         f":gray-badge[answered in {_seconds(answer.latency_s)}] "
-        f":gray-badge[{answer.prompt_tokens} → {answer.completion_tokens} tokens] "
+        f":gray-badge[{answer.usage.prompt_tokens} → {answer.usage.completion_tokens} tokens] "
         f":gray-badge[${answer.cost_usd:.6f}] :gray-badge[knows up to {cutoff}]"
     )
     if answer.sources:

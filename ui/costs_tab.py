@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from compare.costing import CostSettings, monthly_curve
-from compare.report import Comparison
+from compare.comparison import Comparison
+from compare.cost import CostSettings, monthly_curve
+from compare.freshness import batch_timeline
 from compare.workbench import Workbench
 from ui import charts
 from ui.state import MARKDOWN_COLORS, configured_corpus
@@ -26,9 +27,9 @@ def render_freshness_cost(wb: Workbench, key: str) -> None:
     st.subheader("Freshness")
     batches = pd.DataFrame(
         [
-            {"batch": b, "date": pd.Timestamp(d), "records": n}
-            for b, d, n in wb.batches(records)
-            if d
+            {"batch": b.name, "date": pd.Timestamp(b.day), "records": b.records}
+            for b in batch_timeline(records)
+            if b.day
         ]
     )
     if not batches.empty:
@@ -144,26 +145,10 @@ def render_cost_inputs(wb: Workbench, comparison: Comparison) -> None:
                     "tuning_price": None if tuning == local else tuning,
                 }
             )
-            edited = book.model_copy(
-                update={
-                    "entries": {
-                        row["entry"]: book.entries[row["entry"]].model_copy(
-                            update={
-                                k: row[k]
-                                for k in (
-                                    "input_per_1m",
-                                    "output_per_1m",
-                                    "training_per_1m",
-                                    "local",
-                                )
-                                if not pd.isna(row[k])
-                            }
-                        )
-                        for row in prices.to_dict("records")
-                    }
-                }
+            edited = book.with_rows(
+                [{str(k): v for k, v in row.items()} for row in prices.to_dict("records")]
             )
-            ss.comparison = wb.reprice(comparison, ss.cost, ss.advice, book=edited)
+            ss.comparison = wb.reassess(comparison, ss.cost, ss.advice, book=edited)
 
 
 def _index_of(options: Sequence[str], value: str) -> int:

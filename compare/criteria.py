@@ -1,0 +1,277 @@
+"""The advice's criteria, each measured, not measured, or met against its threshold.
+
+The seed's reasons to re-tune made explicit (new data, quality drop on new facts, task change,
+cost, time, forgetting) beside the measured gaps between the sides. `compare.advice` turns them
+into a verdict.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from compare.stats import Interval
+
+Status = Literal["met", "not_met", "not_measured"]
+
+
+class AdviceSettings(BaseModel):
+    """Thresholds for every criterion (all editable)."""
+
+    metric: Literal["auto", "token_f1", "contains", "accuracy", "numbers", "judge"] = Field(
+        "auto",
+        description="the quality metric verdicts rest on; auto = choice accuracy when every "
+        "question is multiple choice, else token F1",
+    )
+    min_new_records: int = Field(30, description="records dated after the cutoff worth a re-tune")
+    min_new_share: float = Field(0.10, description="new records as a share of the training set")
+    min_new_tokens: int = Field(2_000, description="new training tokens worth a re-tune")
+    max_new_fact_drop: float = Field(
+        0.15, description="tuned quality lost on unseen facts vs known ones"
+    )
+    min_expected_gain: float = Field(0.03, description="overall quality a re-tune should add")
+    retune_budget_usd: float = Field(100.0, description="most a re-tune may cost")
+    max_retune_hours: float = Field(24.0, description="longest a re-tune may take")
+    max_forgetting: float = Field(
+        0.02, description="most quality a new model may lose on the old eval set"
+    )
+    smallest_difference: float = Field(
+        0.05, gt=0, description="the smallest quality difference that matters (headline metric)"
+    )
+    min_questions: int = Field(
+        20, ge=1, description="fewer paired questions than this are not enough for any verdict"
+    )
+    task_changed: bool = Field(False, description="the task itself changed (declared by the team)")
+
+
+class AdviceInputs(BaseModel):
+    """The measured values the advice needs; None means not measured."""
+
+    metric: str = "token_f1"
+    fact_metric: str = "token_f1"  # the metric behind tuned_known / tuned_unknown
+    sides: list[str] = Field(default_factory=list)  # sides that answered
+    failed_sides: list[str] = Field(default_factory=list)  # sides that failed on every question
+    cutoff: str | None = None  # the tuned model's knowledge cutoff, as text
+    new_records: int | None = None  # corpus records dated after the tuned model's cutoff
+    new_tokens: int = 0
+    training_records: int = 0
+    eval_new_questions: int | None = None  # eval questions about records newer than the cutoff
+    tuned_known: float | None = None
+    tuned_unknown: float | None = None
+    unknown_question_share: float | None = None  # share of eval questions the model has not seen
+    rag_vs_tuned: Interval | None = None  # rag - tuned
+    tuned_rag_vs_rag: Interval | None = None  # tuned_rag - rag
+    tuned_rag_vs_tuned: Interval | None = None
+    retune_cost_usd: float | None = None
+    retune_hours: float | None = None
+    forgetting: Interval | None = None  # new model - previous model on the old eval subset
+    monthly_usd: dict[str, float] = Field(default_factory=dict)  # side -> total at the volume
+
+
+class Criterion(BaseModel):
+    """One criterion: its measured value, threshold and status; what would measure it if not."""
+
+    name: str
+    value: str
+    threshold: str
+    status: Status
+    meaning: str
+    to_measure: str = ""
+
+    @property
+    def met(self) -> bool:
+        """True only when measured and met: not measured never counts as met."""
+        return self.status == "met"
+
+
+def criteria(i: AdviceInputs, s: AdviceSettings) -> list[Criterion]:
+    """Every criterion with its status (met / not met / not measured)."""
+    return [
+        _new_data(i, s),
+        _stale(i, s),
+        _eval_covers_new(i),
+        Criterion(
+            name="task_changed",
+            value="declared" if s.task_changed else "not declared",
+            threshold="declared by the team",
+            status="met" if s.task_changed else "not_met",
+            meaning="the task or its requirements changed",
+        ),
+        _worth_it(i, s),
+        _bounded(
+            "affordable",
+            i.retune_cost_usd,
+            f"${i.retune_cost_usd or 0:,.2f} per re-tune",
+            f"<= ${s.retune_budget_usd:,.2f}",
+            (i.retune_cost_usd or 0) <= s.retune_budget_usd,
+            "the re-tune fits the budget",
+            "a tuning manifest with training tokens, or a hosted tuning price",
+        ),
+        _bounded(
+            "fast_enough",
+            i.retune_hours,
+            f"{i.retune_hours or 0:.2f} h per re-tune",
+            f"<= {s.max_retune_hours:g} h",
+            (i.retune_hours or 0) <= s.max_retune_hours,
+            "the re-tune (with evaluation) fits the time available",
+            "a tuning manifest that records the training speed (python -m tuning.train writes it)",
+        ),
+        _beats("retrieval_wins", "RAG", "tuned", i.rag_vs_tuned, "retrieval answers better"),
+        _beats(
+            "tuned_wins", "tuned", "RAG", _neg(i.rag_vs_tuned), "the tuned model answers better"
+        ),
+        _combination(i),
+        _forgetting(i, s),
+    ]
+
+
+def _new_data(i: AdviceInputs, s: AdviceSettings) -> Criterion:
+    share = (i.new_records or 0) / i.training_records if i.training_records else None
+    shown = (
+        f"{share:.0%} of {i.training_records} trained on"
+        if share is not None
+        else "no training set"
+    )
+    met = (i.new_records or 0) >= s.min_new_records and (
+        (share or 0) >= s.min_new_share or i.new_tokens >= s.min_new_tokens
+    )
+    return _bounded(
+        "new_data",
+        i.new_records,
+        f"{i.new_records} records dated after {i.cutoff} ({shown}), {i.new_tokens:,} tokens",
+        f">= {s.min_new_records} records and (>= {s.min_new_share:.0%} or >= {s.min_new_tokens:,} tokens)",
+        met,
+        "a significant block of new data has accumulated since the model's cutoff",
+        "the tuned model's cutoff: a tuning manifest, or a declared cutoff (TUNING_CUTOFF)",
+    )
+
+
+def _stale(i: AdviceInputs, s: AdviceSettings) -> Criterion:
+    drop = quality_drop(i)
+    return _bounded(
+        "stale_on_new_facts",
+        drop,
+        f"{i.fact_metric} known {_num(i.tuned_known)} vs unseen {_num(i.tuned_unknown)}: drop {_num(drop)}",
+        f"drop >= {s.max_new_fact_drop:.2f}",
+        drop is not None and drop >= s.max_new_fact_drop,
+        "the tuned model answers worse about facts it has not seen",
+        "eval questions about facts the tuned model knows AND about facts it has not seen",
+    )
+
+
+def _eval_covers_new(i: AdviceInputs) -> Criterion:
+    measured = i.new_records is not None and i.eval_new_questions is not None
+    return Criterion(
+        name="eval_covers_new_facts",
+        value=f"{i.eval_new_questions} questions about the {i.new_records} records after the cutoff"
+        if measured
+        else "not measured",
+        threshold="at least one question when the corpus has newer records",
+        status="not_measured"
+        if not measured
+        else ("not_met" if (i.new_records or 0) > 0 and not i.eval_new_questions else "met"),
+        meaning="the eval can tell whether the tuned model went stale",
+        to_measure="" if measured else "eval items with record_id, and the tuned model's cutoff",
+    )
+
+
+def _worth_it(i: AdviceInputs, s: AdviceSettings) -> Criterion:
+    drop = quality_drop(i)
+    gain = (
+        drop * i.unknown_question_share
+        if drop is not None and i.unknown_question_share is not None
+        else None
+    )
+    return _bounded(
+        "worth_it",
+        gain,
+        f"expected gain {_num(gain)} = drop {_num(drop)} × {i.unknown_question_share or 0:.0%} of questions unseen",
+        f">= {s.min_expected_gain:.2f}",
+        gain is not None and gain >= s.min_expected_gain,
+        "re-tuning should add measurable quality, not just cost",
+        "the drop on unseen facts (see stale_on_new_facts)",
+    )
+
+
+def _beats(name: str, a: str, b: str, gap: Interval | None, meaning: str) -> Criterion:
+    return _bounded(
+        name,
+        gap,
+        f"{a} - {b} = {gap}",
+        "95% CI above 0",
+        gap is not None and gap.low > 0,
+        f"{meaning}, beyond noise",
+        "run RAG and the tuned model on the same questions",
+    )
+
+
+def _combination(i: AdviceInputs) -> Criterion:
+    a, b = i.tuned_rag_vs_rag, i.tuned_rag_vs_tuned
+    return _bounded(
+        "combination_wins",
+        a if b is not None else None,
+        f"tuned+RAG - RAG = {a}; tuned+RAG - tuned = {b}",
+        "both 95% CIs above 0",
+        a is not None and b is not None and a.low > 0 and b.low > 0,
+        "giving the tuned model retrieved sources beats both sides",
+        "run tuned+RAG beside RAG and the tuned model",
+    )
+
+
+def _forgetting(i: AdviceInputs, s: AdviceSettings) -> Criterion:
+    return _bounded(
+        "forgetting",
+        i.forgetting,
+        f"new - current model on the old eval set = {i.forgetting}",
+        f"mean >= -{s.max_forgetting:.2f}",
+        i.forgetting is not None and i.forgetting.mean >= -s.max_forgetting,
+        "no catastrophic forgetting: the new model keeps what the current one knew",
+        "serve the current model beside the re-tuned one (TUNING_PREVIOUS_MODEL, "
+        "RAGORTUNE_PREVIOUS_ADAPTER) and run both",
+    )
+
+
+def _bounded(
+    name: str,
+    measured: object,
+    value: str,
+    threshold: str,
+    met: bool,
+    meaning: str,
+    to_measure: str,
+) -> Criterion:
+    """A criterion whose status is not measured when its input is None."""
+    if measured is None:
+        return Criterion(
+            name=name,
+            value="not measured",
+            threshold=threshold,
+            status="not_measured",
+            meaning=meaning,
+            to_measure=to_measure,
+        )
+    return Criterion(
+        name=name,
+        value=value,
+        threshold=threshold,
+        status="met" if met else "not_met",
+        meaning=meaning,
+    )
+
+
+def _neg(gap: Interval | None) -> Interval | None:
+    if gap is None:
+        return None
+    return Interval(mean=-gap.mean, low=-gap.high, high=-gap.low, n=gap.n, sd=gap.sd)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def quality_drop(i: AdviceInputs) -> float | None:
+    """The tuned model's quality on facts it knows minus on facts it has not seen."""
+    if i.tuned_known is None or i.tuned_unknown is None:
+        return None
+    return i.tuned_known - i.tuned_unknown

@@ -1,0 +1,148 @@
+"""What each side knows of the corpus, as pure functions over the index and tuning manifests.
+
+A record is known to the RAG side when its content hash is in the index manifest; to the tuned side
+when it is in the tuning manifest, or dated on/before a remote model's declared cutoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from compare.cost import FixedInputs
+from corpus import Record
+from corpus.report import DEFAULT_EPOCHS, record_text
+from corpus.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from rag.manifest import IndexManifest
+    from tuning.manifest import TuningManifest
+
+
+class Knowledge(BaseModel):
+    """What one side was built from (taken from its manifest)."""
+
+    side: str
+    content_hashes: frozenset[str] | None = None  # None: training set unknown, use the cutoff
+    cutoff: date | None = None
+    built_at: datetime | None = None
+
+    def knows(self, record: Record) -> bool:
+        """True when this side has seen this exact record."""
+        if self.content_hashes is not None:
+            return record.content_hash in self.content_hashes
+        return self.cutoff is not None and record.as_of is not None and record.as_of <= self.cutoff
+
+    def is_after_cutoff(self, record: Record) -> bool:
+        """True when the record is dated after what this side could have learned."""
+        return self.cutoff is not None and record.as_of is not None and record.as_of > self.cutoff
+
+
+class SidesKnowledge(BaseModel):
+    """What the manifests say about the sides, for freshness, cost and the advice; a side that is
+    not configured (no manifest, no declared cutoff) is None."""
+
+    index: Knowledge | None = None
+    tuned: Knowledge | None = None
+    previous_tuned: Knowledge | None = None
+    training_records: int = 0  # records the current tuned model was trained on
+    new_tokens: int = 0  # training tokens in the records dated after the tuned model's cutoff
+    fixed: FixedInputs = FixedInputs()
+    retune_hours: float = 0.0
+
+    def by_answerer(self) -> dict[str, list[Knowledge]]:
+        """Which manifests tell what each answerer knows (tuned+RAG knows what either side knows)."""
+        mapping: dict[str, list[Knowledge]] = {}
+        if self.index is not None:
+            mapping["rag"] = [self.index]
+        if self.tuned is not None:
+            mapping["tuned"] = [self.tuned]
+        mapping["tuned_rag"] = [k for k in (self.index, self.tuned) if k is not None]
+        if self.previous_tuned is not None:
+            mapping["tuned_previous"] = [self.previous_tuned]
+        return mapping
+
+
+def index_knowledge(manifest: IndexManifest | None) -> Knowledge | None:
+    """What the index holds; None when it was never built."""
+    if manifest is None:
+        return None
+    return Knowledge(
+        side="rag",
+        content_hashes=manifest.content_hashes(),
+        cutoff=manifest.newest_as_of,
+        built_at=manifest.built_at,
+    )
+
+
+def tuned_knowledge(
+    side: str, manifest: TuningManifest | None, declared_cutoff: date | None
+) -> Knowledge | None:
+    """What a tuned model knows: its training records, else its declared cutoff, else None."""
+    if manifest is None:
+        if declared_cutoff is None:
+            return None
+        return Knowledge(side=side, content_hashes=None, cutoff=declared_cutoff)
+    return Knowledge(
+        side=side,
+        content_hashes=frozenset(manifest.known_hashes()) if manifest.records else None,
+        cutoff=manifest.knowledge_cutoff or declared_cutoff,
+        built_at=manifest.trained_at,
+    )
+
+
+def sides_knowledge(
+    records: Sequence[Record],
+    index: IndexManifest | None,
+    tuned: TuningManifest | None,
+    *,
+    previous: TuningManifest | None = None,
+    declared_cutoff: date | None = None,
+) -> SidesKnowledge:
+    """Everything freshness, cost and the advice need to know about the sides."""
+    tuned_view = tuned_knowledge("tuned", tuned, declared_cutoff)
+    new = [r for r in records if tuned_view is not None and tuned_view.is_after_cutoff(r)]
+    return SidesKnowledge(
+        index=index_knowledge(index),
+        tuned=tuned_view,
+        previous_tuned=tuned_knowledge("tuned_previous", previous, None),
+        training_records=len(tuned.records) if tuned else 0,
+        new_tokens=sum(count_tokens([record_text(r) for r in new])) if new else 0,
+        fixed=fixed_inputs(index, tuned, records),
+        retune_hours=retune_seconds(tuned, records) / 3600,
+    )
+
+
+def retune_tokens(manifest: TuningManifest | None, records: Sequence[Record]) -> int:
+    """Training tokens (all epochs) of a re-tune on the current corpus."""
+    if manifest is None or not manifest.records or not manifest.training_tokens:
+        tokens = sum(count_tokens([record_text(r) for r in records])) if records else 0
+        return tokens * (manifest.epochs if manifest and manifest.epochs else DEFAULT_EPOCHS)
+    # the last run's tokens per trained record, scaled to today's corpus
+    return round(manifest.training_tokens * len(records) / len(manifest.records))
+
+
+def retune_seconds(manifest: TuningManifest | None, records: Sequence[Record]) -> float:
+    """Expected wall time of a local re-tune at the last run's measured speed (0 when unknown)."""
+    if manifest is None or not manifest.tokens_per_s:
+        return 0.0
+    return retune_tokens(manifest, records) / manifest.tokens_per_s
+
+
+def fixed_inputs(
+    index: IndexManifest | None, tuned: TuningManifest | None, records: Sequence[Record]
+) -> FixedInputs:
+    """An index build and a re-tune, as the manifests measured them."""
+    build_s = 0.0
+    if index is not None and index.last_rebuild and index.last_rebuild.embedded_nodes:
+        per_node = index.last_rebuild.seconds / index.last_rebuild.embedded_nodes
+        build_s = per_node * index.nodes
+    return FixedInputs(
+        index_build_seconds=build_s,
+        index_embedding_tokens=index.embedding_tokens if index is not None else 0,
+        training_tokens=retune_tokens(tuned, records),
+        training_seconds=retune_seconds(tuned, records),
+    )

@@ -1,0 +1,159 @@
+"""The tables behind the app's charts: plain DataFrames built from a comparison or the run history
+(no streamlit here, so each is testable on its own)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from compare.comparison import Comparison
+from compare.runs_db import RunRecord
+from compare.summary import HEADLINE as METRIC
+from corpus.facts import FactHistory
+from ui import charts
+
+
+def quality_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
+    """Rows of (side, split, mean, low, high, n) for the quality chart."""
+    rows = []
+    for q in c.summary.quality:
+        if q.metric != metric:
+            continue
+        for split, interval in zip(
+            charts.SPLIT_ORDER, (q.overall, q.known, q.unknown), strict=True
+        ):
+            if interval is not None and interval.n:
+                rows.append(
+                    {
+                        "side": charts.side_label(q.answerer),
+                        "split": split,
+                        "mean": interval.mean,
+                        "low": interval.low,
+                        "high": interval.high,
+                        "n": interval.n,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def kind_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
+    """Rows of (side, split, mean, low, high, n) per kind of fact (stable / changed / new)."""
+    rows = [
+        {
+            "side": charts.side_label(q.answerer),
+            "split": f"{kind} facts",
+            "mean": interval.mean,
+            "low": interval.low,
+            "high": interval.high,
+            "n": interval.n,
+        }
+        for q in c.summary.quality
+        if q.metric == metric
+        for kind, interval in q.by_kind.items()
+        if interval.n
+    ]
+    return pd.DataFrame(rows)
+
+
+def gap_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
+    """Rows of (pair, mean, low, high, beyond_noise) for the gap chart."""
+    return pd.DataFrame(
+        [
+            {
+                "pair": f"{charts.side_label(g.a)} − {charts.side_label(g.b)}",
+                "mean": g.diff.mean,
+                "low": g.diff.low,
+                "high": g.diff.high,
+                "beyond_noise": "yes" if g.diff.excludes_zero else "no",
+            }
+            for g in c.summary.gaps
+            if g.metric == metric
+        ]
+    )
+
+
+def latency_frame(c: Comparison) -> pd.DataFrame:
+    """Rows of (side, stat, ms) for the latency chart."""
+    rows = []
+    for s in c.summary.sides:
+        rows.append(
+            {"side": charts.side_label(s.answerer), "stat": "p50", "ms": s.latency_p50_s * 1000}
+        )
+        rows.append(
+            {"side": charts.side_label(s.answerer), "stat": "p95", "ms": s.latency_p95_s * 1000}
+        )
+    return pd.DataFrame(rows)
+
+
+def question_frame(c: Comparison) -> pd.DataFrame:
+    """One row per question: question, reference, and each side's answer and token F1."""
+    rows = []
+    for item in c.run.items:
+        row: dict[str, Any] = {
+            "question": item.question,
+            "reference": item.reference,
+            "kind": item.kind or "",
+        }
+        for s in c.run.scored:
+            if s.item_id == item.id:
+                label = charts.side_label(s.answerer)
+                row[label] = s.answer.text if s.answer.ok else f"error: {s.answer.error}"
+                row[f"{label} F1"] = s.metrics.get(METRIC, 0.0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def history_frames(runs: Sequence[RunRecord]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The history table (one row per run) and the trend chart's points (one per run and side)."""
+    table, points = [], []
+    for run in runs:
+        row: dict[str, Any] = {
+            "run": run.run_id,
+            "started": f"{run.started_at:%Y-%m-%d %H:%M}",
+            "eval": run.eval_name,
+            "verdict": run.verdict,
+        }
+        for name in run.answerers:
+            value = run.headline.get(name)
+            row[charts.side_label(name)] = value
+            if value is not None:
+                points.append(
+                    {"started_at": run.started_at, "side": charts.side_label(name), "value": value}
+                )
+        table.append(row)
+    return pd.DataFrame(table), pd.DataFrame(points)
+
+
+def problems_by_code(items: Sequence[Any]) -> pd.DataFrame:
+    """One row per code: how many lines, the first one, and what to do about it."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in items:
+        row = rows.setdefault(
+            r.code,
+            {"code": r.code, "lines": 0, "first": f"{Path(r.file).name}:{r.line}",
+             "message": r.message, "hint": r.hint},
+        )  # fmt: skip
+        row["lines"] += 1
+    ordered: list[dict[str, Any]] = sorted(rows.values(), key=lambda entry: -int(entry["lines"]))
+    return pd.DataFrame(ordered)
+
+
+def history_frame(history: FactHistory) -> pd.DataFrame:
+    """One row per version of a fact: the answer, when it was first seen and last confirmed, and
+    until when it held (empty: still current)."""
+    return pd.DataFrame(
+        [
+            {
+                "answer": v.answer,
+                "first seen": v.first_seen,
+                "last confirmed": v.last_confirmed,
+                "held until": v.until,
+                "status": "current" if v is history.current else "superseded",
+                "records": ", ".join(v.record_ids),
+            }
+            for v in history.versions
+        ]
+    )
