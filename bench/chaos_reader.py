@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from corpus.env import use_offline_defaults
+from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 
