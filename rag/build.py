@@ -205,7 +205,7 @@ def _embed_and_add(
     for rid, (want, count) in plan.adopt.items():
         # written whole by the interrupted run; its embedding tokens were spent then
         entries[rid] = IndexedRecord(hash=want.hash, as_of=want.as_of, nodes=count)
-    todo = {rid: want.source for rid, want in plan.embed.items()}
+    todo = dict(plan.embed)
     total, done = len(todo), 0  # one node per record until chunked texts say otherwise
     if progress:
         progress(0, total)
@@ -213,7 +213,7 @@ def _embed_and_add(
         return 0
     embedder = lazy.get()
     store = ChromaVectorStore(chroma_collection=collection)
-    picked = (r for r in source() if todo.get(r.id) == (r.source.file, r.source.line))
+    picked = _pick(source(), todo)
     specs = (
         (r, spec)
         for r in picked
@@ -246,6 +246,15 @@ def _embed_and_add(
         if progress:
             progress(done, total)
     return done
+
+
+def _pick(records: Iterable[Record], todo: dict[str, Want]) -> Iterator[Record]:
+    """The planned version of each record, once, as the corpus is read again."""
+    for record in records:
+        want = todo.get(record.id)
+        if want is not None and want.picks(record):
+            del todo[record.id]  # a re-confirmation later in the corpus is not embedded twice
+            yield record
 
 
 def _write(

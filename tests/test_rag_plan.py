@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from corpus import iter_records
 from rag.manifest import IndexedRecord, IndexManifest, RebuildSummary
-from rag.plan import Held, Target, Want, choose_target, plan_changes, stored_id
+from rag.plan import Held, Target, Want, choose_target, plan_changes, stored_id, wanted_versions
 
 ASKED = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 CONFIG = ("/models/minilm", "/srv/index/chroma", "fleet-kb")
@@ -69,7 +73,7 @@ def test_choose_target(
 
 
 def want(content: str, day: date = date(2031, 4, 1)) -> Want:
-    return Want(content, day, "instruction", ("2031-04-01-fleet.jsonl", 1))
+    return Want(content, day, "instruction")
 
 
 def test_plan_changes_keeps_embeds_adopts_and_retires_versions() -> None:
@@ -98,3 +102,21 @@ def test_stored_ids_of_two_versions_differ_and_keep_the_record_id() -> None:
     old, new = stored_id("a#1#0", "1" * 64), stored_id("a#1#0", "2" * 64)
     assert old != new
     assert {old.rsplit("#", 1)[0], new.rsplit("#", 1)[0]} == {"a#1"}
+
+
+def test_change_detection_holds_ids_and_hashes_not_texts(tmp_path: Path) -> None:
+    # 2,000 records with 12 KB answers each: 24 MB of text streamed from disk
+    path = tmp_path / "2031-04-01-manuals.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(2_000):
+            answer = f"Step {i}: " + "tighten the flange bolts in a star pattern; " * 280
+            out.write(
+                json.dumps({"id": f"m{i}", "prompt": f"Manual page {i}?", "completion": answer})
+            )
+            out.write("\n")
+    tracemalloc.start()
+    wanted = wanted_versions(iter_records([path]))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(wanted) == 2_000
+    assert peak < 10 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while reading 24 MB of text"
