@@ -33,11 +33,14 @@ def stop(process: subprocess.Popen[Any], grace_s: float = 10) -> None:
 
 
 @contextmanager
-def model_server(adapter: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def model_server(
+    adapter: str | None, env: dict[str, str] | None = None, extra: list[str] | None = None
+) -> Iterator[str]:
     """Start `python -m tuning.serve` on a free port; yields the /v1 URL; stops it by its PID."""
     full_env = {**os.environ, **(env or {})}
+    model = ["--adapter", adapter] if adapter else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tuning.serve", "--adapter", adapter, "--port", "0"],
+        [sys.executable, "-m", "tuning.serve", *model, "--port", "0", *(extra or [])],
         cwd=ROOT,
         env=full_env,
         stdout=subprocess.PIPE,

@@ -3,7 +3,7 @@
 from tuning.client import ChatClient, TunedAnswerer
 from tuning.errors import EndpointError, NoTrainingData, TuningError
 from tuning.manifest import MANIFEST_NAME, TrainedRecord, TuningManifest
-from tuning.settings import PACKAGED_BASE, TuningSettings
+from tuning.settings import PACKAGED_BASE, ServeSettings, TuningSettings
 
 __all__ = [
     "MANIFEST_NAME",
@@ -11,6 +11,7 @@ __all__ = [
     "ChatClient",
     "EndpointError",
     "NoTrainingData",
+    "ServeSettings",
     "TrainedRecord",
     "TunedAnswerer",
     "TuningError",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from corpus.record import Message, Record
 from tuning.errors import TuningError
-from tuning.paraphrase import paraphrases
+from tuning.paraphrase import document_variants, paraphrases
 
 IGNORE = -100  # label value the loss skips
 
@@ -101,16 +101,31 @@ def with_question(turns: list[Message], question: str) -> list[Message]:
     return out
 
 
+def offline_document_variants(records: Sequence[Record], count: int) -> dict[str, list[str]]:
+    """`count` offline variants of every plain-text record (tuning.paraphrase), by record id."""
+    return {
+        r.id: document_variants(r.text, count, seed=i)
+        for i, r in enumerate(records)
+        if r.text and not r.chat()
+    }
+
+
 def build_examples(
-    tokenizer: Any, records: Sequence[Record], max_len: int, n_paraphrases: int = 0
+    tokenizer: Any,
+    records: Sequence[Record],
+    max_len: int,
+    n_paraphrases: int = 0,
+    doc_variants: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Example]:
-    """Examples for every record (plus `n_paraphrases` rephrased copies of each question)."""
+    """Examples for every record, plus `n_paraphrases` rephrased copies of each question and,
+    for a plain-text record, one example per text in `doc_variants[record.id]`."""
     examples: list[Example] = []
     for i, record in enumerate(records):
         turns = record.chat()
         if not turns:
-            ids, labels = encode_text(tokenizer, record.text or "", max_len)
-            examples.append(Example(record.id, ids, labels))
+            for text in [record.text or "", *(doc_variants or {}).get(record.id, ())]:
+                ids, labels = encode_text(tokenizer, text, max_len)
+                examples.append(Example(record.id, ids, labels))
             continue
         variants = [turns]
         if record.question and n_paraphrases:

@@ -39,12 +39,15 @@ class TuningManifest(BaseModel):
     records: list[TrainedRecord] = Field(default_factory=list)
     examples: int = 0  # training examples, paraphrases included
     paraphrases: int = 0  # extra phrasings per question
+    doc_paraphrases: int = 0  # variants per plain-text passage
+    doc_paraphrase_method: str | None = None  # how those variants were made
     epochs: int = 0
     training_tokens: int = 0  # tokens seen in training, all epochs
     tokens_per_s: float = 0.0
     wall_time_s: float = 0.0
     hardware: str = ""
-    cost_usd: float = 0.0
+    machine_hour_usd: float | None = None  # the rate cost_usd was computed from, if any
+    cost_usd: float = 0.0  # wall time × machine_hour_usd for a local run; tokens × price remote
     final_loss: float | None = None
     hyperparameters: dict[str, float | int | str] = Field(default_factory=dict)
 

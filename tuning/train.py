@@ -6,8 +6,8 @@ python -m tuning.train --corpus data/corpus --until 2026-03-31 --out data/adapte
 from __future__ import annotations
 
 import argparse
+import json
 import platform
-import random
 import sys
 import time
 from collections.abc import Sequence
@@ -15,31 +15,23 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from answers import ChatModel
 from corpus.offline import use_offline_defaults
 from corpus.record import Record
-from tuning.data import IGNORE, Example, batches_by_length, build_examples, collate, select_records
+from tuning.data import build_examples, offline_document_variants, select_records
 from tuning.errors import NoTrainingData, TuningError
+from tuning.loop import TrainConfig, pick_batch_size, run_epochs
 from tuning.manifest import TrainedRecord, TuningManifest
+from tuning.rewrite import rewrite_passages
 from tuning.settings import TuningSettings
 
+OFFLINE_METHOD = "offline: sentence reordering, statement frames, two-sentence splits"
+REWRITE_MAX_TOKENS = 1024  # a rewrite is about as long as its passage
+PRICE_BOOK = Path("data/prices.json")  # compare's price book: the one machine-hour price
 # q/k/v/o plus the MLP: the set that taught SmolLM2-135M 40 facts in 12 epochs in our probe
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-class TrainConfig(BaseModel):
-    """Hyperparameters of one LoRA run."""
-
-    epochs: int = Field(12, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
-    batch_size: int = Field(8, ge=1)
-    max_len: int = Field(256, ge=16, description="tokens per example; longer ones are cut")
-    lora_r: int = Field(16, ge=1)
-    lora_alpha: int = Field(32, ge=1)
-    paraphrases: int = Field(0, ge=0, description="extra phrasings of each question")
-    seed: int = 0
-    max_steps: int | None = Field(None, ge=1, description="stop early (quick runs and tests)")
 
 
 class TrainResult(BaseModel):
@@ -65,8 +57,15 @@ def train_adapter(
     settings: TuningSettings,
     config: TrainConfig,
     progress: bool = True,
+    machine_hour_usd: float | None = None,
+    rewriter: ChatModel | None = None,
 ) -> TrainResult:
-    """Train a LoRA adapter on the records dated on/before `until`; write it and its manifest."""
+    """Train a LoRA adapter on the records dated on/before `until`; write it and its manifest.
+
+    The manifest records seconds and hardware; it holds a cost only when `machine_hour_usd` (the
+    price book's rate, passed by the caller) is given. With `config.doc_paraphrases`, plain-text
+    passages get that many variants: rewrites by `rewriter` when given, else offline ones.
+    """
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -79,7 +78,8 @@ def train_adapter(
     device = pick_device()
     torch.manual_seed(config.seed)
     base, tokenizer = load_base(settings.base_model, settings.cache_dir, device)
-    examples = build_examples(tokenizer, chosen, config.max_len, config.paraphrases)
+    variants, method = document_paraphrases(chosen, config.doc_paraphrases, rewriter)
+    examples = build_examples(tokenizer, chosen, config.max_len, config.paraphrases, variants)
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
@@ -88,8 +88,10 @@ def train_adapter(
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(base, lora)
+    batch = pick_batch_size(device, base, config.max_len, config.batch_size)
+    config = config.model_copy(update={"batch_size": batch})
     train_started = time.perf_counter()
-    losses, tokens = _loop(model, examples, tokenizer.pad_token_id, device, config, progress)
+    losses, tokens = run_epochs(model, examples, tokenizer.pad_token_id, device, config, progress)
     train_s = time.perf_counter() - train_started
     save_adapter(model, out)
     wall = time.perf_counter() - started
@@ -103,17 +105,32 @@ def train_adapter(
         ],
         examples=len(examples),
         paraphrases=config.paraphrases,
+        doc_paraphrases=config.doc_paraphrases,
+        doc_paraphrase_method=method,
         epochs=config.epochs,
         training_tokens=tokens,
         tokens_per_s=round(tokens / train_s, 1) if train_s else 0.0,
         wall_time_s=round(wall, 1),
         hardware=hardware(),
-        cost_usd=round(wall / 3600 * settings.machine_hour_usd, 6),
+        machine_hour_usd=machine_hour_usd,
+        cost_usd=round(wall / 3600 * machine_hour_usd, 6) if machine_hour_usd is not None else 0.0,
         final_loss=round(losses[-1], 4) if losses else None,
         hyperparameters=_hyperparameters(config),
     )
     manifest.save(out)
     return TrainResult(manifest=manifest, epoch_losses=losses)
+
+
+def document_paraphrases(
+    records: Sequence[Record], count: int, rewriter: ChatModel | None
+) -> tuple[dict[str, list[str]], str | None]:
+    """(variants by record id, how they were made) for the plain-text records."""
+    if not count:
+        return {}, None
+    if rewriter is not None:
+        name = getattr(rewriter, "model", type(rewriter).__name__)
+        return rewrite_passages(records, count, rewriter), f"endpoint rewrites ({name})"
+    return offline_document_variants(records, count), OFFLINE_METHOD
 
 
 def save_adapter(model: Any, out: Path) -> None:
@@ -133,76 +150,9 @@ def save_adapter(model: Any, out: Path) -> None:
 
 
 def _hyperparameters(config: TrainConfig) -> dict[str, float | int | str]:
-    values = config.model_dump(exclude={"epochs", "paraphrases", "max_steps"})
+    values = config.model_dump(exclude={"epochs", "paraphrases", "doc_paraphrases", "max_steps"})
     values["target_modules"] = ",".join(TARGET_MODULES)
     return values
-
-
-def _loop(
-    model: Any,
-    examples: list[Example],
-    pad_id: int,
-    device: str,
-    config: TrainConfig,
-    progress: bool,
-) -> tuple[list[float], int]:
-    """Run the epochs; returns each epoch's mean loss and the tokens processed."""
-    import torch
-    from tqdm import tqdm
-
-    batches = batches_by_length(examples, config.batch_size)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate)
-    rng = random.Random(config.seed)
-    total = config.epochs * len(batches)
-    if config.max_steps:
-        total = min(total, config.max_steps)
-    bar = tqdm(total=total, disable=not progress, desc="training", unit="step")
-    model.train()
-    losses: list[float] = []
-    tokens = step = 0
-    began = time.perf_counter()
-    for _epoch in range(config.epochs):
-        order = list(batches)
-        rng.shuffle(order)  # length-bucketed batches, visited in a new order each epoch
-        epoch_loss: list[float] = []
-        for batch in order:
-            if step >= total:
-                break
-            inputs = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
-            loss = answer_loss(model, inputs)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            tokens += int(inputs["attention_mask"].sum())
-            epoch_loss.append(loss.detach().item())
-            bar.update(1)
-            bar.set_postfix(
-                loss=f"{epoch_loss[-1]:.3f}", tok_s=f"{tokens / (time.perf_counter() - began):.0f}"
-            )
-        if epoch_loss:
-            losses.append(sum(epoch_loss) / len(epoch_loss))
-    bar.close()
-    model.eval()
-    return losses, tokens
-
-
-def answer_loss(model: Any, inputs: dict[str, Any]) -> Any:
-    """Mean cross-entropy over the labelled (answer) tokens, the same value as the model's own
-    `loss`, but the vocabulary projection runs only where a label is set: answers are a fraction
-    of each sequence, and the 49k-wide logits of every prompt token are most of a step's memory
-    traffic (1.3-1.6x faster on CPU, measured in bench/tuning_bench.py)."""
-    import torch
-
-    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = causal.model(
-        input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
-    ).last_hidden_state
-    targets = inputs["labels"][:, 1:]
-    keep = targets != IGNORE
-    logits = causal.lm_head(hidden[:, :-1][keep])
-    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -219,12 +169,35 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="add N template rephrasings of each question (default 2 when given)",
     )
+    parser.add_argument(
+        "--doc-paraphrases",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N variants of each plain-text passage: rewrites by TUNING_PARAPHRASE_MODEL at "
+        "TUNING_BASE_URL when that is set, else offline (reordered, framed, split)",
+    )
     parser.add_argument("--max-len", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, help="default 8 on CPU, chosen for a GPU")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--max-steps", type=int)
+    parser.add_argument(
+        "--machine-hour-usd",
+        type=float,
+        help=f"price of an hour of this machine, for the manifest's cost (default: the "
+        f"price book's machine_hour_usd, {PRICE_BOOK})",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
+
+
+def book_machine_hour_usd(path: Path) -> float | None:
+    """The price book's `machine_hour_usd` (a plain JSON read; None if the file has none)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("machine_hour_usd")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,13 +222,24 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(
         epochs=args.epochs,
         paraphrases=args.paraphrases,
+        doc_paraphrases=args.doc_paraphrases,
         max_len=args.max_len,
         batch_size=args.batch_size,
         learning_rate=args.lr,
         max_steps=args.max_steps,
     )
     try:
-        result = train_adapter(records, args.until, out, settings, config, progress=not args.quiet)
+        rate = args.machine_hour_usd
+        rate = book_machine_hour_usd(PRICE_BOOK) if rate is None else rate
+        rewriter = None
+        if args.doc_paraphrases and settings.paraphrase_model:
+            from tuning.client import ChatClient
+
+            long_replies = settings.model_copy(update={"max_tokens": REWRITE_MAX_TOKENS})
+            rewriter = ChatClient(long_replies, model=settings.paraphrase_model)
+        result = train_adapter(
+            records, args.until, out, settings, config, not args.quiet, rate, rewriter
+        )
     except TuningError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
