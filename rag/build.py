@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from filelock import FileLock, Timeout
 
 from corpus import Record
-from rag.embedding import Embedder, load_embedder, model_name
+from rag.embedding import TextEmbedder, embedder_name, open_embedder
 from rag.errors import IndexBusyError
 from rag.manifest import (
     LOCK,
@@ -178,13 +178,12 @@ class _LazyEmbedder:
 
     def __init__(self, settings: RagSettings) -> None:
         self.settings = settings
-        self.name = model_name(settings.embed_model)
-        self._model: Embedder | None = None
+        self.name = embedder_name(settings)
+        self._model: TextEmbedder | None = None
 
-    def get(self) -> Embedder:
+    def get(self) -> TextEmbedder:
         if self._model is None:
-            s = self.settings
-            self._model = load_embedder(s.embed_model, s.device, s.embed_batch_size)
+            self._model = open_embedder(self.name, self.settings)
         return self._model
 
 

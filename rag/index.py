@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from answers import SourceHit
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import TextEmbedder, open_embedder
 from rag.errors import IndexNotBuiltError
 from rag.lexical import CYRILLIC, WORD, KeywordIndex, fuse
 from rag.manifest import IndexManifest, manifest_stamp, read_manifest
@@ -79,7 +79,7 @@ class RagIndex:
         self,
         settings: RagSettings,
         manifest: IndexManifest,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         stamp: tuple[int, int, int] | None = None,
     ) -> None:
         self.settings = settings
@@ -115,9 +115,7 @@ class RagIndex:
                     f"no index manifest in {settings.work_dir}: build it with "
                     f"`python -m rag.rebuild --work {settings.work_dir}`"
                 )
-            embedder = load_embedder(
-                manifest.embed_model, settings.device, settings.embed_batch_size
-            )
+            embedder = open_embedder(manifest.embed_model, settings)
             try:
                 return cls(settings, manifest, embedder, stamp)
             except Exception:
@@ -140,8 +138,7 @@ class RagIndex:
                 self._view.manifest = self.manifest = manifest
                 return False
             if manifest.embed_model != self.manifest.embed_model:
-                s = self.settings
-                self.embedder = load_embedder(manifest.embed_model, s.device, s.embed_batch_size)
+                self.embedder = open_embedder(manifest.embed_model, self.settings)
             self._use(View(self.settings, manifest))
             return True
 
