@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rag.build import rebuild_index
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import Embedder, batch_size_for, load_embedder, resolve_device
 from rag.index import RagIndex
 from rag.manifest import read_manifest
 from rag.remote_embedding import RemoteEmbedder
@@ -182,3 +182,15 @@ def test_no_embeddings_api_is_called_unless_configured(
     assert RagIndex.open(settings).retrieve("Who kept the light?", k=1)[0].record_id == "keeper"
     server.shutdown()
     assert Recorder.seen == []
+
+
+def test_auto_device_takes_a_gpu_when_torch_sees_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    # no GPU on the machines this runs on: what torch reports is the one thing replaced
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+    assert batch_size_for(resolve_device("auto"), None) == 256
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert (resolve_device("auto"), batch_size_for("cpu", None)) == ("cpu", 64)
+    assert resolve_device("cuda:1") == "cuda:1"  # an explicit device is kept as given
