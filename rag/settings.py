@@ -82,6 +82,12 @@ class RagSettings(BaseSettings):
     lock_timeout_s: float = Field(
         60.0, ge=0.0, description="how long a second rebuild waits for the first before refusing"
     )
+    lease_term_s: float = Field(
+        300.0,
+        gt=0,
+        description="with a chroma server: how long the writer lease outlives its last extension "
+        "(a rebuild extends it with every batch); a lease past it belongs to a dead writer",
+    )
     retire_after_s: float = Field(
         2.0,
         ge=0.0,
