@@ -7,7 +7,8 @@ other machines reach too, the lease is what keeps them apart: a collection named
 `{base}.writer-lease` that a rebuild creates before it writes (chroma refuses a name that
 exists, so exactly one creator wins) and drops when it is done. Its metadata says who holds it
 and until when; the holder extends it as it writes, so a lease past its time belongs to a writer
-that died (kill -9, a lost machine) and the next rebuild takes it over.
+that died (a lost machine) and the next rebuild takes it over; one held by a process of this
+machine that no longer runs (kill -9) is taken over at once.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def writer_lease(client: Any, base: str, wait_s: float, term_s: float) -> Iterat
         holder, expires = _current(client, lease.name)
         if expires is None:
             continue  # released between our two requests: try again at once
-        if expires < time.time():
-            drop_collection(client, lease.name)  # its writer stopped extending it: it is gone
+        if expires < time.time() or _died_here(holder):
+            drop_collection(client, lease.name)  # its writer is gone: the lease is free
             continue
         if time.monotonic() >= deadline:
             raise IndexBusyError(
@@ -79,6 +80,25 @@ def writer_lease(client: Any, base: str, wait_s: float, term_s: float) -> Iterat
         yield lease
     finally:
         drop_collection(client, lease.name)
+
+
+def _died_here(holder: str) -> bool:
+    """Whether the holder ran on this machine and its process is gone (killed, crashed): then
+    there is no need to wait for the lease to expire.
+
+    >>> _died_here("some-other-host:1"), _died_here(f"{socket.gethostname()}:{os.getpid()}")
+    (False, False)
+    """
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, under another user
+    return False
 
 
 def _try_create(lease: Lease) -> bool:

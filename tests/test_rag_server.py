@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -112,3 +113,14 @@ def test_one_writer_per_server_index_even_from_another_work_folder(
     assert rebuild_index(load(corpus), here).added == 1
     names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     assert lease_name(here.collection) not in names  # released when the rebuild ended
+
+    # killed on this machine (kill -9 leaves the lease): no need to wait for it to expire
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    client.create_collection(
+        lease_name(here.collection),
+        metadata={"holder": f"{socket.gethostname()}:{gone.pid}", "expires": time.time() + 600},
+        embedding_function=None,
+    )
+    write_batch(corpus, "2028-03-01", [qa("bus", "Is there a night bus?", "Line N4.")], "bus")
+    assert rebuild_index(load(corpus), here).added == 1
