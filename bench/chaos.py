@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,13 @@ def start_rebuild(corpus: Path, work: Path, url: str | None, *extra: str) -> Any
     proc: Any = subprocess.Popen(
         [*command, *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    proc.seen = []
+    proc.seen, proc.tail = [], ""
 
     def follow() -> None:
         buffer = b""
         while chunk := os.read(proc.stderr.fileno(), 4096):  # tqdm redraws with \r
-            buffer = (buffer + chunk)[-400:]
+            buffer = (buffer + chunk)[-2000:]
+            proc.tail = buffer.decode(errors="ignore")
             text = buffer.decode(errors="ignore")
             proc.seen.extend(int(m.group(1)) for m in PROGRESS.finditer(text))
 
@@ -67,7 +69,7 @@ def rebuild(corpus: Path, work: Path, url: str | None, *extra: str) -> str:
     proc = start_rebuild(corpus, work, url, *extra)
     out = proc.stdout.read().decode()
     if proc.wait() != 0:
-        raise RuntimeError(f"rebuild failed with exit {proc.returncode}: {out}")
+        raise RuntimeError(f"rebuild failed with exit {proc.returncode}: {proc.tail[-800:]}")
     return out.strip()
 
 
@@ -152,9 +154,31 @@ def run_store(store: str, args: argparse.Namespace, root: Path, url: str | None)
     work, corpus = root / "index", root / "corpus"
     shutil.copytree(ROOT / "data" / "corpus", corpus)
     rebuild(corpus, work, url, "--quiet")
+    groups: list[Readers] = []
+
+    def readers(count: int, name: str) -> Readers:
+        group = Readers(count, work, url, root / name)
+        groups.append(group)
+        group.wait_ready()
+        return group
+
+    try:
+        _scenarios(store, args, root, url, readers)
+    finally:  # a failed scenario must not leave readers polling for a stop file forever
+        for group in groups:
+            group.kill()
+
+
+def _scenarios(
+    store: str,
+    args: argparse.Namespace,
+    root: Path,
+    url: str | None,
+    readers: Callable[[int, str], Readers],
+) -> None:
+    work, corpus = root / "index", root / "corpus"
     manifests = [versions(work)]
-    long = Readers(1, work, url, root / "long")
-    long.wait_ready()
+    long = readers(1, "long")
 
     def row(label: str, counts: dict[str, int], detail: str) -> None:
         matches = "yes" if index_matches(corpus, work, url) else "NO"
@@ -164,15 +188,13 @@ def run_store(store: str, args: argparse.Namespace, root: Path, url: str | None)
             flush=True,
         )
 
-    group = Readers(args.readers, work, url, root / "full")
-    group.wait_ready()
+    group = readers(args.readers, "full")
     line = rebuild(corpus, work, url, "--quiet", "--full")
     manifests.append(versions(work))
     row("(a) full rebuild, demo corpus", finish(group, manifests), line.split(":")[0])
 
     edit_corpus(corpus)
-    group = Readers(args.readers, work, url, root / "incremental")
-    group.wait_ready()
+    group = readers(args.readers, "incremental")
     line = rebuild(corpus, work, url, "--quiet")
     manifests.append(versions(work))
     row("(b) incremental rebuild", finish(group, manifests), untimed(line))
@@ -188,8 +210,7 @@ def run_store(store: str, args: argparse.Namespace, root: Path, url: str | None)
             for i in range(args.kill_records)
         ],
     )
-    group = Readers(args.readers, work, url, root / "kills")
-    group.wait_ready()
+    group = readers(args.readers, "kills")
     before = versions(work)
     kills = []
     for i in range(args.kills):

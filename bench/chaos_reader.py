@@ -78,6 +78,13 @@ class Readers:
                     raise TimeoutError("readers not ready")
                 time.sleep(0.1)
 
+    def kill(self) -> None:
+        """End every reader still running (after a failure elsewhere), by its PID."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
     def stop(self, timeout: float = 120) -> list[dict[str, Any]]:
         """Tell every reader to stop; their reports."""
         self.stop_file.touch()
