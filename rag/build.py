@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
-import numpy as np
 from filelock import FileLock, Timeout
 
 from corpus import Record
-from rag.embedding import Embedder, load_embedder, model_name
+from rag.embedding import TextEmbedder, embedder_name, open_embedder
 from rag.errors import IndexBusyError
+from rag.ingest import batched, embed_and_add
+from rag.lease import Lease, writer_lease
 from rag.manifest import (
     LOCK,
     IndexedRecord,
@@ -35,34 +36,19 @@ from rag.manifest import (
     write_marker,
 )
 from rag.plan import (
-    Plan,
     Target,
     Want,
     choose_target,
     current_state,
     plan_changes,
-    stored_id,
 )
 from rag.settings import RagSettings
 from rag.store import drop_collection, generations, location, open_client, open_collection
-from rag.versions import FactVersions, fact_versions, restamp
+from rag.versions import fact_versions, restamp
 
-T = TypeVar("T")
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
 Records = Iterable[Record] | Callable[[], Iterable[Record]]  # a callable: read again per pass
-ADD_BATCH = 512  # nodes encoded and written together: big enough for the encoder, small for memory
 DELETE_BATCH = 2_000
-
-
-def batched(items: Iterable[T], size: int) -> Iterable[list[T]]:
-    """Lists of `size` items (the last may be shorter); itertools.batched needs Python 3.12.
-
-    >>> list(batched(range(5), 2))
-    [[0, 1], [2, 3], [4]]
-    """
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 def rebuild_index(
@@ -91,11 +77,30 @@ def rebuild_index(
             f"{settings.lock_timeout_s:.0f} s for {lock.lock_file}); try again when it ends"
         ) from err
     try:
-        return _rebuild_locked(
-            _passes(records), settings, full, progress, rejected, asked_at, start
-        )
+        with _server_lease(settings) as lease:
+
+            def tick(done: int, total: int) -> None:
+                if lease is not None:
+                    lease.extend()  # still writing: the lease must not expire under us
+                if progress:
+                    progress(done, total)
+
+            source = _passes(records)
+            return _rebuild_locked(source, settings, full, tick, rejected, asked_at, start)
     finally:
         lock.release()
+
+
+@contextmanager
+def _server_lease(settings: RagSettings) -> Iterator[Lease | None]:
+    """The chroma server's writer lease (writers on other machines share the server, not this
+    file lock); an embedded store lives in this work folder only, and needs none."""
+    if not settings.chroma_url:
+        yield None
+        return
+    wait, term = settings.lock_timeout_s, settings.lease_term_s
+    with writer_lease(open_client(settings), settings.collection, wait, term) as lease:
+        yield lease
 
 
 def _passes(records: Records) -> Callable[[], Iterable[Record]]:
@@ -139,7 +144,9 @@ def _rebuild_locked(
         collection.delete(ids=chunk)  # never admitted by any manifest: no reader needs them
 
     entries = dict(plan.keep)
-    embedded = _embed_and_add(source, plan, settings, lazy, collection, entries, progress, versions)
+    embedded = embed_and_add(
+        source, plan, settings, lazy.get, collection, entries, progress, versions
+    )
     # a later batch ended or re-confirmed a version: new dates in place, before the switch
     restamp(collection, versions, entries, everything=held.repaired)
     entries = {k: e.model_copy(update=versions.manifest_fields(k)) for k, e in entries.items()}
@@ -183,85 +190,13 @@ class _LazyEmbedder:
 
     def __init__(self, settings: RagSettings) -> None:
         self.settings = settings
-        self.name = model_name(settings.embed_model)
-        self._model: Embedder | None = None
+        self.name = embedder_name(settings)
+        self._model: TextEmbedder | None = None
 
-    def get(self) -> Embedder:
+    def get(self) -> TextEmbedder:
         if self._model is None:
-            s = self.settings
-            self._model = load_embedder(s.embed_model, s.device, s.embed_batch_size)
+            self._model = open_embedder(self.name, self.settings)
         return self._model
-
-
-def _embed_and_add(
-    source: Callable[[], Iterable[Record]],
-    plan: Plan,
-    settings: RagSettings,
-    lazy: _LazyEmbedder,
-    collection: Any,
-    entries: dict[str, IndexedRecord],
-    progress: Progress | None,
-    versions: FactVersions,
-) -> int:
-    """Embed the planned versions' nodes in batches and add them; fills `entries` as versions
-    complete. Streams the corpus once more, picking exactly the records the versions start with."""
-    from llama_index.core.schema import BaseNode, TextNode
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    for rid, (want, count) in plan.adopt.items():
-        # written whole by the interrupted run; its embedding tokens were spent then
-        first = versions.entries[rid].first.id
-        entries[rid] = IndexedRecord(hash=want.hash, as_of=want.as_of, nodes=count, record_id=first)
-    todo = {want.source for want in plan.embed.values()}
-    total, done = len(todo), 0  # one node per record until chunked texts say otherwise
-    if progress:
-        progress(0, total)
-    if not todo:
-        return 0
-    embedder = lazy.get()
-    store = ChromaVectorStore(chroma_collection=collection)
-    picked = (r for r in source() if (r.source.file, r.source.line) in todo)
-    specs = (
-        (r, spec)
-        for r in picked
-        for spec in versions.nodes(r, settings.chunk_size, settings.chunk_overlap)
-    )
-    tokens: dict[str, int] = {}
-    for batch in batched(specs, ADD_BATCH):
-        texts = [spec.text for _, spec in batch]
-        # a question node's vector was computed for fact identity: only the rest is encoded
-        encoded = iter(embedder.encode([s.text for _, s in batch if s.vector is None]))
-        vectors = [np.asarray(s.vector) if s.vector else next(encoded) for _, s in batch]
-        for (_, spec), count in zip(batch, embedder.count_tokens(texts), strict=True):
-            key = str(spec.metadata["entry"])
-            tokens[key] = tokens.get(key, 0) + count
-        nodes: list[BaseNode] = [
-            TextNode(
-                id_=stored_id(spec.id, record.content_hash),
-                text=spec.text,
-                metadata=spec.metadata,
-                embedding=vector.tolist(),
-            )
-            for (record, spec), vector in zip(batch, vectors, strict=True)
-        ]
-        store.add(nodes)
-        for record, spec in batch:
-            chunks = int(spec.metadata["chunks"])
-            if spec.metadata["chunk"] == 0:
-                total += chunks - 1
-            key = str(spec.metadata["entry"])
-            entries[key] = IndexedRecord(
-                hash=record.content_hash,
-                as_of=record.as_of,
-                nodes=chunks,
-                tokens=tokens[key],
-                record_id=record.id,
-                meta=versions.meta_hash(key),
-            )
-        done += len(batch)
-        if progress:
-            progress(done, total)
-    return done
 
 
 def _write(

@@ -1,17 +1,76 @@
-"""The embedding model: loaded once per process, offline, and used directly for batch encodes."""
+"""The embedding model: loaded once per process, offline, and used directly for batch encodes;
+or a server's model when `RAG_EMBED_URL` is set (`rag.remote_embedding`).
+
+`embedder_name` says which embedder the settings mean (what the manifest records), and
+`open_embedder` gives the one a manifest names, so an index is always queried with the model
+that built it.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from rag.errors import EmbeddingModelError
+from rag.remote_embedding import RemoteEmbedder, remote_name, split_remote
+
+if TYPE_CHECKING:
+    from rag.settings import RagSettings
 
 _LOCK = threading.Lock()
+CPU_BATCH, GPU_BATCH = 64, 256  # measured: bigger CPU batches are slower (RECIPES.md)
+log = logging.getLogger(__name__)
+
+
+class TextEmbedder(Protocol):
+    """What the index needs of an embedder, local or remote."""
+
+    name: str
+    batch_size: int
+    llama: Any  # the llama-index embedding over the same model
+
+    @property
+    def dimension(self) -> int:
+        """The vector size."""
+        ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 embeddings, one row per text."""
+        ...
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query's unit-length vector."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens embedded per text."""
+        ...
+
+
+def resolve_device(device: str) -> str:
+    """`auto` -> cuda when torch sees a GPU, else cpu; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def batch_size_for(device: str, batch_size: int | None) -> int:
+    """The configured batch size, or the one measured best for the device.
+
+    >>> batch_size_for("cpu", None), batch_size_for("cuda:0", None), batch_size_for("cpu", 16)
+    (64, 256, 16)
+    """
+    if batch_size:
+        return batch_size
+    return GPU_BATCH if device.startswith("cuda") else CPU_BATCH
 
 
 def default_model_path() -> str:
@@ -24,7 +83,9 @@ def default_model_path() -> str:
 class Embedder:
     """A sentence-transformers model with the llama-index wrapper around the same weights."""
 
-    def __init__(self, name: str, device: str, batch_size: int) -> None:
+    def __init__(
+        self, name: str, device: str, batch_size: int, onnx_dir: Path | None = None
+    ) -> None:
         import transformers
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
@@ -46,6 +107,14 @@ class Embedder:
         )
         self.dimension = int(dimension() or 0)
         self.fast_query = _mean_pooled(self.model)
+        self.onnx: Any = None  # an OnnxQueryEncoder when the model allows it and it loads
+        if onnx_dir is not None and self.fast_query and device == "cpu":
+            try:
+                from rag.onnx_query import open_encoder
+
+                self.onnx = open_encoder(onnx_dir, name, self.model[0])
+            except Exception as err:  # no `onnx` to export with, an odd model: torch it is
+                log.warning("query embedding stays on torch: %s: %s", type(err).__name__, err)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 embeddings, one row per text."""
@@ -65,6 +134,8 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query's unit-length vector (the same vector `encode` gives, sooner)."""
+        if self.onnx is not None:
+            return self.onnx.encode(text)  # no lock: a session runs concurrent calls safely
         if not self.fast_query:
             return self.encode([text])[0]
         import torch
@@ -119,11 +190,63 @@ def model_name(name: str | None) -> str:
     return name or default_model_path()
 
 
-def load_embedder(name: str | None, device: str = "cpu", batch_size: int = 64) -> Embedder:
-    """The cached embedder for a model name or path (None = the packaged default)."""
-    return _load(model_name(name), device, batch_size)
+def embedder_name(settings: RagSettings) -> str:
+    """Which embedder the settings mean, as the manifest records it: `URL#model` for a server,
+    else the local model's name or path. Another name means a full rebuild."""
+    if settings.embed_url:
+        return remote_name(settings.embed_url, settings.embed_api_model)
+    return model_name(settings.embed_model)
+
+
+def open_embedder(name: str, settings: RagSettings) -> TextEmbedder:
+    """The embedder a manifest names (a server's model, or a local one), configured by settings."""
+    remote = split_remote(name)
+    if remote is None:
+        onnx_dir = settings.work_root / "models" if settings.query_onnx else None
+        return load_embedder(name, settings.device, settings.embed_batch_size, onnx_dir)
+    key = settings.embed_api_key.get_secret_value() if settings.embed_api_key else None
+    return _remote(
+        *remote,
+        key,
+        settings.embed_batch_size or CPU_BATCH,
+        settings.embed_concurrency,
+        settings.embed_retries,
+        settings.embed_timeout_s,
+    )
+
+
+def load_embedder(
+    name: str | None,
+    device: str = "auto",
+    batch_size: int | None = None,
+    onnx_dir: Path | None = None,
+) -> Embedder:
+    """The cached local embedder for a model name or path (None = the packaged default)."""
+    device = resolve_device(device)
+    return _load(model_name(name), device, batch_size_for(device, batch_size), onnx_dir)
 
 
 @cache
-def _load(name: str, device: str, batch_size: int) -> Embedder:
-    return Embedder(name, device, batch_size)
+def _load(name: str, device: str, batch_size: int, onnx_dir: Path | None) -> Embedder:
+    return Embedder(name, device, batch_size, onnx_dir)
+
+
+@cache
+def _remote(
+    url: str,
+    model: str,
+    key: str | None,
+    batch_size: int,
+    concurrency: int,
+    retries: int,
+    timeout_s: float,
+) -> RemoteEmbedder:
+    return RemoteEmbedder(
+        url,
+        model,
+        api_key=key,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        retries=retries,
+        timeout_s=timeout_s,
+    )

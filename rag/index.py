@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rag.current import rank_current
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import TextEmbedder, open_embedder
 from rag.errors import IndexNotBuiltError
 from rag.facts import compatible, names
 from rag.hits import Hit, Retrieval, make_hit
@@ -37,7 +37,7 @@ class RagIndex:
         self,
         settings: RagSettings,
         manifest: IndexManifest,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         stamp: tuple[int, int, int] | None = None,
     ) -> None:
         self.settings = settings
@@ -73,9 +73,7 @@ class RagIndex:
                     f"no index manifest in {settings.work_dir}: build it with "
                     f"`python -m rag.rebuild --work {settings.work_dir}`"
                 )
-            embedder = load_embedder(
-                manifest.embed_model, settings.device, settings.embed_batch_size
-            )
+            embedder = open_embedder(manifest.embed_model, settings)
             try:
                 return cls(settings, manifest, embedder, stamp)
             except Exception:
@@ -98,8 +96,7 @@ class RagIndex:
                 self._view.manifest = self.manifest = manifest
                 return False
             if manifest.embed_model != self.manifest.embed_model:
-                s = self.settings
-                self.embedder = load_embedder(manifest.embed_model, s.device, s.embed_batch_size)
+                self.embedder = open_embedder(manifest.embed_model, self.settings)
             self._use(View(self.settings, manifest))
             return True
 

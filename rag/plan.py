@@ -7,6 +7,7 @@ million records holds only its ids and hashes.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,25 +30,27 @@ def stored_id(node: str, content_hash: str) -> str:
     return f"{node}@{content_hash[:16]}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Want:
-    """The current version of one record: what the index must hold for it."""
+    """The current version of one record: what the index must hold for it (no text: a million
+    of these is the whole of what change detection keeps in memory)."""
 
     hash: str
     as_of: date | None
     format: str
-    source: tuple[str, int]  # file and line, to pick exactly this record in a second pass
+
+    def picks(self, record: Record) -> bool:
+        """Whether a record read again is this version (its content and its date)."""
+        return record.content_hash == self.hash and record.as_of == self.as_of
 
 
 def wanted_versions(records: Iterable[Record]) -> dict[str, Want]:
-    """The newest record per id (a later line wins a tie), as small tuples without text."""
+    """The newest record per id (a later line wins a tie), without their texts."""
     latest: dict[str, Want] = {}
     for r in records:
         old = latest.get(r.id)
         if old is None or (r.as_of or date.min) >= (old.as_of or date.min):
-            latest[r.id] = Want(
-                r.content_hash, r.as_of, str(r.format), (r.source.file, r.source.line)
-            )
+            latest[r.id] = Want(r.content_hash, r.as_of, sys.intern(str(r.format)))
     return latest
 
 

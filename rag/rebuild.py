@@ -2,12 +2,15 @@
 
 Usage: python -m rag.rebuild [--corpus DIR] [--full] [--chroma-url URL] [--work DIR] [--strict]
 Exit codes: 0 ok, 1 lines rejected in strict mode (the index is left as it was), 2 failure.
+The corpus is streamed (validated, then read for ids and hashes, then for what is embedded):
+memory holds ids and hashes, never every record's text.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one rebuild and print its summary line."""
     args = _parser().parse_args(argv)
     use_offline_defaults()
-    from corpus import CorpusError, load_corpus
+    from corpus import CorpusError, iter_records
     from rag.errors import RagError
     from rag.settings import RagSettings
 
@@ -66,40 +69,51 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         settings = RagSettings(**{k: v for k, v in overrides.items() if v is not None})
-        report = load_corpus(args.corpus)
-    except (CorpusError, ValueError) as err:
+        rejected = _count_rejects(args.corpus)
+    except (CorpusError, ValueError, OSError) as err:
         print(f"rag.rebuild: {err}", file=sys.stderr)
         return 2
-    for reject in report.rejects[:MAX_REJECTS_SHOWN]:
-        print(f"rejected {reject}", file=sys.stderr)
-    if len(report.rejects) > MAX_REJECTS_SHOWN:
+    if args.strict and rejected:
         print(
-            f"... and {len(report.rejects) - MAX_REJECTS_SHOWN} more rejected lines",
-            file=sys.stderr,
-        )
-    if args.strict and report.rejects:
-        print(
-            f"rag.rebuild: {len(report.rejects)} rejected line(s) in strict mode; "
+            f"rag.rebuild: {rejected} rejected line(s) in strict mode; "
             "the index was left unchanged",
             file=sys.stderr,
         )
         return 1
     try:
-        summary = _run(report.records, settings, args.full, len(report.rejects), args.quiet)
+        # the corpus is streamed again by the rebuild (ids and hashes, then what it embeds)
+        summary = _run(lambda: iter_records(args.corpus), settings, args.full, rejected, args.quiet)
     except RagError as err:
         print(f"rag.rebuild: {err}", file=sys.stderr)
         return 2
-    except (
-        Exception
-    ) as err:  # chroma or the model failed: a scheduler needs an exit code, not a trace
+    except Exception as err:  # chroma or the model failed: a scheduler needs an exit code
         print(f"rag.rebuild: failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
     print(summary.line(), flush=True)
     return 0
 
 
+def _count_rejects(paths: list[Path]) -> int:
+    """Read the corpus once, printing the first rejected lines; how many there were."""
+    from corpus import Reject, iter_load
+
+    count = 0
+    for event in iter_load(paths):
+        if type(event) is Reject:
+            count += 1
+            if count <= MAX_REJECTS_SHOWN:
+                print(f"rejected {event}", file=sys.stderr)
+    if count > MAX_REJECTS_SHOWN:
+        print(f"... and {count - MAX_REJECTS_SHOWN} more rejected lines", file=sys.stderr)
+    return count
+
+
 def _run(
-    records: list[Record], settings: RagSettings, full: bool, rejected: int, quiet: bool
+    records: Callable[[], Iterable[Record]],
+    settings: RagSettings,
+    full: bool,
+    rejected: int,
+    quiet: bool,
 ) -> RebuildSummary:
     from tqdm import tqdm
 

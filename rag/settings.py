@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,8 +34,32 @@ class RagSettings(BaseSettings):
     embed_model: str | None = Field(
         None, description="sentence-transformers name or path; None = the packaged all-MiniLM-L6-v2"
     )
-    embed_batch_size: int = Field(64, ge=1, le=1024, description="texts per encoder batch")
-    device: str = Field("cpu", description="torch device for the embedding model")
+    embed_batch_size: int | None = Field(
+        None,
+        ge=1,
+        le=2048,
+        description="texts per encoder batch or server request; None = 64 on a CPU, 256 on a GPU",
+    )
+    device: str = Field(
+        "auto", description="torch device for the embedding model; auto = cuda when there is one"
+    )
+    query_onnx: bool = Field(
+        True,
+        description="embed single queries with ONNX Runtime (the same weights, exported once "
+        "into <work folder>/models) when the model is on the CPU; off = torch",
+    )
+    embed_url: str | None = Field(
+        None,
+        description="an OpenAI-compatible embeddings server (http://host:port/v1); set, it embeds "
+        "the index and the queries instead of a model in this process",
+    )
+    embed_api_model: str = Field(
+        "all-minilm-l6-v2", description="the model name sent to RAG_EMBED_URL"
+    )
+    embed_api_key: SecretStr | None = Field(None, description="the key for RAG_EMBED_URL")
+    embed_concurrency: int = Field(4, ge=1, le=64, description="requests in flight at once")
+    embed_retries: int = Field(5, ge=0, le=20, description="retries of a failed request")
+    embed_timeout_s: float = Field(60.0, gt=0, description="seconds per embeddings request")
     chunk_size: int = Field(200, ge=32, description="tokens per chunk of a long text record")
     chunk_overlap: int = Field(20, ge=0, description="tokens shared by neighbouring chunks")
     k: int = Field(5, ge=1, le=100, description="hits returned per query")
@@ -75,6 +99,12 @@ class RagSettings(BaseSettings):
     )
     lock_timeout_s: float = Field(
         60.0, ge=0.0, description="how long a second rebuild waits for the first before refusing"
+    )
+    lease_term_s: float = Field(
+        300.0,
+        gt=0,
+        description="with a chroma server: how long the writer lease outlives its last extension "
+        "(a rebuild extends it with every batch); a lease past it belongs to a dead writer",
     )
     retire_after_s: float = Field(
         2.0,

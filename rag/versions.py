@@ -67,10 +67,8 @@ class IndexEntry:
         return text_key(f"{sorted(self.metadata().items())}{where}")
 
     def want(self) -> Want:
-        """What the rebuild plan compares: the content, the newest date, the record to embed."""
-        return Want(
-            self.first.content_hash, self.last_confirmed, self.first.format, self.first.source
-        )
+        """What the rebuild plan compares: the content embedded and the newest date."""
+        return Want(self.first.content_hash, self.last_confirmed, self.first.format)
 
 
 def entry_key(first: Statement) -> str:

@@ -8,13 +8,19 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.chaos_reader import Readers, total, unexplained
+from bench.servers import chroma_server
 from rag.build import rebuild_index
+from rag.embedding import default_model_path
+from rag.index import RagIndex
 from rag.manifest import MARKER, read_manifest
 from rag.rebuild import main
+from rag.store import generations, open_client
 from tests.rag_helpers import (
     ENV,
     PYTHON,
@@ -106,6 +112,8 @@ def test_kill_9_mid_rebuild_then_rerun_repairs_the_index(tmp_path: Path) -> None
     records = load(corpus)
     summary = rebuild_index(records, settings)
     assert summary.repaired
+    # what the killed run wrote whole is kept, not embedded again
+    assert summary.reused_nodes >= 512 and summary.embedded_nodes + summary.reused_nodes == 2600
     assert index_state(settings) == expected_state(records, settings)
     manifest = read_manifest(work)
     assert manifest is not None and not (work / MARKER).exists()
@@ -144,3 +152,164 @@ def test_a_second_rebuild_refuses_while_the_first_runs(tmp_path: Path) -> None:
     assert first.wait(timeout=300) == 0
     settings = settings_for(work)
     assert index_state(settings) == expected_state(load(corpus), settings)
+
+
+STATIONS = ["Kestrel Halt", "Marrow Junction", "Ostby Quay", "Pellam Cross", "Quillon Road"]
+
+
+def timetable(revision: str, count: int = 30) -> list[dict[str, str]]:
+    """Instruction lines about train departures; a revision changes every platform together."""
+    return [
+        {
+            "id": f"dep-{i:03d}",
+            "instruction": f"From which platform does the {6 + i % 12}:{i % 6}5 service to "
+            f"{STATIONS[i % 5]} leave?",
+            "output": f"It leaves from platform {(i * 3 + len(revision)) % 9 + 1}{revision}.",
+        }
+        for i in range(count)
+    ]
+
+
+QUERIES = [f"Which platform for the train to {s}?" for s in STATIONS]
+
+
+@pytest.fixture(params=["embedded", "server"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """Each reader test runs against the embedded store and against a chroma server."""
+    if request.param == "embedded":
+        yield None
+        return
+    (tmp_path / "server").mkdir()
+    with chroma_server(tmp_path / "server") as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_readers_in_other_processes_never_fail_go_empty_or_mix_versions(
+    tmp_path: Path, store_url: str | None
+) -> None:
+    corpus, work = tmp_path / "corpus", tmp_path / "index"
+    settings = settings_for(work, chroma_url=store_url, retire_after_s=0.5)
+    write_batch(corpus, "2025-11-17", timetable(""), name="timetable")
+    rebuild_index(load(corpus), settings)
+    states = [manifest_versions(work)]
+    readers = Readers(2, work, store_url, tmp_path / "readers", QUERIES)
+    readers.wait_ready()
+
+    full = rebuild_index(load(corpus), settings, full=True)
+    states.append(manifest_versions(work))
+    write_batch(corpus, "2025-11-17", timetable(" (east side)")[:25], name="timetable")
+    write_batch(corpus, "2025-12-01", synthetic_lines(1100), name="bulk")
+    # changes every platform at once, removes five departures, adds 1,100 records: the kill
+    # lands after the first batch of vectors is written
+    proc, seen = start_rebuild(corpus, work, *(["--chroma-url", store_url] if store_url else []))
+    wait_for(lambda: any(n >= 512 for n in seen) or proc.poll() is not None, 300)
+    assert proc.poll() is None, "the rebuild ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    time.sleep(1.0)  # readers keep reading next to the half-written versions
+    records = load(corpus)
+    repaired = rebuild_index(records, settings)
+    states.append(manifest_versions(work))
+    time.sleep(1.5)  # and on the new state, without a restart
+    reports = readers.stop()
+
+    assert full.full and full.generation == 2
+    assert repaired.repaired and repaired.reused_nodes >= 512  # kept, not embedded again
+    assert total(reports, "failed") == 0, [r["errors"] for r in reports]
+    assert total(reports, "empty") == 0
+    assert all(r["queries"] > 20 for r in reports)
+    assert unexplained(reports, states) == 0  # every answer is one manifest's versions
+    revised = {
+        f"{rid}\x1f{h}" for rid, h in states[-1].items() if states[0].get(rid, h) != h
+    }  # the departures whose platform changed, at their new version
+    for report in reports:  # each reader moved to the revised platforms without a restart
+        assert any(revised & set(versions) for versions, _ in report["results"])
+    assert index_state(settings) == expected_state(records, settings)
+
+
+def manifest_versions(work: Path) -> dict[str, str]:
+    """Record id -> content hash of the manifest readers open now."""
+    manifest = read_manifest(work)
+    assert manifest is not None
+    return {rid: e.hash for rid, e in manifest.records.items()}
+
+
+OBSERVATORY = [
+    qa("dome-hours", "When is the Vireo Ridge dome open to visitors?", "Thursdays after dusk."),
+    qa("lens", "How wide is the main telescope's lens?", "Sixty-one centimetres."),
+]
+
+
+@pytest.mark.slow
+def test_an_open_index_follows_rebuilds_made_by_another_process(tmp_path: Path) -> None:
+    # an embedded chroma client keeps the vectors it loaded: before generations and reader
+    # views of their own, an app kept answering from them after a scheduled rebuild
+    corpus, work = tmp_path / "corpus", tmp_path / "index"
+    settings = settings_for(work)
+    write_batch(corpus, "2030-01-06", OBSERVATORY)
+    rebuild_index(load(corpus), settings)
+    index = RagIndex.open(settings)
+    assert index.retrieve("When can visitors enter the dome?", k=1)[0].answer == (
+        "Thursdays after dusk."
+    )
+    write_batch(
+        corpus,
+        "2030-02-03",
+        [
+            qa("dome-hours", "When is the Vireo Ridge dome open to visitors?", "Saturdays only."),
+            qa("cafe", "Does the observatory have a café?", "A kiosk by the car park."),
+        ],
+        name="winter",
+    )
+    for extra in ([], ["--full"]):  # in place, then a new generation
+        done = subprocess.run(
+            [PYTHON, "-m", "rag.rebuild", "--corpus", str(corpus), "--work", str(work), *extra],
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        for reader in (index, RagIndex.open(settings)):  # the open one, and one opened anew
+            hit = reader.retrieve("When can visitors enter the dome?", k=1)[0]
+            assert (hit.record_id, hit.answer) == ("dome-hours", "Saturdays only.")
+            cafe = reader.retrieve("Is there somewhere to buy a coffee?", k=1)[0]
+            assert cafe.record_id == "cafe" and cafe.text
+    manifest = read_manifest(work)
+    assert manifest is not None and manifest.generation == 2
+    assert set(generations(open_client(settings), settings.collection)) == {manifest.collection}
+
+
+@pytest.mark.slow
+def test_a_full_rebuild_that_waited_for_another_one_embeds_nothing_again(tmp_path: Path) -> None:
+    corpus, work = tmp_path / "corpus", tmp_path / "index"
+    write_batch(corpus, "2030-03-02", synthetic_lines(1500))
+    first, seen = start_rebuild(corpus, work, "--full")
+    wait_for(lambda: seen or first.poll() is not None, 240)  # it holds the lock once it embeds
+    assert first.poll() is None, "the first rebuild ended before the second started"
+    second = rebuild_index(load(corpus), settings_for(work, lock_timeout_s=300), full=True)
+    assert first.wait(timeout=300) == 0
+    assert (second.embedded_nodes, second.unchanged, second.full) == (0, 1500, False)
+    assert "finished while this one waited" in second.line()
+
+
+@pytest.mark.slow
+def test_another_embedder_means_a_full_rebuild_said_in_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus, work = tmp_path / "corpus", tmp_path / "index"
+    write_batch(corpus, "2030-01-06", OBSERVATORY)
+    assert main(["--corpus", str(corpus), "--work", str(work), "--quiet"]) == 0
+    capsys.readouterr()
+    # the same weights under another path count as another embedder: the index cannot know
+    alias = tmp_path / "minilm-copy"
+    alias.symlink_to(default_model_path(), target_is_directory=True)
+    args = ["--corpus", str(corpus), "--work", str(work), "--quiet", "--embed-model", str(alias)]
+    assert main(args) == 0
+    line = capsys.readouterr().out
+    assert line.startswith("full rebuild into generation 2: added 2 ")
+    assert f"the embedder changed from {default_model_path()} to {alias}" in line
+    manifest = read_manifest(work)
+    assert manifest is not None and manifest.embed_model == str(alias)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from rag.build import rebuild_index
+from rag.errors import IndexBusyError
 from rag.index import RagIndex
+from rag.lease import lease_name, writer_lease
+from rag.manifest import read_manifest
 from rag.store import open_client
 from tests.rag_helpers import (
     expected_state,
@@ -85,3 +89,38 @@ def test_build_update_and_query_through_a_chroma_server(tmp_path: Path, chroma_u
     assert not (tmp_path / "index" / "chroma").exists()  # nothing stored locally but the manifest
     hits = RagIndex.open(settings).retrieve("Where is the headquarters?", k=2)
     assert hits[0].record_id == "hq" and hits[0].answer == "Tallinn."
+
+
+def test_one_writer_per_server_index_even_from_another_work_folder(
+    tmp_path: Path, chroma_url: str
+) -> None:
+    # two rebuild jobs on two machines share the server, not the work folder's file lock
+    corpus = tmp_path / "corpus"
+    write_batch(corpus, "2028-02-29", [qa("tram", "When does the first tram run?", "At 5:12.")])
+    here = settings_for(tmp_path / "here", chroma_url=chroma_url, lock_timeout_s=1.0)
+    client = open_client(here)
+    other = writer_lease(client, here.collection, wait_s=0, term_s=60)
+    with other as lease, pytest.raises(IndexBusyError, match=lease.holder):
+        rebuild_index(load(corpus), here)
+    assert read_manifest(tmp_path / "here") is None  # refused before writing anything
+
+    # a writer killed on its machine stops extending its lease: it expires, the next one goes on
+    client.create_collection(
+        lease_name(here.collection),
+        metadata={"holder": "depot-7:4242", "expires": time.time() - 1},
+        embedding_function=None,
+    )
+    assert rebuild_index(load(corpus), here).added == 1
+    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    assert lease_name(here.collection) not in names  # released when the rebuild ended
+
+    # killed on this machine (kill -9 leaves the lease): no need to wait for it to expire
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    client.create_collection(
+        lease_name(here.collection),
+        metadata={"holder": f"{socket.gethostname()}:{gone.pid}", "expires": time.time() + 600},
+        embedding_function=None,
+    )
+    write_batch(corpus, "2028-03-01", [qa("bus", "Is there a night bus?", "Line N4.")], "bus")
+    assert rebuild_index(load(corpus), here).added == 1

@@ -1,0 +1,117 @@
+"""Write planned entries into a collection: stream the corpus once more, pick the records the
+planned fact versions start with (`rag.versions`), embed their nodes in batches and add them under
+ids that carry their content hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from corpus import Record
+from rag.embedding import TextEmbedder
+from rag.manifest import IndexedRecord
+from rag.plan import Plan, Want, stored_id
+from rag.settings import RagSettings
+
+if TYPE_CHECKING:
+    from rag.versions import FactVersions
+
+T = TypeVar("T")
+Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
+ADD_BATCH = 512  # nodes encoded and written together: big enough for the encoder, small for memory
+
+
+def batched(items: Iterable[T], size: int) -> Iterable[list[T]]:
+    """Lists of `size` items (the last may be shorter); itertools.batched needs Python 3.12.
+
+    >>> list(batched(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    """
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def embed_and_add(
+    source: Callable[[], Iterable[Record]],
+    plan: Plan,
+    settings: RagSettings,
+    embedder_of: Callable[[], TextEmbedder],
+    collection: Any,
+    entries: dict[str, IndexedRecord],
+    progress: Progress | None,
+    versions: FactVersions,
+) -> int:
+    """Embed the planned entries' nodes in batches and add them under their versioned ids;
+    fills `entries` as entries complete. Streams the corpus once more, picking the records the
+    planned versions start with; returns the nodes embedded."""
+    from llama_index.core.schema import BaseNode, TextNode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    for rid, (want, count) in plan.adopt.items():
+        # written whole by the interrupted run; its embedding tokens were spent then
+        first = versions.entries[rid].first.id
+        entries[rid] = IndexedRecord(hash=want.hash, as_of=want.as_of, nodes=count, record_id=first)
+    todo = dict(plan.embed)
+    total, done = len(todo), 0  # one node per record until chunked texts say otherwise
+    if progress:
+        progress(0, total)
+    if not todo:
+        return 0
+    embedder = embedder_of()  # loaded only now: nothing to embed, no model
+    store = ChromaVectorStore(chroma_collection=collection)
+    picked = _pick(source(), todo, versions)
+    specs = (
+        (r, spec)
+        for r in picked
+        for spec in versions.nodes(r, settings.chunk_size, settings.chunk_overlap)
+    )
+    tokens: dict[str, int] = {}
+    for batch in batched(specs, ADD_BATCH):
+        texts = [spec.text for _, spec in batch]
+        # a question node's vector was computed for fact identity: only the rest is encoded
+        encoded = iter(embedder.encode([s.text for _, s in batch if s.vector is None]))
+        vectors = [np.asarray(s.vector) if s.vector else next(encoded) for _, s in batch]
+        for (_, spec), count in zip(batch, embedder.count_tokens(texts), strict=True):
+            key = str(spec.metadata["entry"])
+            tokens[key] = tokens.get(key, 0) + count
+        nodes: list[BaseNode] = [
+            TextNode(
+                id_=stored_id(spec.id, record.content_hash),
+                text=spec.text,
+                metadata=spec.metadata,
+                embedding=vector.tolist(),
+            )
+            for (record, spec), vector in zip(batch, vectors, strict=True)
+        ]
+        store.add(nodes)
+        for record, spec in batch:
+            chunks = int(spec.metadata["chunks"])
+            if spec.metadata["chunk"] == 0:
+                total += chunks - 1
+            key = str(spec.metadata["entry"])
+            entries[key] = IndexedRecord(
+                hash=record.content_hash,
+                as_of=record.as_of,
+                nodes=chunks,
+                tokens=tokens[key],
+                record_id=record.id,
+            )
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    return done
+
+
+def _pick(
+    records: Iterable[Record], todo: dict[str, Want], versions: FactVersions
+) -> Iterator[Record]:
+    """The first record of each planned version, once, as the corpus is read again."""
+    for record in records:
+        key = versions.key_of(record)
+        if key is not None and todo.pop(key, None) is not None:
+            yield record
