@@ -1,16 +1,31 @@
-"""The RAG side as an answerer: extractive (no LLM) or generative (any chat endpoint)."""
+"""The RAG side as an answerer: extractive (no LLM) or generative (any chat endpoint).
+
+Extractive answers come from the best current hit: a question-answer record's answer, or for a
+document chunk the sentence that answers (`rag.reader`), the chunk staying the source. A
+multiple-choice question gets the choice that evidence supports (`Answer.choice_method`
+"passage"), whenever anything was retrieved.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Literal
 
+import numpy as np
+
 from answers import Answer, ChatModel, Question, SourceHit, Usage
 from answers.prompts import passages_messages
+from rag.hits import Hit
 from rag.index import RagIndex
+from rag.reader import best_sentence, pick_choice
 from rag.settings import RagSettings
 
 Mode = Literal["extractive", "generative"]
+HOW = {  # how the reader picked a choice, as the answer text says it
+    "named": "the choice the best passage names",
+    "named, then closest": "of the choices the best passage names, the closest to it",
+    "closest": "no choice is named; the one closest in meaning to the best passage",
+}
 
 
 class RagAnswerer:
@@ -61,10 +76,15 @@ class RagAnswerer:
                 usage=Usage(embedding_tokens=found.query_tokens),
                 knowledge_cutoff=cutoff,
             )
-            if not fresh or fresh[0].fact_score < self.index.settings.abstain_below:
+            confident = fresh and fresh[0].fact_score >= self.index.settings.abstain_below
+            if not fresh or not (confident or question.choices):
                 answer.abstained = True
             elif self.mode == "extractive":
-                answer.text = fresh[0].answer
+                vector = found.vector
+                if vector is None:
+                    vector = self.index.embedder.encode_query(question.text)
+                answer.text, answer.choice = self._extract(question, fresh[0], vector)
+                answer.choice_method = None if answer.choice is None else "passage"
             else:
                 assert self.chat is not None
                 passages = [h.source() for h in fresh[: self.passages]]
@@ -76,3 +96,15 @@ class RagAnswerer:
             )
         answer.latency_s = time.perf_counter() - start
         return answer
+
+    def _extract(self, question: Question, hit: Hit, vector: np.ndarray) -> tuple[str, int | None]:
+        """The answer a hit gives: its answer, or a passage's best sentence; for a
+        multiple-choice question, the choice that evidence supports, with how it was picked."""
+        encode = self.index.embedder.encode
+        evidence = best_sentence(vector, hit.text, encode)[0] if hit.is_passage else hit.answer
+        if not question.choices:
+            return evidence, None
+        rows = encode([*question.choices, evidence])
+        picked, how = pick_choice(question.choices, evidence, rows[:-1], rows[-1])
+        said = HOW[how]
+        return f"{question.choices[picked]} ({said}: {evidence})", picked

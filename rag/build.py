@@ -42,9 +42,10 @@ from rag.plan import (
     current_state,
     plan_changes,
 )
+from rag.restamp import restamp
 from rag.settings import RagSettings
 from rag.store import drop_collection, generations, location, open_client, open_collection
-from rag.versions import fact_versions, restamp
+from rag.versions import fact_versions
 
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
 Records = Iterable[Record] | Callable[[], Iterable[Record]]  # a callable: read again per pass

@@ -10,21 +10,28 @@ stale, with the dates they held.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from rag.hits import Hit
+import numpy as np
+
+from rag.hits import Hit, make_hit
 from rag.nodes import date_int
 
 Fetch = Callable[[list[str]], dict[str, list[Hit]]]  # fact ids -> their versions known then
+Admits = Callable[[dict[str, Any] | None], bool]  # whether the reader's manifest admits a node
 
 
 def is_current(hit: Hit, day: int | None) -> bool:
-    """Whether a version holds today (`day` None) or on `day` (a `date_int`).
+    """Whether a version holds today (`day` None) or on `day` (a `date_int`): stated by then and
+    not yet replaced.
 
     >>> from datetime import date
     >>> old = Hit(record_id="a", score=0.9, text="", held_until=date(2015, 9, 30))
     >>> is_current(old, None), is_current(old, 20150101), is_current(old, 20150930)
     (False, True, False)
     """
+    if day is not None and date_int(hit.held_from) > day:
+        return False  # not stated yet on that day
     if hit.held_until is None:
         return True
     return day is not None and date_int(hit.held_until) > day
@@ -57,8 +64,10 @@ def pick_current(versions: Sequence[Hit], day: int | None) -> Hit | None:
     >>> b = Hit(record_id="b", score=0.5, text="", held_from=date(2016, 11, 3))
     >>> pick_current([a, b], None).record_id, pick_current([a, b], 20150101).record_id
     ('b', 'a')
-    >>> pick_current([a], None).record_id
+    >>> pick_current([a], None).record_id  # what replaced it is not admitted to this reader
     'a'
+    >>> pick_current([a.model_copy(update={"held_until": None}), b], None).record_id  # both hold
+    'b'
     """
     holding = [h for h in versions if is_current(h, day)] or list(versions)
     return max(holding, key=lambda h: date_int(h.held_from), default=None)
@@ -85,3 +94,46 @@ def rank_current(hits: Sequence[Hit], k: int, day: int | None, fetch: Fetch) -> 
         older.sort(key=lambda h: date_int(h.held_from), reverse=True)
         out += [as_seen(h, day, False, best) for h in older]
     return out
+
+
+def known_versions(
+    collection: Any, admits: Admits, facts: list[str], vector: np.ndarray, day: int | None
+) -> dict[str, list[Hit]]:
+    """Every version of some facts stated by `day` (all when None), scored for a query: the
+    current one is among them even when only an older one matched."""
+    where: dict[str, Any] = {"fact_id": {"$in": facts}}
+    if day is not None:
+        where = {"$and": [where, {"valid_from": {"$lte": day}}]}
+    got = collection.get(where=where, include=["documents", "metadatas", "embeddings"])
+    rows = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+    found = [
+        make_hit(node, float(score), text or "", dict(meta or {}))
+        for node, score, text, meta in zip(
+            got["ids"], rows @ vector, got["documents"], got["metadatas"], strict=True
+        )
+        if admits(meta)
+    ]
+    found.sort(key=lambda h: -h.score)
+    best: dict[str, Hit] = {}
+    for hit in found:  # a document's best chunk stands for it
+        best.setdefault(hit.entry, hit)
+    versions: dict[str, list[Hit]] = {}
+    for hit in best.values():
+        versions.setdefault(hit.fact_id, []).append(hit)
+    return versions
+
+
+def fact_history(collection: Any, admits: Admits, fact_id: str) -> list[Hit]:
+    """Every version of one fact, oldest first, with the dates each held (score 0); all but the
+    last are stale."""
+    got = collection.get(
+        where={"$and": [{"fact_id": {"$eq": fact_id}}, {"chunk": {"$eq": 0}}]},
+        include=["documents", "metadatas"],
+    )
+    hits = [
+        make_hit(node, 0.0, text or "", dict(meta or {}))
+        for node, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        if admits(meta)
+    ]
+    hits.sort(key=lambda h: h.version)
+    return [h.model_copy(update={"stale": h.held_until is not None}) for h in hits]

@@ -42,8 +42,9 @@ class Hit(BaseModel):
 
     @property
     def full_text(self) -> str:
-        """What the record says: the embedded text, with the answer when that text lacks it."""
-        if not self.answer or self.answer in self.text:
+        """What the record says: the embedded text, with the answer when that text lacks it (a
+        document chunk is its own text)."""
+        if self.is_passage or not self.answer or self.answer in self.text:
             return self.text
         return f"{self.text}\n{self.answer}"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.current import rank_current
+from rag.current import fact_history, known_versions, rank_current
 from rag.embedding import TextEmbedder, open_embedder
 from rag.errors import IndexNotBuiltError
 from rag.facts import compatible, names
@@ -142,47 +142,16 @@ class RagIndex:
     def _current(
         self, facts: list[str], vector: np.ndarray, day: int | None
     ) -> dict[str, list[Hit]]:
-        """Every version of some facts known on `day` (all when None), scored for a query: the
-        current one is among them even when only an older one matched."""
-        where: dict[str, Any] = {"fact_id": {"$in": facts}}
-        if day is not None:
-            where = {"$and": [where, {"valid_from": {"$lte": day}}]}
-        got = self.collection.get(where=where, include=["documents", "metadatas", "embeddings"])
-        rows = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
-        found = [
-            make_hit(node, float(score), text or "", dict(meta or {}))
-            for node, score, text, meta in zip(
-                got["ids"], rows @ vector, got["documents"], got["metadatas"], strict=True
-            )
-            if self._view is not None and self._view.admits(meta)
-        ]
-        found.sort(key=lambda h: -h.score)
-        best: dict[str, Hit] = {}
-        for hit in found:  # a document's best chunk stands for it
-            best.setdefault(hit.entry, hit)
-        versions: dict[str, list[Hit]] = {}
-        for hit in best.values():
-            versions.setdefault(hit.fact_id, []).append(hit)
-        return versions
+        return known_versions(self.collection, self._admits, facts, vector, day)
 
     def history(self, fact_id: str) -> list[Hit]:
         """Every version of one fact, oldest first, with the dates each held (score 0)."""
         with self._lock:
             self.refresh()
-            return self._history(fact_id)
+            return fact_history(self.collection, self._admits, fact_id)
 
-    def _history(self, fact_id: str) -> list[Hit]:
-        got = self.collection.get(
-            where={"$and": [{"fact_id": {"$eq": fact_id}}, {"chunk": {"$eq": 0}}]},
-            include=["documents", "metadatas"],
-        )
-        hits = [
-            make_hit(node, 0.0, text or "", dict(meta or {}))
-            for node, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-            if self._view is not None and self._view.admits(meta)
-        ]
-        hits.sort(key=lambda h: h.version)
-        return [h.model_copy(update={"stale": h.held_until is not None}) for h in hits]
+    def _admits(self, metadata: dict[str, Any] | None) -> bool:
+        return self._view is not None and self._view.admits(metadata)
 
     def _dense(self, vector: np.ndarray, n: int, limit: int | None) -> list[Hit]:
         from llama_index.core.schema import QueryBundle

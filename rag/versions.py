@@ -4,15 +4,14 @@ The versions are `corpus.facts`' (runs of one answer; a re-confirmation in a lat
 one; A -> B -> A is three versions, the last one current), with the pairs `rag.facts` finds; a
 plain text record is a fact of its own id whose versions are runs of one text. A version holds
 from its first date until the next version's first date. Every version is an index entry whose
-key (record id + content hash + interval start) stays the same across rebuilds; when a later batch
+key (record id + interval start) stays the same across rebuilds; when a later batch
 ends a version or re-confirms it, only the entry's metadata changes and is re-written in place.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -20,20 +19,17 @@ from corpus import Record
 from corpus.facts import FactBook, FactHistory, normalize_question
 from rag.facts import Statement, names, questions_asked, same_fact_pairs
 from rag.hits import OPEN
-from rag.manifest import IndexedRecord
 from rag.nodes import NodeSpec, date_int, node_id, record_nodes
-from rag.plan import Want, stored_id
+from rag.plan import Want
 from rag.questions import Encode, QuestionVectors, text_key
 from rag.settings import RagSettings
-
-RESTAMP_BATCH = 2_000  # nodes per metadata update call
 
 
 @dataclass(frozen=True)
 class IndexEntry:
     """One version of one fact, embedded from the version's first record."""
 
-    key: str  # record id + content hash + interval start: stable across rebuilds
+    key: str  # record id + interval start: stable across rebuilds
     first: Statement  # the version's first record: its text is what is embedded
     record_ids: tuple[str, ...]  # every record that stated this version, oldest first
     fact_id: str
@@ -72,13 +68,16 @@ class IndexEntry:
 
 
 def entry_key(first: Statement) -> str:
-    """The key of a version that starts with this record.
+    """The key of a version that starts with this record: its id and the day it starts. The
+    same key across rebuilds; a record rewritten in place keeps it (an update, not a new version),
+    and the stored node ids add the content hash, so both can coexist while a rebuild runs.
 
-    >>> s = Statement("ferry-1", date(2014, 5, 12), "ab" * 32, "f", 1, "text", "", None, None)
+    >>> s = Statement("ferry-1", date(2014, 5, 12), "ab" * 32, "f", 1, "text", "", None, None,
+    ...               None, "")
     >>> entry_key(s)
-    'ferry-1@abababababab@20140512'
+    'ferry-1@20140512'
     """
-    return f"{first.id}@{first.content_hash[:12]}@{date_int(first.as_of)}"
+    return f"{first.id}@{date_int(first.as_of)}"
 
 
 def versions_of(history: FactHistory, by_id: dict[str, list[Statement]]) -> list[IndexEntry]:
@@ -171,7 +170,13 @@ class FactVersions:
         asked: dict[tuple[str, int], str | None] | None = None,
         questions: QuestionVectors | None = None,
     ) -> None:
-        self.entries = {e.key: e for e in entries}
+        self.entries: dict[str, IndexEntry] = {}
+        for entry in entries:
+            key, n = entry.key, 1
+            while key in self.entries:  # two versions of one id in one batch: a later line won
+                n += 1
+                key = f"{entry.key}~{n}"
+            self.entries[key] = replace(entry, key=key)
         self.by_source = {e.first.source: e.key for e in self.entries.values()}
         self.asked = asked or {}
         self.questions = questions
@@ -253,47 +258,3 @@ def fact_versions(
     entries = [e for h in book.histories() for e in versions_of(h, by_id)]
     asked = dict(zip((s.source for s in statements), questions_asked(statements), strict=True))
     return FactVersions([*entries, *documents_of(statements)], asked, questions)
-
-
-def restamp(
-    collection: Any,
-    versions: FactVersions,
-    held: dict[str, IndexedRecord],
-    *,
-    everything: bool = False,
-) -> int:
-    """Re-write in place the fact fields of held entries whose metadata changed (a later batch
-    ended a version or re-confirmed it), without re-embedding them; returns the nodes updated.
-    `everything` re-writes them all (after an interrupted rebuild nothing is known for sure).
-
-    The fields are written into the flat metadata chroma filters on and into the node JSON
-    llama-index reads back, so both readers see the same version dates.
-    """
-    ids: list[str] = []
-    fields: list[dict[str, str | int]] = []
-    for key, entry in held.items():
-        if everything or entry.meta != versions.meta_hash(key):
-            facts = versions.entries[key].metadata()
-            for i in range(entry.nodes):
-                ids.append(stored_id(node_id(key, i), entry.hash))
-                fields.append(facts)
-    for start in range(0, len(ids), RESTAMP_BATCH):
-        chunk = ids[start : start + RESTAMP_BATCH]
-        got = collection.get(ids=chunk, include=["metadatas"])
-        stored = dict(zip(got["ids"], got["metadatas"], strict=True))
-        metadatas = [
-            _with(stored.get(i) or {}, f)
-            for i, f in zip(chunk, fields[start : start + RESTAMP_BATCH], strict=True)
-        ]
-        collection.update(ids=chunk, metadatas=metadatas)
-    return len(ids)
-
-
-def _with(meta: dict[str, Any], facts: dict[str, str | int]) -> dict[str, Any]:
-    """A node's stored metadata with new fact fields, in the flat keys and in the node JSON."""
-    out = {**meta, **facts}
-    if isinstance(meta.get("_node_content"), str):
-        node = json.loads(meta["_node_content"])
-        node["metadata"] = {**node.get("metadata", {}), **facts}
-        out["_node_content"] = json.dumps(node, ensure_ascii=False)
-    return out

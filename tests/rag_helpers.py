@@ -14,7 +14,7 @@ from corpus import Record, current_records, load_corpus
 from rag.manifest import read_manifest
 from rag.nodes import record_nodes
 from rag.settings import RagSettings
-from rag.store import held_records, open_client, open_collection
+from rag.store import iter_pages, open_client, open_collection
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -50,24 +50,35 @@ def settings_for(work: Path, **changes: Any) -> RagSettings:
 
 
 def index_state(settings: RagSettings) -> dict[str, tuple[str, int]]:
-    """What the collection the manifest names actually holds: record id -> (content hash, node
-    count); fails on a half-written record."""
+    """What the collection the manifest names actually holds: for each indexed version, the id
+    of the record it embeds -> (content hash, node count); fails on a half-written version."""
     manifest = read_manifest(settings.work_dir)
     name = manifest.collection if manifest is not None else settings.collection
     collection = open_collection(open_client(settings), name)
-    state = {}
-    for record_id, held in held_records(collection).items():
-        assert held.complete(), f"{record_id} is half-written: {held}"
-        (content,) = held.hashes
-        state[record_id] = (content, len(held.ids))
+    versions: dict[str, list[dict[str, Any]]] = {}
+    for page in iter_pages(collection, ["metadatas"]):
+        for meta in page["metadatas"]:
+            versions.setdefault(str(meta["entry"]), []).append(dict(meta))
+    state: dict[str, tuple[str, int]] = {}
+    for entry, nodes in versions.items():
+        chunks = sorted(int(m["chunk"]) for m in nodes)
+        assert chunks == list(range(int(nodes[0]["chunks"]))), f"{entry} is half-written: {chunks}"
+        assert len({m["content_hash"] for m in nodes}) == 1, f"{entry} mixes contents"
+        record_id = str(nodes[0]["record_id"])
+        assert record_id not in state, f"{record_id} has two versions: use another check"
+        state[record_id] = (str(nodes[0]["content_hash"]), len(nodes))
     return state
 
 
 def expected_state(records: Sequence[Record], settings: RagSettings) -> dict[str, tuple[str, int]]:
-    """What the index must hold for a corpus: the newest record per id, all its chunks."""
+    """What the index must hold for a corpus whose every record is a fact of its own: each
+    record, its text chunks and, for a question-answer record, the node of its question."""
+    newest = current_records(records)
+    assert len(newest) == len(records), "a record id repeats: expected_state cannot tell versions"
+    size, overlap = settings.chunk_size, settings.chunk_overlap
     return {
-        r.id: (r.content_hash, len(record_nodes(r, settings.chunk_size, settings.chunk_overlap)))
-        for r in current_records(records)
+        r.id: (r.content_hash, len(record_nodes(r, size, overlap)) + (1 if r.is_qa else 0))
+        for r in records
     }
 
 

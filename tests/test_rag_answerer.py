@@ -26,6 +26,12 @@ LINES = [
         "The Pro plan costs 15 EUR per month.",
     ),
     qa("warranty", "How long is the hardware warranty?", "Two years."),
+    {
+        "id": "harbour-bulletin",
+        "text": "Harbour bulletin for Skerrow Quay. The north pier reopens after repairs on "
+        "12 March. The winter ferry timetable starts on 4 November. Moorings cost 18 pounds a "
+        "night for boats under ten metres.",
+    },
 ]
 
 
@@ -183,3 +189,33 @@ def test_unreachable_endpoint_is_an_error_not_a_crash(index: RagIndex, tmp_path:
     assert answer.error and isinstance(answer.error, str)
     with pytest.raises(urllib.error.URLError):
         chat.complete([{"role": "user", "content": "x"}])
+
+
+def test_a_passage_answers_with_its_best_sentence_and_shows_the_passage(index: RagIndex) -> None:
+    answer = RagAnswerer(index).answer(Question(text="When does the winter ferry timetable start?"))
+    assert answer.ok and not answer.abstained, answer
+    assert answer.text == "The winter ferry timetable starts on 4 November."
+    source = answer.sources[0]
+    assert source.record_id == "harbour-bulletin"
+    assert source.text == LINES[2]["text"]  # the whole passage, not the sentence
+
+
+@pytest.mark.parametrize(
+    ("question", "choices", "expected"),
+    [
+        # "4 November" is named; "14 November" is not (it would only match inside "14")
+        (
+            "When does the winter ferry timetable start?",
+            ("14 November", "4 November", "4 March"),
+            1,
+        ),
+        ("How long is the hardware warranty?", ("One year", "Two years", "Three years"), 1),
+    ],
+)
+def test_multiple_choice_picks_the_choice_the_passage_names(
+    index: RagIndex, question: str, choices: tuple[str, ...], expected: int
+) -> None:
+    answer = RagAnswerer(index).answer(Question(text=question, choices=choices))
+    assert answer.ok and not answer.abstained
+    assert (answer.choice, answer.choice_method) == (expected, "passage")
+    assert answer.text.startswith(choices[expected]) and "names" in answer.text

@@ -16,7 +16,7 @@ from rag.build import rebuild_index
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexBusyError, IndexNotBuiltError
 from rag.index import RagIndex
-from rag.manifest import LOCK, MARKER, RebuildSummary, fingerprint, read_manifest
+from rag.manifest import LOCK, MARKER, RebuildSummary, read_manifest
 from rag.nodes import node_id
 from tests.rag_helpers import (
     ENV,
@@ -83,12 +83,12 @@ def test_build_matches_corpus_and_manifest(
     manifest = read_manifest(work)
     assert manifest is not None
     assert manifest.dimension == embedder.dimension == 384
-    assert {rid: e.hash for rid, e in manifest.records.items()} == {
-        r.id: r.content_hash for r in records
+    # one entry per version of a fact, keyed by the record it starts with and its first day
+    assert {key: (e.record_id, e.hash) for key, e in manifest.records.items()} == {
+        f"{r.id}@{r.as_of:%Y%m%d}": (r.id, r.content_hash) for r in records
     }
-    assert manifest.corpus_fingerprint == fingerprint((r.id, r.content_hash) for r in records)
     assert manifest.newest_as_of == date(2026, 9, 1)
-    assert manifest.records["warranty"].as_of == date(2026, 3, 1)
+    assert manifest.records["warranty@20260301"].as_of == date(2026, 3, 1)
     assert manifest.content_hashes() == {r.content_hash for r in records}
     assert manifest.embedding_tokens > 0 and manifest.last_rebuild == summary
     assert not (work / MARKER).exists()

@@ -1,5 +1,6 @@
-"""Retrieval quality on the demo eval set (hit@1, hit@5, MRR from its record ids), dense alone and
-fused with BM25, and the cross-lingual rate (a question in one language, its record in the other)."""
+"""Retrieval quality on the demo eval set (hit@1, hit@5, MRR from its record ids) as of each
+question's date and asked today, dense alone and blended with character n-grams, before and after
+fact versions; and the cross-lingual rate (a question in one language, its record in the other)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ CROSS_LINGUAL: list[tuple[str, str]] = [
     ("Can the phone app scan paper documents?", "nd-ru-feature-doc-scan"),
     ("Are EU prices shown with VAT included?", "nd-ru-vat"),
 ]
-MODES = ("off", "on", "auto")  # BM25 fusion: never, always, for Cyrillic queries (the default)
+MODES = ("off", "on", "auto")  # lexical blending: never, always, for Cyrillic queries (default)
+# the same eval asked of the retrieval before fact versions (commit cf98cce, BM25 fused by rank,
+# near-tie superseding), for the report: (dated, today) -> hit@1, hit@5, MRR
+BEFORE = {"dated": (0.797, 0.932, 0.848), "today": (0.770, 0.905, 0.825)}
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +45,21 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory) -> RagIndex:
     return RagIndex.open(settings)
 
 
-def ranks(
-    index: RagIndex, items: list[EvalItem], hybrid: str, dated: bool = True
-) -> list[int | None]:
-    """1-based rank of each item's record among the top 10, None when absent; `dated` asks as of
-    the question's date (what the index knew when the fact was stated), else as of today."""
-    index.settings = index.settings.model_copy(update={"hybrid": hybrid})
+def variant(index: RagIndex, **changes: object) -> RagIndex:
+    """The same built index opened with other query settings (the shared fixture stays as it is)."""
+    return RagIndex(index.settings.model_copy(update=changes), index.manifest, index.embedder)
+
+
+def ranks(index: RagIndex, items: list[EvalItem], dated: bool = True) -> list[int | None]:
+    """1-based rank of each item's record among the top 10 current hits (stale versions shown
+    after their fact's current one take no place), None when absent; `dated` asks as of the
+    question's date, else as of today, when every older version competes too."""
     found = []
     for item in items:
-        as_of = item.as_of if dated else None
-        ids = [h.record_id for h in index.retrieve(item.question, k=10, as_of=as_of)]
-        found.append(ids.index(item.record_id) + 1 if item.record_id in ids else None)
+        hits = index.retrieve(item.question, k=10, as_of=item.as_of if dated else None)
+        current = [h for h in hits if not h.stale]
+        rank = next((n for n, h in enumerate(current, 1) if item.record_id in h.record_ids), None)
+        found.append(rank)
     return found
 
 
@@ -64,52 +72,50 @@ def scores(found: list[int | None]) -> dict[str, float]:
     }
 
 
+def line(label: str, s: dict[str, float]) -> str:
+    return f"{label:<34} " + " ".join(f"{k}={v:.3f}" for k, v in s.items())
+
+
 @pytest.mark.slow
 def test_demo_eval_retrieval_quality(demo_index: RagIndex) -> None:
     items = [i for i in load_eval(DEMO_EVAL) if i.record_id]
-    assert items
-    default = demo_index.settings.hybrid
-    results = {mode: scores(ranks(demo_index, items, mode)) for mode in MODES}
-    for mode, s in results.items():
-        print(
-            f"\nhybrid={mode:<4} n={len(items)} " + " ".join(f"{k}={v:.3f}" for k, v in s.items())
-        )
-    today = scores(ranks(demo_index, items, default, dated=False))
-    print("asked today (no as_of): " + " ".join(f"{k}={v:.3f}" for k, v in today.items()))
-    for kind in sorted({i.kind or "?" for i in items}):
-        subset = [i for i in items if (i.kind or "?") == kind]
-        s = scores(ranks(demo_index, subset, default, dated=False))
-        print(
-            f"today kind={kind:<8} n={len(subset)} "
-            + " ".join(f"{k}={v:.3f}" for k, v in s.items())
-        )
-    for lang in sorted({i.lang or "?" for i in items}):
-        subset = [i for i in items if (i.lang or "?") == lang]
-        s = scores(ranks(demo_index, subset, default))
-        print(f"lang={lang:<3} n={len(subset)} " + " ".join(f"{k}={v:.3f}" for k, v in s.items()))
-    demo_index.settings = demo_index.settings.model_copy(update={"hybrid": default})
-    assert default == "auto"
-    assert results[default]["hit@5"] >= 0.9
-    assert today["hit@5"] >= 0.88  # asked today, older statements of changed facts compete too
+    assert len(items) >= 70
+    print(f"\ndemo eval, {len(items)} questions with a record id")
+    for when, (h1, h5, mrr) in BEFORE.items():
+        print(f"{'before (cf98cce), ' + when:<34} hit@1={h1:.3f} hit@5={h5:.3f} mrr={mrr:.3f}")
+    results = {}
+    for mode in MODES:
+        index = variant(demo_index, hybrid=mode)
+        results[mode] = scores(ranks(index, items)), scores(ranks(index, items, dated=False))
+        print(line(f"hybrid={mode}, as of its date", results[mode][0]))
+        print(line(f"hybrid={mode}, asked today", results[mode][1]))
+    for key, label in (("kind", "today"), ("lang", "today")):
+        for value in sorted({getattr(i, key) or "?" for i in items}):
+            subset = [i for i in items if (getattr(i, key) or "?") == value]
+            s = scores(ranks(demo_index, subset, dated=False))
+            print(line(f"{label} {key}={value} (n={len(subset)})", s))
+    dated, today = results["auto"]
+    # the retrieval before fact versions: 0.770 / 0.905 asked today, 0.797 / 0.932 dated
+    assert today["hit@1"] >= 0.80 and today["hit@5"] >= 0.93
+    assert dated["hit@1"] >= 0.84 and dated["hit@5"] >= 0.93
 
 
 @pytest.mark.slow
 def test_cross_lingual_rate_is_reported(demo_index: RagIndex) -> None:
     known = set(load_ids(DEMO_CORPUS))
     assert {rid for _, rid in CROSS_LINGUAL} <= known
+    rates = {}
     for mode in MODES:
-        demo_index.settings = demo_index.settings.model_copy(update={"hybrid": mode})
-        hits = [
-            rid in [h.record_id for h in demo_index.retrieve(q, k=5)] for q, rid in CROSS_LINGUAL
-        ]
-        ru_en = hits[: len(hits) // 2]
-        en_ru = hits[len(hits) // 2 :]
+        index = variant(demo_index, hybrid=mode)
+        hits = [rid in {h.record_id for h in index.retrieve(q, k=5)} for q, rid in CROSS_LINGUAL]
+        half = len(hits) // 2
+        rates[mode] = (sum(hits[:half]), sum(hits[half:]))
         print(
             f"\ncross-lingual hit@5 (hybrid={mode}): Russian question -> English record "
-            f"{sum(ru_en)}/{len(ru_en)}, English question -> Russian record {sum(en_ru)}/{len(en_ru)}"
+            f"{rates[mode][0]}/{half}, English question -> Russian record {rates[mode][1]}/{half}"
         )
-        assert 0 <= sum(hits) <= len(hits)
-    demo_index.settings = demo_index.settings.model_copy(update={"hybrid": "auto"})
+    # the English-trained embedder does not bridge languages; this guards the little it does
+    assert sum(rates["auto"]) >= 2
 
 
 def load_ids(folder: Path) -> list[str]:
