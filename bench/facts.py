@@ -37,6 +37,21 @@ from rag.settings import RagSettings  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "data" / "facts"
 THRESHOLDS = "0.70,0.75,0.78,0.80,0.82,0.84,0.86,0.88,0.90,0.92,0.95"
+DEMO = Path(__file__).resolve().parent.parent / "data" / "corpus"
+# the ten demo facts that change under a new id (data/README.md), each paired with the record it
+# replaces by hand; every other pair of different ids in the demo states two facts
+DEMO_SAME_FACT = [
+    ("nd-storage-free", "nd-storage-free-2026-07"),
+    ("nd-refund-window", "nd-refund-window-30"),
+    ("nd-trash-retention", "nd-trash-retention-45"),
+    ("nd-ru-price-team", "nd-ru-team-seat-price"),
+    ("nd-maxfile-pro", "nd-maxfile-pro-100"),
+    ("nd-ru-version-history-pro", "nd-ru-version-history-pro-180"),
+    ("nd-ru-student-discount", "nd-ru-student-discount-2026-10"),
+    ("nd-maxfile-free", "nd-maxfile-free-v2"),
+    ("nd-team-max-users", "nd-team-user-limit"),
+    ("nd-company-users", "nd-company-users-3m"),
+]
 
 
 def load_batches(folder: Path) -> list[Record]:
@@ -57,13 +72,13 @@ def truth_of(fixture: Path, records: list[Record]) -> dict[str, str]:
     return fact_of
 
 
-def link_curve(records: list[Record], fact_of: dict[str, str], thresholds: list[float]) -> None:
+def link_curve(
+    name: str, records: list[Record], true: set[tuple[str, str]], thresholds: list[float]
+) -> None:
     """Precision and recall of "same fact" between records of different ids, per threshold."""
     statements = [Statement.of(r) for r in records]
-    ids = sorted({s.id for s in statements})
-    true = {(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if fact_of[a] == fact_of[b]}
     questions = QuestionVectors(None, "bench", load_embedder(None).encode)
-    print(f"\nsame-fact links between records of different ids ({len(true)} true pairs):")
+    print(f"\n{name}: same-fact links between records of different ids ({len(true)} true pairs):")
     print("  threshold  linked  precision  recall")
     for t in thresholds:
         pairs = same_fact_pairs(statements, questions, t)
@@ -210,7 +225,14 @@ def main(argv: list[str] | None = None) -> int:
                         f"  wrong [{r['shape']}, {r['lang']}, as of {r['as_of']}] {r['question']!r}: "
                         f"want {r['reference']!r}, got {got}, right version in top k: {r['in_top_k']}"
                     )
-    link_curve(records, fact_of, [float(t) for t in args.thresholds.split(",")])
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    ids = sorted(set(fact_of))
+    true = {(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if fact_of[a] == fact_of[b]}
+    link_curve("fact fixture", records, true, thresholds)
+    if DEMO.exists():
+        demo = [r for r in load_corpus([DEMO]).records if r.is_qa]
+        pairs = {(min(a, b), max(a, b)) for a, b in DEMO_SAME_FACT}
+        link_curve("demo corpus", demo, pairs, thresholds)
     print("\n(timings on a shared machine are provisional)")
     return 0
 

@@ -31,8 +31,8 @@ CROSS_LINGUAL: list[tuple[str, str]] = [
     ("Are EU prices shown with VAT included?", "nd-ru-vat"),
 ]
 MODES = ("off", "on", "auto")  # lexical blending: never, always, for Cyrillic queries (default)
-# the same eval asked of the retrieval before fact versions (commit cf98cce, BM25 fused by rank,
-# near-tie superseding), for the report: (dated, today) -> hit@1, hit@5, MRR
+# the same eval and demo data asked of the retrieval before fact versions (the code of commit
+# cf98cce: BM25 fused by rank, near-tie superseding): (dated, today) -> hit@1, hit@5, MRR
 BEFORE = {"dated": (0.797, 0.932, 0.848), "today": (0.770, 0.905, 0.825)}
 
 
