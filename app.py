@@ -102,7 +102,7 @@ def main() -> None:
     renderers = [
         lambda: render_data(wb, key),
         lambda: render_index(wb, key),
-        lambda: render_ask(wb),
+        lambda: render_ask(wb, key),
         lambda: render_evaluate(wb),
         lambda: render_freshness_cost(wb, key),
         lambda: render_advice(wb),

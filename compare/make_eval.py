@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -58,12 +58,13 @@ def make_eval(
     seed: int = 0,
     cutoff: date | None = None,
     reword: Reword | None = None,
-    same_fact: Iterable[tuple[str, str]] = (),
+    histories: Sequence[FactHistory] | None = None,
 ) -> MadeEval:
-    """An eval of about `size` items over every loaded record (all dated lines, not only the newest)."""
+    """An eval of about `size` items over every loaded record (all dated lines, not only the
+    newest); facts as `histories` groups them (default: by id and wording, `corpus.facts`)."""
     rng = random.Random(seed)
     by_id = {r.id: r for r in records}
-    histories = fact_histories(records, same_fact)
+    histories = list(histories) if histories is not None else fact_histories(records)
     baseline = cutoff or min((r.as_of for r in records if r.as_of), default=None)
     candidates = [(h, _kind(h, baseline)) for h in histories]
     labels = [r for r in records if r.format is Format.CLASSIFICATION and r.label]

@@ -29,6 +29,7 @@ from corpus import Record, current_records, load_corpus
 
 if TYPE_CHECKING:
     from compare.make_eval import MadeEval
+    from corpus.facts import FactHistory
     from rag.manifest import IndexManifest, RebuildSummary
     from rag.status import IndexStatus
     from tuning.manifest import TuningManifest
@@ -211,6 +212,15 @@ class Workbench:
         """Past runs with their headline numbers, oldest first."""
         return self.db().runs()
 
+    def fact_histories(self, records: Sequence[Record] | None = None) -> list[FactHistory]:
+        """Every fact's history (all dated lines of the configured corpus by default), grouped as
+        the index groups them: by id, wording and question-only embeddings."""
+        from rag.versions import fact_histories_as_indexed
+
+        if records is None:
+            records = load_corpus([self.settings.compare.corpus_dir]).records
+        return fact_histories_as_indexed(records, self.settings.rag)
+
     def make_eval(self, size: int = 60, seed: int = 0, *, endpoint: bool = False) -> MadeEval:
         """An eval set from the configured corpus, stratified and reworded (through the tuning
         endpoint when asked, else offline), kinds judged against the tuned model's cutoff."""
@@ -226,6 +236,7 @@ class Workbench:
             seed=seed,
             cutoff=tuned.cutoff if tuned else None,
             reword=(lambda q: reword_with_model(q, chat)) if chat is not None else None,
+            histories=self.fact_histories(records),
         )
 
     # --- manifests ----------------------------------------------------------------------------

@@ -243,6 +243,21 @@ def fact_versions(
     `encode` embeds questions the work folder's cache has not seen; it is not called when nothing
     is new, so a rebuild with nothing to do loads no model.
     """
+    book, statements, questions = _linked(records, settings, model, encode)
+    by_id: dict[str, list[Statement]] = {}
+    for s in statements:
+        if s.key is not None:
+            by_id.setdefault(s.id, []).append(s)
+    entries = [e for h in book.histories() for e in versions_of(h, by_id)]
+    asked = dict(zip((s.source for s in statements), questions_asked(statements), strict=True))
+    return FactVersions([*entries, *documents_of(statements)], asked, questions)
+
+
+def _linked(
+    records: Iterable[Record], settings: RagSettings, model: str, encode: Encode
+) -> tuple[FactBook, list[Statement], QuestionVectors]:
+    """The records grouped into facts: by id and wording (corpus.facts), joined where their
+    questions are close by a question-only embedding (`same_fact_pairs`)."""
     book = FactBook()
     statements = []
     for record in records:
@@ -251,10 +266,22 @@ def fact_versions(
     questions = QuestionVectors(settings.work_dir, model, encode)
     for first, second in same_fact_pairs(statements, questions, settings.same_fact):
         book.link(first, second)
-    by_id: dict[str, list[Statement]] = {}
-    for s in statements:
-        if s.key is not None:
-            by_id.setdefault(s.id, []).append(s)
-    entries = [e for h in book.histories() for e in versions_of(h, by_id)]
-    asked = dict(zip((s.source for s in statements), questions_asked(statements), strict=True))
-    return FactVersions([*entries, *documents_of(statements)], asked, questions)
+    return book, statements, questions
+
+
+def fact_histories_as_indexed(
+    records: Sequence[Record], settings: RagSettings
+) -> list[FactHistory]:
+    """Every fact's history as the index groups it (the question vectors a rebuild computed come
+    from the work folder's cache; the embedder loads only for questions it has not seen)."""
+    from rag.embedding import embedder_name, open_embedder
+
+    name = embedder_name(settings)
+    loaded: list[Any] = []
+
+    def encode(texts: list[str]) -> Any:
+        if not loaded:
+            loaded.append(open_embedder(name, settings))
+        return loaded[0].encode(texts)
+
+    return _linked(records, settings, name, encode)[0].histories()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from answers import Answer
 from compare.workbench import Workbench
-from ui import charts
+from ui import charts, frames
 from ui.state import (
     MARKDOWN_COLORS,
     eval_items,
+    fact_index,
 )
 
 
@@ -20,7 +23,7 @@ def _pick_question() -> None:
         st.session_state.question = st.session_state.quick_pick
 
 
-def render_ask(wb: Workbench) -> None:
+def render_ask(wb: Workbench, key: str) -> None:
     """One question, three answers side by side; a failing side shows its error in its own column."""
     demo = [item.question for item in eval_items(wb)[:6]]
     if demo:
@@ -36,14 +39,15 @@ def render_ask(wb: Workbench) -> None:
         st.caption("Pick a demo question or type one, then press Ask.")
         return
     asked_q, answers = st.session_state.answers
+    facts = fact_index(key, wb)
     st.markdown(f"**Q:** {asked_q}")
     columns = st.columns(len(answers))
     for column, (name, answer) in zip(columns, answers.items(), strict=True):
         with column:
-            render_answer(name, answer)
+            render_answer(name, answer, facts)
 
 
-def render_answer(name: str, answer: Answer) -> None:
+def render_answer(name: str, answer: Answer, facts: dict[str, Any]) -> None:
     """One side's answer card: text, numbers, sources; or its error."""
     st.markdown(f"### :{MARKDOWN_COLORS.get(name, 'gray')}[{charts.side_label(name)}]")
     if answer.error:
@@ -59,6 +63,7 @@ def render_answer(name: str, answer: Answer) -> None:
         f":gray-badge[{answer.usage.prompt_tokens} → {answer.usage.completion_tokens} tokens] "
         f":gray-badge[${answer.cost_usd:.6f}] :gray-badge[knows up to {cutoff}]"
     )
+    render_history(answer, facts)
     if answer.sources:
         stale = sum(s.stale for s in answer.sources)
         label = f"Sources ({len(answer.sources)}" + (f", {stale} stale)" if stale else ")")
@@ -69,8 +74,9 @@ def render_answer(name: str, answer: Answer) -> None:
                         {
                             "record": s.record_id,
                             "score": round(s.score, 3),
-                            "date": s.as_of,
-                            "stale": "superseded" if s.stale else "",
+                            "held from": s.held_from or s.as_of,
+                            "held until": s.held_until,
+                            "status": "superseded" if s.stale else "current",
                             "text": s.text,
                         }
                         for s in answer.sources
@@ -79,6 +85,15 @@ def render_answer(name: str, answer: Answer) -> None:
                 hide_index=True,
                 width="stretch",
             )
+
+
+def render_history(answer: Answer, facts: dict[str, Any]) -> None:
+    """The history of the fact the answer rests on: every version, with the dates it held."""
+    source = next((s for s in answer.sources if not s.stale), None)
+    history = facts.get(source.record_id) if source else None
+    if history is None or not history.changed:
+        return
+    st.markdown("**History of this fact**\n\n" + "\n".join(frames.history_lines(history)))
 
 
 def _seconds(value: float) -> str:

@@ -13,7 +13,6 @@ from answers.redact import redact
 from compare.workbench import Workbench
 from corpus import CorpusError
 from corpus.export import TARGETS
-from corpus.facts import fact_histories
 from ui import frames
 from ui.state import (
     apply_settings,
@@ -66,9 +65,7 @@ def render_data(wb: Workbench, key: str) -> None:
         st.error(redact(f"Could not read the corpus: {err}"))
         return
     _data_overview(report, summary)
-    render_fact_histories(
-        f"{key}|{ss.corpus_paths}|{files_stamp(ss.corpus_paths)}", report, summary
-    )
+    render_fact_histories(f"{key}|{ss.corpus_paths}|{files_stamp(ss.corpus_paths)}", wb, report)
     _data_export(wb, key, report)
     if ss.corpus_paths:
         _use_as_corpus(ss.corpus_paths)
@@ -158,27 +155,34 @@ def _data_overview(report: Any, summary: Any) -> None:
             st.bar_chart(pd.Series(summary.labels, name="records"), height=150, horizontal=True)
 
 
-def render_fact_histories(key: str, report: Any, summary: Any) -> None:
-    """How many facts changed and when, and any fact's history on demand."""
-    f = summary.facts
-    if not f.facts:
+def render_fact_histories(key: str, wb: Workbench, report: Any) -> None:
+    """How many facts changed and when, and any fact's history on demand (facts grouped as the
+    index groups them: by id, by wording, and by questions close in meaning)."""
+    found = histories(key, wb, report)
+    counts = frames.fact_counts(found)
+    if not counts["facts"]:
         return
     st.subheader("Facts that change")
     left, right = st.columns([2, 3])
     with left:
         tiles = st.columns(3)
-        tiles[0].metric("Facts", f"{f.facts:,}", help="Questions, grouped by id or by wording.")
-        tiles[1].metric("Changed", f"{f.changed:,}", help="Facts that held more than one answer.")
+        tiles[0].metric(
+            "Facts", f"{counts['facts']:,}", help="Questions, grouped by id or meaning."
+        )
+        tiles[1].metric(
+            "Changed", f"{counts['changed']:,}", help="Facts that held more than one answer."
+        )
         tiles[2].metric(
             "Re-confirmed",
-            f"{f.reconfirmed:,}",
+            f"{counts['reconfirmed']:,}",
             help="Facts restated with the same answer in a later batch: their newest date counts.",
         )
     with right:
-        if f.changes_per_batch:
+        per_batch = frames.changes_per_batch(found)
+        if per_batch:
             st.markdown("**New answers per batch**")
-            st.bar_chart(pd.Series(f.changes_per_batch, name="facts changed"), height=160)
-    changed = [h for h in histories(key, report) if h.changed]
+            st.bar_chart(pd.Series(per_batch, name="facts changed"), height=160)
+    changed = [h for h in found if h.changed]
     if changed:
         pick = st.selectbox(
             f"History of a changed fact ({len(changed)})",
@@ -189,10 +193,10 @@ def render_fact_histories(key: str, report: Any, summary: Any) -> None:
         st.dataframe(frames.history_frame(changed[pick]), hide_index=True, width="stretch")
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def histories(key: str, _report: Any) -> list[Any]:
+@st.cache_data(show_spinner="Grouping facts…", max_entries=8)
+def histories(key: str, _wb: Workbench, _report: Any) -> list[Any]:
     """The fact histories of a load (cached with the load's key)."""
-    return fact_histories(_report.records)
+    return _wb.fact_histories(_report.records)
 
 
 def _problems(items: Sequence[Any]) -> pd.DataFrame:

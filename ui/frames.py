@@ -157,3 +157,43 @@ def history_frame(history: FactHistory) -> pd.DataFrame:
             for v in history.versions
         ]
     )
+
+
+def fact_counts(histories: Sequence[FactHistory]) -> dict[str, int]:
+    """Facts, changed facts, and facts re-confirmed in a later batch."""
+    return {
+        "facts": len(histories),
+        "changed": sum(h.changed for h in histories),
+        "reconfirmed": sum(
+            any(
+                v.last_confirmed and v.first_seen and v.last_confirmed > v.first_seen
+                for v in h.versions
+            )
+            for h in histories
+        ),
+    }
+
+
+def changes_per_batch(histories: Sequence[FactHistory]) -> dict[str, int]:
+    """New answers per batch: every version after a fact's first, at the batch it appeared in."""
+    counts: dict[str, int] = {}
+    for h in histories:
+        for v in h.versions[1:]:
+            batch = v.batches[0] if v.batches else "-"
+            counts[batch] = counts.get(batch, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def history_lines(history: FactHistory) -> list[str]:
+    """A fact's versions as Markdown list lines, newest first, with the dates each held."""
+    lines = []
+    for v in reversed(history.versions):
+        since = v.first_seen or "undated"
+        if v is history.current:
+            confirmed = (
+                f", last confirmed {v.last_confirmed}" if v.last_confirmed != v.first_seen else ""
+            )
+            lines.append(f"- current since {since}{confirmed}: {v.answer}")
+        else:
+            lines.append(f"- superseded: held {since} → {v.until}: {v.answer}")
+    return lines

@@ -73,6 +73,14 @@ def export_corpus(key: str, stamp: Any, target: str, _report: LoadReport) -> Exp
     return export_records(current_records(_report.records), target)
 
 
+@st.cache_data(show_spinner="Grouping facts…", max_entries=4)
+def fact_index(key: str, _wb: Workbench) -> dict[str, Any]:
+    """Each record id of the configured corpus -> the history of its fact (cached per settings)."""
+    from corpus.facts import facts_by_record
+
+    return facts_by_record(_wb.fact_histories())
+
+
 def state() -> Any:
     """Session defaults: settings from env / .env, plan inputs, and the last results."""
     ss = st.session_state
