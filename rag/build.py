@@ -142,7 +142,10 @@ def _rebuild_locked(
         collection.delete(ids=chunk)  # never admitted by any manifest: no reader needs them
 
     entries = dict(plan.keep)
-    embedded = embed_and_add(source, plan, settings, lazy.get, collection, entries, progress)
+    serial = (manifest.revision if manifest is not None else 0) + 1  # a killed run's is reused
+    embedded = embed_and_add(
+        source, plan, settings, lazy.get, collection, entries, progress, serial
+    )
     summary = RebuildSummary(
         added=plan.added,
         updated=plan.updated,
@@ -157,7 +160,7 @@ def _rebuild_locked(
         reason=target.reason,
     )
     summary.seconds = time.perf_counter() - start
-    _write(settings, lazy, manifest, target, wanted, entries, summary)  # the switch
+    _write(settings, lazy, manifest, target, wanted, entries, summary, serial)  # the switch
     old = live if target.new and live != target.collection else None
     _retire(client, settings, collection, plan.retired, old)
     clear_marker(work)
@@ -200,6 +203,7 @@ def _write(
     wanted: dict[str, Want],
     entries: dict[str, IndexedRecord],
     summary: RebuildSummary,
+    serial: int,
 ) -> None:
     # a kept entry may lack a date (an older manifest): the corpus record has it
     entries = {
@@ -221,6 +225,7 @@ def _write(
         collection=target.collection,
         base=settings.collection,
         generation=target.generation,
+        revision=serial,
         records=entries,
         nodes=sum(e.nodes for e in entries.values()),
         formats=formats,

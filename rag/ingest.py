@@ -39,6 +39,7 @@ def embed_and_add(
     collection: Any,
     entries: dict[str, IndexedRecord],
     progress: Progress | None,
+    serial: int,
 ) -> int:
     """Embed the planned records' nodes in batches and add them under their versioned ids;
     fills `entries` as records complete. Streams the corpus once more, picking the planned
@@ -73,7 +74,7 @@ def embed_and_add(
             TextNode(
                 id_=stored_id(spec.id, record.content_hash),
                 text=spec.text,
-                metadata=spec.metadata,
+                metadata={**spec.metadata, "rev": serial},  # readers leave out newer serials
                 embedding=vector.tolist(),
             )
             for (record, spec), vector in zip(batch, vectors, strict=True)
