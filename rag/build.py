@@ -145,8 +145,9 @@ def _rebuild_locked(
         collection.delete(ids=chunk)  # never admitted by any manifest: no reader needs them
 
     entries = dict(plan.keep)
+    serial = (manifest.revision if manifest is not None else 0) + 1  # a killed run's is reused
     embedded = embed_and_add(
-        source, plan, settings, lazy.get, collection, entries, progress, versions
+        source, plan, settings, lazy.get, collection, entries, progress, serial, versions
     )
     # a later batch ended or re-confirmed a version: new dates in place, before the switch
     restamp(collection, versions, entries, everything=held.repaired)
@@ -165,7 +166,7 @@ def _rebuild_locked(
         reason=target.reason,
     )
     summary.seconds = time.perf_counter() - start
-    _write(settings, lazy, manifest, target, wanted, entries, summary)  # the switch
+    _write(settings, lazy, manifest, target, wanted, entries, summary, serial)  # the switch
     old = live if target.new and live != target.collection else None
     _retire(client, settings, collection, plan.retired, old)
     clear_marker(work)
@@ -208,6 +209,7 @@ def _write(
     wanted: dict[str, Want],
     entries: dict[str, IndexedRecord],
     summary: RebuildSummary,
+    serial: int,
 ) -> None:
     # a kept entry may lack a date (an older manifest): the corpus record has it
     entries = {
@@ -229,6 +231,7 @@ def _write(
         collection=target.collection,
         base=settings.collection,
         generation=target.generation,
+        revision=serial,
         records=entries,
         nodes=sum(e.nodes for e in entries.values()),
         formats=formats,

@@ -155,20 +155,19 @@ class RagIndex:
 
     def _dense(self, vector: np.ndarray, n: int, limit: int | None) -> list[Hit]:
         from llama_index.core.schema import QueryBundle
-        from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 
-        filters = None
-        if limit is not None:
-            filters = MetadataFilters(
-                filters=[MetadataFilter(key="valid_from", value=limit, operator=FilterOperator.LTE)]
-            )
-        want = n
+        assert self._view is not None
+        want, settled = n, False
         while True:  # nodes this manifest does not admit take places: ask for more until enough
+            filters = self._view.filters(limit, settled)
             retriever = self.vector_index.as_retriever(similarity_top_k=want, filters=filters)
             found = retriever.retrieve(QueryBundle(query_str="", embedding=vector.tolist()))
-            admitted = [f for f in found if self._view and self._view.admits(f.node.metadata)]
+            admitted = [f for f in found if self._view.admits(f.node.metadata)]
             if len(admitted) >= n or len(found) < want or want >= 16 * n:
                 break
+            if not settled:  # a rebuild under way (or killed) wrote nodes nearer the query:
+                settled = True  # leave out, in chroma, every node newer than this manifest
+                continue
             want *= 4
         # the chroma store reports exp(-cosine distance); undo it to get the cosine similarity
         return [

@@ -44,6 +44,7 @@ def embed_and_add(
     collection: Any,
     entries: dict[str, IndexedRecord],
     progress: Progress | None,
+    serial: int,
     versions: FactVersions,
 ) -> int:
     """Embed the planned entries' nodes in batches and add them under their versioned ids;
@@ -83,7 +84,7 @@ def embed_and_add(
             TextNode(
                 id_=stored_id(spec.id, record.content_hash),
                 text=spec.text,
-                metadata=spec.metadata,
+                metadata={**spec.metadata, "rev": serial},  # readers leave out newer serials
                 embedding=vector.tolist(),
             )
             for (record, spec), vector in zip(batch, vectors, strict=True)

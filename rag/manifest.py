@@ -81,6 +81,7 @@ class IndexManifest(BaseModel):
     collection: str  # the collection readers open: `{base}-g{generation}` since version 2
     base: str = ""  # the configured collection name the generations are named after
     generation: int = 0
+    revision: int = 0  # the serial of the rebuild that wrote it: nodes carry theirs as `rev`
     records: dict[str, IndexedRecord] = Field(default_factory=dict)
     nodes: int = 0
     formats: dict[str, int] = Field(default_factory=dict)

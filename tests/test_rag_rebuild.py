@@ -200,9 +200,18 @@ def test_readers_in_other_processes_never_fail_go_empty_or_mix_versions(
     full = rebuild_index(load(corpus), settings, full=True)
     states.append(manifest_versions(work))
     write_batch(corpus, "2025-11-17", timetable(" (east side)")[:25], name="timetable")
-    write_batch(corpus, "2025-12-01", synthetic_lines(1100), name="bulk")
-    # changes every platform at once, removes five departures, adds 1,100 records: the kill
-    # lands after the first batch of vectors is written
+    relief = [
+        {
+            "id": f"relief-{i}",
+            "instruction": f"Which platform for relief train {i} to {STATIONS[i % 5]}?",
+            "output": f"Relief train {i} leaves from platform {i % 9 + 1}.",
+        }
+        for i in range(1100)
+    ]
+    write_batch(corpus, "2025-12-01", relief, name="relief")
+    # changes every platform at once, removes five departures, adds 1,100 relief departures
+    # (closer to the readers' questions than anything indexed): the kill lands after the first
+    # batch of vectors is written, and those must not crowd out what the manifest holds
     proc, seen = start_rebuild(corpus, work, *(["--chroma-url", store_url] if store_url else []))
     wait_for(lambda: any(n >= 512 for n in seen) or proc.poll() is not None, 300)
     assert proc.poll() is None, "the rebuild ended before it could be killed"
@@ -222,9 +231,9 @@ def test_readers_in_other_processes_never_fail_go_empty_or_mix_versions(
     assert all(r["queries"] > 20 for r in reports)
     assert unexplained(reports, states) == 0  # every answer is one manifest's versions
     revised = {
-        f"{rid}\x1f{h}" for rid, h in states[-1].items() if states[0].get(rid, h) != h
-    }  # the departures whose platform changed, at their new version
-    for report in reports:  # each reader moved to the revised platforms without a restart
+        f"{rid}\x1f{h}" for rid, h in states[-1].items() if states[0].get(rid) != h
+    }  # the relief trains and the departures whose platform changed, at their new version
+    for report in reports:  # each reader moved to the new timetable without a restart
         assert any(revised & set(versions) for versions, _ in report["results"])
     assert index_state(settings) == expected_state(records, settings)
 
