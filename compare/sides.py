@@ -65,9 +65,14 @@ class Sides:
         self._lock = threading.RLock()
         self._index: RagIndex | None = None
         self._chats: dict[str, ChatClient] = {}  # one connection pool per endpoint model
-        register_secret(settings.tuning.api_key.get_secret_value())
-        if settings.compare.judge_api_key is not None:
-            register_secret(settings.compare.judge_api_key.get_secret_value())
+        for key in (
+            settings.tuning.api_key,
+            settings.compare.judge_api_key,
+            settings.rag.embed_api_key,
+            settings.tuning.jobs_api_key,
+        ):
+            if key is not None:
+                register_secret(key.get_secret_value())
 
     def names(self, has_previous: bool) -> list[str]:
         """The sides this configuration can compare."""
