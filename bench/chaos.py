@@ -31,13 +31,11 @@ from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 
-from bench.chaos_reader import Readers, total, unexplained  # noqa: E402
+from bench.chaos_reader import Readers, mismatch, total, unexplained  # noqa: E402
 from bench.servers import chroma_server  # noqa: E402
 from corpus import current_records, load_corpus  # noqa: E402
 from rag.manifest import read_manifest  # noqa: E402
-from rag.nodes import record_nodes  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
-from rag.store import generations, held_versions, open_client, open_collection  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRESS = re.compile(r"(\d+)/(\d+) \[")
@@ -97,18 +95,12 @@ def versions(work: Path) -> dict[str, str]:
 
 
 def index_matches(corpus: Path, work: Path, url: str | None) -> bool:
-    """The manifest and the collection it names hold exactly the corpus's current records."""
+    """The manifest and the collection it names hold exactly what the corpus says."""
     settings = RagSettings(_env_file=None, work_dir=work, chroma_url=url)
-    manifest = read_manifest(work)
-    records = current_records(load_corpus([corpus]).records)
-    want = {(r.id, r.content_hash): len(record_nodes(r)) for r in records}
-    if manifest is None or {(k, e.hash) for k, e in manifest.records.items()} != set(want):
-        return False
-    client = open_client(settings)
-    held = held_versions(open_collection(client, manifest.collection))
-    whole = all(v.complete() for v in held.values())
-    left = set(generations(client, settings.collection)) - {manifest.collection}
-    return whole and not left and {k: len(v.ids) for k, v in held.items()} == want
+    problem = mismatch(load_corpus([corpus]).records, settings)
+    if problem:
+        print(f"    index vs corpus: {problem}", file=sys.stderr)
+    return not problem
 
 
 def edit_corpus(corpus: Path) -> None:

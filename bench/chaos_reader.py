@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -98,6 +99,36 @@ def total(reports: Sequence[dict[str, Any]], key: str) -> int:
     return sum(int(r[key]) for r in reports)
 
 
+def mismatch(records: Sequence[Any], settings: Any) -> str:
+    """How the index differs from a corpus, in words ('' when it matches): every node belongs
+    to an entry of the manifest and is written whole, every entry's nodes are all there, every
+    current record's content is indexed, and no other generation is left.
+    (`records` are corpus Records, `settings` RagSettings; typed loosely to keep this light.)"""
+    from corpus import current_records
+    from rag.manifest import read_manifest
+    from rag.store import generations, held_versions, open_client, open_collection
+
+    manifest = read_manifest(settings.work_dir)
+    if manifest is None:
+        return "no manifest"
+    client = open_client(settings)
+    held = held_versions(open_collection(client, manifest.collection))
+    half = [key for key, version in held.items() if not version.complete()]
+    entries = {(key, e.hash): e.nodes for key, e in manifest.records.items()}
+    stored = {key: len(version.ids) for key, version in held.items()}
+    known = {e.hash for e in manifest.records.values()}
+    known |= {h for e in manifest.records.values() for h in getattr(e, "also", ())}
+    missing = [r.id for r in current_records(records) if r.content_hash not in known]
+    others = set(generations(client, settings.collection)) - {manifest.collection}
+    problems = [
+        f"{len(half)} half-written entries" if half else "",
+        "stored nodes differ from the manifest's entries" if stored != entries else "",
+        f"{len(missing)} current records not indexed (e.g. {missing[:3]})" if missing else "",
+        f"generations left: {sorted(others)}" if others else "",
+    ]
+    return "; ".join(p for p in problems if p)
+
+
 def unexplained(reports: Sequence[dict[str, Any]], manifests: Sequence[dict[str, str]]) -> int:
     """Results no single manifest explains: record versions of two states mixed in one answer.
 
@@ -141,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     results: Counter[str] = Counter()
     slowest = 0.0
     i = 0
-    while not args.stop.exists():
+    parent = os.getppid()
+    # a reader whose starter died (a failed test, a killed bench) stops instead of running on
+    while not args.stop.exists() and os.getppid() == parent:
         query = queries[i % len(queries)]
         i += 1
         start = time.perf_counter()
@@ -156,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         tally["queries"] += 1
         if not hits or any(not h.text for h in hits):
             tally["empty"] += 1
-        versions = sorted(f"{h.record_id}\x1f{h.metadata.get('content_hash', '')}" for h in hits)
+        # each hit as the manifest entry it came from (a version of a fact) at its content hash
+        versions = sorted(
+            f"{h.entry or h.record_id}\x1f{h.metadata.get('content_hash', '')}" for h in hits
+        )
         results["\x1e".join(versions)] += 1
         time.sleep(args.pause)
     report = {

@@ -7,7 +7,8 @@ model, each tuned model, and each tuned model given the retrieved passages. Prin
 its 95% interval, split before / after the cutoff, the chance baseline, and containment and token
 F1 beside it. Adapters are cached under --work, so a second run only asks.
 
-Usage: python bench/documents.py [--epochs 12] [--paraphrases 4] [--work work/bench-documents]
+Usage: python bench/documents.py [--epochs 12] [--paraphrases 2] [--paraphrase-epochs N]
+                                 [--work work/bench-documents]
 """
 
 from __future__ import annotations
@@ -100,12 +101,23 @@ def row(c: Comparison, side: str, label: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--paraphrases", type=int, default=4)
+    parser.add_argument("--paraphrases", type=int, default=2)
+    parser.add_argument(
+        "--paraphrase-epochs",
+        type=int,
+        default=None,
+        help="epochs of the paraphrase run (default: epochs / (1 + paraphrases), so each fact "
+        "is seen as often as in the raw run, in more wordings, at the same training cost)",
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "work" / "bench-documents")
     args = parser.parse_args()
     raw = adapter(args.work, "documents-raw", args.epochs, 0)
+    para_epochs = args.paraphrase_epochs or max(1, round(args.epochs / (1 + args.paraphrases)))
     para = adapter(
-        args.work, f"documents-paraphrased-{args.paraphrases}", args.epochs, args.paraphrases
+        args.work,
+        f"documents-paraphrased-{args.paraphrases}x{para_epochs}",
+        para_epochs,
+        args.paraphrases,
     )
     base = ask(args.work, "base", None)
     tuned_raw = ask(args.work, "raw", str(raw))
@@ -118,8 +130,14 @@ def main() -> int:
     print("|---|---|---|---|---|")
     print(row(base, "rag", "RAG (extractive, choice best supported by the passage)"))
     print(row(base, "tuned", "base model, no tuning (log-likelihood)"))
-    print(row(tuned_raw, "tuned", "tuned on raw passages"))
-    print(row(tuned_para, "tuned", f"tuned on passages + {args.paraphrases} paraphrases"))
+    print(row(tuned_raw, "tuned", f"tuned on raw passages ({args.epochs} epochs)"))
+    print(
+        row(
+            tuned_para,
+            "tuned",
+            f"tuned on passages + {args.paraphrases} paraphrases ({para_epochs} epochs)",
+        )
+    )
     print(row(base, "tuned_rag", "base model + RAG"))
     print(row(tuned_raw, "tuned_rag", "tuned (raw) + RAG"))
     print(row(tuned_para, "tuned_rag", "tuned (paraphrases) + RAG"))

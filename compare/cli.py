@@ -40,8 +40,18 @@ def _parser() -> argparse.ArgumentParser:
         help="questions asked at once per HTTP side, judge included (default: "
         "RAGORTUNE_CONCURRENCY or 4)",
     )
-    run.add_argument("--queries-per-month", type=int, default=10_000)
-    run.add_argument("--retunes-per-month", type=float, default=1.0)
+    run.add_argument(
+        "--queries-per-month",
+        type=int,
+        default=10_000,
+        help="query volume the monthly cost and break-even use (default 10,000)",
+    )
+    run.add_argument(
+        "--retunes-per-month",
+        type=float,
+        default=1.0,
+        help="re-tune cadence the monthly cost uses (default 1; 0.25 = once a quarter)",
+    )
     advise = sub.add_parser(
         "advise", help="print the verdict of a past run (default: the newest), with every number"
     )

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from answers import Answer, ChatModel, Question, SourceHit, Usage
+from answers.choices import lettered_prompt, parse_letter
 from answers.prompts import passages_messages
 from rag.hits import Hit
 from rag.index import RagIndex
@@ -88,8 +89,18 @@ class RagAnswerer:
             else:
                 assert self.chat is not None
                 passages = [h.source() for h in fresh[: self.passages]]
-                reply, used = self.chat.complete(passages_messages(question.text, passages))
+                # a multiple-choice question gets the lettered prompt tuned + RAG gets, so the
+                # two sides differ only by their model; the reply is parsed strictly
+                asked = (
+                    lettered_prompt(question.text, question.choices) if question.choices else None
+                )
+                reply, used = self.chat.complete(
+                    passages_messages(asked or question.text, passages)
+                )
                 answer.text, answer.usage = reply, answer.usage + used
+                if question.choices:
+                    answer.choice = parse_letter(reply, len(question.choices))
+                    answer.choice_method = "letter"
         except Exception as err:  # an answerer failure must not take the comparison down
             return Answer.failed(
                 self.name, err, latency_s=time.perf_counter() - start, knowledge_cutoff=cutoff

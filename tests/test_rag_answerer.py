@@ -40,6 +40,7 @@ class ChatServer(ThreadingHTTPServer):
 
     requests: list[dict[str, Any]]
     status: int = 200
+    reply: str | None = None  # a fixed reply instead of citing the first source
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -59,7 +60,10 @@ class Handler(BaseHTTPRequestHandler):
                 {
                     "index": 0,
                     "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": f"15 EUR a month [{cited}]"},
+                    "message": {
+                        "role": "assistant",
+                        "content": self.server.reply or f"15 EUR a month [{cited}]",
+                    },
                 }
             ],
             "usage": {"prompt_tokens": 120, "completion_tokens": 9, "total_tokens": 129},
@@ -155,6 +159,21 @@ def test_generative_prompt_carries_dated_sources_and_the_question(
     first = "[1] (price-pro, as of 2026-03-01) How much does the Pro plan cost per month?\n"
     assert first + "The Pro plan costs 15 EUR per month." in sent[0]["content"]
     assert sent[1] == {"role": "user", "content": "Pro plan price?"}
+
+
+@pytest.mark.parametrize(("reply", "choice"), [("B", 1), (" (b). ", 1), ("B, 15 EUR", None)])
+def test_generative_multiple_choice_letters_the_choices_and_parses_strictly(
+    index: RagIndex, server: ChatServer, reply: str, choice: int | None
+) -> None:
+    server.reply = reply
+    answer = RagAnswerer(index, mode="generative", chat=HttpChat(url(server))).answer(
+        Question(text="Pro plan price?", choices=("12 EUR", "15 EUR", "18 EUR"))
+    )
+    assert answer.ok and answer.choice_method == "letter"
+    assert answer.choice == choice and answer.text == reply  # an unparsed reply is shown as is
+    sent = server.requests[0]["messages"]
+    assert "[1] (price-pro, as of 2026-03-01)" in sent[0]["content"]
+    assert sent[1]["content"].startswith("Pro plan price?\nA. 12 EUR\nB. 15 EUR\nC. 18 EUR\n")
 
 
 def test_generative_endpoint_failure_becomes_an_error_answer(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos_reader import Readers, total, unexplained
+from bench.chaos_reader import Readers, mismatch, total, unexplained
 from bench.servers import chroma_server
 from rag.build import rebuild_index
 from rag.embedding import default_model_path
@@ -100,7 +100,7 @@ def test_kill_9_mid_rebuild_then_rerun_repairs_the_index(tmp_path: Path) -> None
     write_batch(corpus, "2026-04-01", synthetic_lines(2400, 5000), name="more")
 
     proc, seen = start_rebuild(corpus, work)
-    wait_for(lambda: any(n >= 512 for n in seen) or proc.poll() is not None, 240)
+    wait_for(lambda: any(n >= 512 for n in seen) or proc.poll() is not None, 900)
     assert proc.poll() is None, "the rebuild ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
@@ -116,6 +116,7 @@ def test_kill_9_mid_rebuild_then_rerun_repairs_the_index(tmp_path: Path) -> None
     # question and answer, and its question alone)
     assert summary.reused_nodes >= 512 and summary.embedded_nodes + summary.reused_nodes == 5200
     assert index_state(settings) == expected_state(records, settings)
+    assert mismatch(records, settings) == ""
     manifest = read_manifest(work)
     assert manifest is not None and not (work / MARKER).exists()
     assert {e.record_id: e.hash for e in manifest.records.values()} == {
@@ -129,7 +130,7 @@ def test_a_second_rebuild_refuses_while_the_first_runs(tmp_path: Path) -> None:
     corpus, work = tmp_path / "corpus", tmp_path / "index"
     write_batch(corpus, "2026-03-01", synthetic_lines(1500))
     first, seen = start_rebuild(corpus, work)
-    wait_for(lambda: seen or first.poll() is not None, 240)  # it holds the lock once it embeds
+    wait_for(lambda: seen or first.poll() is not None, 900)  # it holds the lock once it embeds
     second = subprocess.run(
         [
             PYTHON,
@@ -152,7 +153,7 @@ def test_a_second_rebuild_refuses_while_the_first_runs(tmp_path: Path) -> None:
     assert second.returncode == 2 and "another rebuild" in second.stderr
     assert first.wait(timeout=300) == 0
     settings = settings_for(work)
-    assert index_state(settings) == expected_state(load(corpus), settings)
+    assert mismatch(load(corpus), settings) == ""
 
 
 STATIONS = ["Kestrel Halt", "Marrow Junction", "Ostby Quay", "Pellam Cross", "Quillon Road"]
@@ -213,7 +214,7 @@ def test_readers_in_other_processes_never_fail_go_empty_or_mix_versions(
     # (closer to the readers' questions than anything indexed): the kill lands after the first
     # batch of vectors is written, and those must not crowd out what the manifest holds
     proc, seen = start_rebuild(corpus, work, *(["--chroma-url", store_url] if store_url else []))
-    wait_for(lambda: any(n >= 512 for n in seen) or proc.poll() is not None, 300)
+    wait_for(lambda: any(n >= 512 for n in seen) or proc.poll() is not None, 900)
     assert proc.poll() is None, "the rebuild ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
@@ -235,14 +236,15 @@ def test_readers_in_other_processes_never_fail_go_empty_or_mix_versions(
     }  # the relief trains and the departures whose platform changed, at their new version
     for report in reports:  # each reader moved to the new timetable without a restart
         assert any(revised & set(versions) for versions, _ in report["results"])
-    assert index_state(settings) == expected_state(records, settings)
+    assert mismatch(records, settings) == ""
 
 
 def manifest_versions(work: Path) -> dict[str, str]:
-    """Record id -> content hash of the manifest readers open now (one version per id here)."""
+    """Entry (a version's key) -> content hash of the manifest readers open now, as the
+    readers report each hit (`bench/chaos.py` compares the same way)."""
     manifest = read_manifest(work)
     assert manifest is not None
-    return {e.record_id: e.hash for e in manifest.records.values()}
+    return {key: e.hash for key, e in manifest.records.items()}
 
 
 OBSERVATORY = [
@@ -297,7 +299,7 @@ def test_a_full_rebuild_that_waited_for_another_one_embeds_nothing_again(tmp_pat
     corpus, work = tmp_path / "corpus", tmp_path / "index"
     write_batch(corpus, "2030-03-02", synthetic_lines(1500))
     first, seen = start_rebuild(corpus, work, "--full")
-    wait_for(lambda: seen or first.poll() is not None, 240)  # it holds the lock once it embeds
+    wait_for(lambda: seen or first.poll() is not None, 900)  # it holds the lock once it embeds
     assert first.poll() is None, "the first rebuild ended before the second started"
     second = rebuild_index(load(corpus), settings_for(work, lock_timeout_s=300), full=True)
     assert first.wait(timeout=300) == 0
