@@ -1,4 +1,4 @@
-"""`python -m compare run|advise|history`: the side-by-side evaluation from a terminal.
+"""`python -m compare run|advise|history|make-eval`: the side-by-side evaluation from a terminal.
 
 Exit codes: 0 ok, 1 the run finished but a side failed on every question, 2 could not run.
 Folders default to the configured work folder (`RAGORTUNE_WORK_DIR`, default `work`).
@@ -32,7 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, help="report folder (default: <work folder>/report)")
     run.add_argument("--limit", type=int, help="ask only the first N questions")
-    run.add_argument("--corpus", type=Path, help="corpus directory (default: the demo corpus)")
+    run.add_argument(
+        "--corpus",
+        type=Path,
+        help="corpus directory (default: RAGORTUNE_CORPUS_DIR, the demo corpus)",
+    )
     run.add_argument("--work", type=Path, help="work folder (default: RAGORTUNE_WORK_DIR or work)")
     run.add_argument(
         "--concurrency",
@@ -63,7 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         help="write an eval set from the corpus: stratified by batch, language and kind of fact, "
         "questions reworded",
     )
-    make.add_argument("--corpus", type=Path, help="corpus directory (default: the demo corpus)")
+    make.add_argument(
+        "--corpus",
+        type=Path,
+        help="corpus directory (default: RAGORTUNE_CORPUS_DIR, the demo corpus)",
+    )
     make.add_argument("--out", type=Path, required=True, help="the eval JSONL to write")
     make.add_argument("--size", type=int, default=60, help="about this many items (default 60)")
     make.add_argument("--seed", type=int, default=0, help="the same seed gives the same set")

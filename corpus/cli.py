@@ -21,7 +21,6 @@ from corpus.loader import (
     DEFAULT_MAX_LINE_BYTES,
     current_records,
     iter_load,
-    iter_records,
     load_corpus,
 )
 from corpus.outcome import FileReport, Notice, Reject
@@ -178,7 +177,12 @@ def render_history(history: FactHistory) -> str:
 
 
 def _facts(args: argparse.Namespace) -> int:
-    histories = fact_histories(iter_records(args.paths))
+    records = (
+        event
+        for event in iter_load(args.paths, strict=args.strict, max_line_bytes=args.max_line_bytes)
+        if type(event) is Record
+    )
+    histories = fact_histories(records)
     if args.id:
         histories = [h for h in histories if args.id in h.record_ids]
         if not histories:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from corpus.build import build_record
-from corpus.diagnose import BOM, line_list
+from corpus.diagnose import BOM
+from corpus.dropped import SHOWN, Dropped, Lines
 from corpus.duplicates import key
 from corpus.errors import LineError
 from corpus.files import batch_name, file_date
@@ -20,25 +21,6 @@ if TYPE_CHECKING:
 
 
 PREFERENCE = (Format.DPO, Format.KTO)
-SHOWN = 8  # line numbers kept per warning; the rest are counted
-
-
-class _Lines:
-    """A count and the first few line numbers, for a warning."""
-
-    __slots__ = ("count", "first")
-
-    def __init__(self) -> None:
-        self.count: int = 0
-        self.first: list[int] = []
-
-    def add(self, number: int) -> None:
-        self.count += 1
-        if self.count <= SHOWN:
-            self.first.append(number)
-
-    def shown(self) -> str:
-        return line_list(self.first, self.count)
 
 
 class FileReader:
@@ -50,10 +32,10 @@ class FileReader:
         self.batch_date = file_date(path)
         self.batch = batch_name(path)
         self.report = FileReport(file=self.name, batch=self.batch, as_of=self.batch_date)
-        self.formats: dict[str, _Lines] = {}
-        self.blank, self.media_lines, self.undesirable, self.repeats = (_Lines() for _ in range(4))
+        self.formats: dict[str, Lines] = {}
+        self.blank = Lines()
+        self.dropped = Dropped()  # what was read on purpose and left out, for its warnings
         self.notices: list[Notice] = []
-        self.media = self.negatives = 0
         # plain ints on the hot path (a pydantic field assignment costs ~1.4 µs); see `finish`
         self.valid = self.rejected = self.skipped = self.blanks = 0
 
@@ -86,19 +68,19 @@ class FileReader:
         try:
             parsed = parse_object(obj, detect_format(obj))
             if parsed.undesirable:
-                return self._skip(self.undesirable, number)
+                return self._skip(self.dropped.undesirable, number)
             source = build(SourceRef, {"file": self.name, "line": number})
             record = build_record(obj, parsed, source, self.batch, self.batch_date)
         except LineError as err:
             return self.reject(number, err)
         if parsed.negatives:
-            self.negatives += parsed.negatives
+            self.dropped.negatives += parsed.negatives
         here = (self.file_no << 32) | number
         first_at = self.firsts.setdefault(key(record.content_hash, record.as_of), here)
         if first_at != here:
             first = self.seen.where(first_at)
             if record.format in PREFERENCE:
-                return self._skip(self.repeats, number)
+                return self._skip(self.dropped.repeats, number)
             return self.reject(
                 number,
                 LineError(
@@ -110,16 +92,16 @@ class FileReader:
         self.valid += 1
         lines = self.formats.get(record.format)
         if lines is None:
-            lines = self.formats[record.format] = _Lines()
+            lines = self.formats[record.format] = Lines()
         if lines.count < SHOWN:
             lines.first.append(number)
         lines.count += 1
         if parsed.media:
-            self.media += parsed.media
-            self.media_lines.add(number)
+            self.dropped.media += parsed.media
+            self.dropped.media_lines.add(number)
         return record
 
-    def _skip(self, lines: _Lines, number: int) -> Record | Reject | None:
+    def _skip(self, lines: Lines, number: int) -> Record | Reject | None:
         lines.add(number)
         self.skipped += 1
         return None
@@ -230,43 +212,8 @@ class FileReader:
             )
         if len(self.formats) > 1:
             yield self._mixed_formats()
-        yield from self._dropped()
+        yield from self.dropped.notices(self._notice, self.report.dropped)
         yield report
-
-    def _dropped(self) -> Iterator[Notice]:
-        dropped = self.report.dropped
-        if self.negatives:
-            dropped["dpo_rejected"] = self.negatives
-            yield self._notice(
-                0,
-                "dpo_rejected",
-                f"DPO: {self.negatives} rejected answer(s) dropped; the chosen answer of each pair is the record",
-                "rejected answers are never indexed, trained on or used as references",
-            )
-        if self.undesirable.count:
-            dropped["kto_undesirable"] = self.undesirable.count
-            yield self._notice(
-                self.undesirable.first[0],
-                "kto_undesirable",
-                f"KTO: {self.undesirable.count} undesirable answer(s) dropped (label false, lines {self.undesirable.shown()})",
-                "only desirable answers become records; the undesirable ones are never indexed or trained on",
-            )
-        if self.repeats.count:
-            dropped["preference_repeats"] = self.repeats.count
-            yield self._notice(
-                self.repeats.first[0],
-                "preference_repeat",
-                f"{self.repeats.count} preference line(s) repeat an answer already kept (lines {self.repeats.shown()}): skipped",
-                "several pairs may share a chosen answer; it is kept once",
-            )
-        if self.media:
-            dropped["media"] = self.media
-            yield self._notice(
-                self.media_lines.first[0],
-                "media_dropped",
-                f"{self.media} image/audio/video item(s) dropped from {self.media_lines.count} line(s): {self.media_lines.shown()}; their text is kept",
-                "this corpus reads text only: a question about an image may not make sense without it",
-            )
 
     def _mixed_formats(self) -> Notice:
         formats = self.formats

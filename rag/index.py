@@ -1,5 +1,5 @@
 """Open a built index and retrieve from it: dense (llama-index over chroma), optionally fused with
-BM25, each fact's current version first and its older versions marked superseded."""
+character n-gram keyword scores, each fact's current version first and its older versions marked superseded."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def record_texts(record: Record, chunk_size: int, chunk_overlap: int) -> list[st
 
     The answer is embedded with the question because it carries the words a paraphrased question
     shares with the fact (names, numbers, terms): on the demo eval it raised hit@1 from 0.68 to
-    0.77 and hit@5 from 0.87 to 0.93 (with BM25 fused for Cyrillic queries).
+    0.77 and hit@5 from 0.87 to 0.93 (with keyword scores fused for Cyrillic queries).
     """
     if record.is_qa:
         answer = record.answer or ""

@@ -9,6 +9,7 @@ memory holds ids and hashes, never every record's text.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -30,8 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         "--corpus",
         type=Path,
         nargs="+",
-        default=[Path("data/corpus")],
-        help="JSONL files or directories of dated batches (default: data/corpus)",
+        default=[Path(os.environ.get("RAGORTUNE_CORPUS_DIR") or "data/corpus")],
+        help="JSONL files or directories of dated batches (default: RAGORTUNE_CORPUS_DIR, "
+        "else data/corpus)",
     )
     parser.add_argument(
         "--full", action="store_true", help="drop the collection and embed everything"

@@ -1,4 +1,4 @@
-"""The tuned side as an answerer: any OpenAI-compatible chat endpoint (the only `openai` import).
+"""The tuned side as an answerer: any OpenAI-compatible chat endpoint (with `tuning.retry` and `tuning.jobs`, the only modules that import `openai`).
 
 An OpenAI fine-tune, Vertex, vLLM, Ollama, TGI or `python -m tuning.serve` are all reached the
 same way, by base URL and model name. Every failure becomes an `Answer` with a readable error.

@@ -160,7 +160,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus", required=True, type=Path, nargs="+", help="JSONL files or dirs")
     parser.add_argument("--until", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--out", type=Path, help="adapter dir (default: work/adapters/<cutoff>)")
+    parser.add_argument(
+        "--out", type=Path, help="adapter dir (default: <adapters dir>/<base model>-<until>)"
+    )
     parser.add_argument(
         "--paraphrases",
         type=int,
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if report.rejects:
         print(
-            f"note: {len(report.rejects)} corpus lines rejected (python -m corpus check)",
+            f"note: {len(report.rejects)} corpus lines rejected (python -m corpus validate)",
             file=sys.stderr,
         )
     records = current_records(r for r in report.records if r.as_of is None or r.as_of <= args.until)
