@@ -148,6 +148,8 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     page.get_by_role("button", name="Ask", exact=True).click()
     page.get_by_text("answered in").first.wait_for(timeout=180_000)
     shot(page, "3-ask")
+    # the first demo question is about a price that changed: its history is shown with the answer
+    assert page.get_by_text("History of this fact").count() >= 1, "the answer's fact history"
     answered = page.get_by_text("answered in").count()
     failed = page.get_by_text("failed:").count()
     assert answered >= 1, "retrieval answered"
