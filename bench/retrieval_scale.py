@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -95,22 +96,36 @@ def store_at_scale(url: str, n: int, queries: int, root: Path) -> None:
     rng = np.random.default_rng(7)
     centres = unit(rng.standard_normal((2_000, DIM)))
     kept: list[np.ndarray] = []
-    start = time.perf_counter()
+    # searches are timed at a quarter, half and all of n, so the curve shows how latency grows
+    checkpoints = sorted(
+        {max(BATCH, n // 4 // BATCH * BATCH), max(BATCH, n // 2 // BATCH * BATCH), n}
+    )
+    start, loading = time.perf_counter(), 0.0
     for lo in range(0, n, BATCH):
         hi = min(lo + BATCH, n)
         kept.append(synthetic(rng, centres, hi - lo, spread=2.4))
+        t = time.perf_counter()
         collection.add(
             ids=[f"r{i}#0" for i in range(lo, hi)],
             embeddings=kept[-1],
             metadatas=node_metadata(lo, hi),
             documents=[f"record {i}" for i in range(lo, hi)],
         )
-    load_s = time.perf_counter() - start
-    print(
-        f"stored {n:,} vectors through the server in {load_s:.0f} s ({n / load_s:,.0f}/s); "
-        f"server RSS {server_rss_mb():,.0f} MB; on disk {folder_mb(root / 'server'):,.0f} MB"
-    )
-    matrix = np.concatenate(kept)
+        loading += time.perf_counter() - t
+        if hi in checkpoints:
+            print(
+                f"stored {hi:,} vectors through the server in {loading:.0f} s "
+                f"({hi / loading:,.0f}/s); server RSS {server_rss_mb():,.0f} MB; "
+                f"on disk {folder_mb(root / 'server'):,.0f} MB",
+                flush=True,
+            )
+            search(collection, np.concatenate(kept), queries, rng)
+    print(f"whole load {time.perf_counter() - start:.0f} s")
+
+
+def search(collection: Any, matrix: np.ndarray, queries: int, rng: np.random.Generator) -> None:
+    """Time top-20 searches over HTTP near stored vectors; recall@10 against exact search."""
+    n = len(matrix)
     asks = unit(matrix[rng.integers(0, n, queries)] + 0.02 * rng.standard_normal((queries, DIM)))
     collection.query(query_embeddings=asks[:1], n_results=20)  # the first search loads the index
     times, found = [], []
@@ -125,7 +140,8 @@ def store_at_scale(url: str, n: int, queries: int, root: Path) -> None:
     ]
     print(
         f"search at {n:,} over HTTP (top 20)   {p50_p95(times)}; "
-        f"recall@10 vs exact {sum(overlap) / (10 * checked):.3f}"
+        f"recall@10 vs exact {sum(overlap) / (10 * checked):.3f}",
+        flush=True,
     )
 
 

@@ -223,6 +223,22 @@ def test_evaluate_tab_shows_quality_gaps_and_history(indexed: AppTest, evaluated
     assert "Run history" in [s.value.split(" (")[0] for s in at.subheader]
 
 
+def test_a_made_eval_set_is_the_one_that_runs_until_another_is_picked(module_env: None) -> None:
+    at = open_tab("Evaluate")
+    assert at.selectbox(key="eval_file").value == DEMO_EVAL.relative_to(ROOT)
+    next(b for b in at.button if b.label == "Make eval set").click().run()
+    assert_clean(at)
+    made = at.session_state["settings"].compare.eval_path
+    assert made.name == "generated-0.jsonl" and made.is_file()
+    assert at.selectbox(key="eval_file").value == made, "the picker follows the new set"
+    at.run()  # and stays there on the next run
+    assert at.session_state["settings"].compare.eval_path == made
+    demo_docs = Path("data/eval/demo_documents.jsonl")
+    at.selectbox(key="eval_file").set_value(demo_docs).run()
+    assert_clean(at)
+    assert at.session_state["settings"].compare.eval_path == demo_docs
+
+
 def test_freshness_and_cost_reprice_on_new_inputs(evaluated: Any) -> None:
     at = open_tab("Freshness & cost", comparison=evaluated)
     assert_clean(at)

@@ -145,8 +145,19 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
 
     open_tab(page, "Ask")
     page.get_by_role("radiogroup", name="Try a demo question").get_by_role("radio").first.click()
+    # the pick reruns the app to fill the question box; a click on Ask during that rerun is lost
+    box = page.get_by_role("textbox", name="Question")
+    for _ in range(100):
+        if box.input_value():
+            break
+        page.wait_for_timeout(100)
+    settled(page)
     page.get_by_role("button", name="Ask", exact=True).click()
-    page.get_by_text("answered in").first.wait_for(timeout=180_000)
+    try:
+        page.get_by_text("answered in").first.wait_for(timeout=180_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "3-ask-failed.png"))  # what the page showed instead
+        raise
     shot(page, "3-ask")
     # the first demo question is about a price that changed: its history is shown with the answer
     assert page.get_by_text("History of this fact").count() >= 1, "the answer's fact history"
@@ -159,10 +170,17 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
 
     open_tab(page, "Evaluate")
     page.get_by_text("Make an eval set from the corpus").click()
+    page.wait_for_timeout(500)
+    settled(page)  # a click that lands while the app reruns is lost
     page.get_by_role("button", name="Make eval set").click()
-    page.get_by_text("questions reworded offline").wait_for(timeout=120_000)
+    try:
+        page.get_by_text("questions reworded offline").wait_for(timeout=120_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "4-make-failed.png"))
+        raise
     settled(page)
-    assert page.get_by_text("generated-0.jsonl").count() >= 1, "the new set is the one that runs"
+    picked = page.get_by_role("combobox", name="Eval set").input_value()  # the shown choice
+    assert picked.startswith("generated-0.jsonl"), f"the new set is the one that runs: {picked}"
     slider = page.get_by_role("slider")
     slider.focus()
     slider.press("Home")

@@ -86,18 +86,20 @@ def render_eval_source(wb: Workbench) -> None:
     """Which eval set runs, and a generator that writes one from the corpus."""
     path = wb.settings.compare.eval_path
     choices = eval_files(path, wb.settings.compare.work_dir)
-    picked = st.selectbox(
+    if st.session_state.get("eval_file") != path:
+        # the picker follows the setting, which "Make eval set" and the Settings tab change too
+        st.session_state.eval_file = path
+    st.selectbox(
         "Eval set",
         choices,
-        index=choices.index(path),
         format_func=lambda p: f"{p.name}  ({p.parent})",
         key="eval_file",
+        on_change=_use_picked_eval,
         help="The demo's questions, its multiple-choice questions about news passages, and the "
         "sets made here from the corpus.",
     )
-    if picked != path:
-        apply_settings(compare_eval_path=picked)
-        st.rerun()
+    if st.session_state.get("made_eval"):  # outside the expander, which closes on the rerun
+        st.success(st.session_state.made_eval)
     with st.expander("Make an eval set from the corpus"):
         st.caption(
             "A sample stratified by batch, language and kind of fact (stable / changed / new), each "
@@ -122,8 +124,11 @@ def render_eval_source(wb: Workbench) -> None:
             st.session_state.made_eval = made.summary()
             apply_settings(compare_eval_path=out)
             st.rerun()
-        if st.session_state.get("made_eval"):
-            st.success(st.session_state.made_eval)
+
+
+def _use_picked_eval() -> None:
+    """The eval file picked becomes the session's setting (runs before the next script run)."""
+    apply_settings(compare_eval_path=st.session_state.eval_file)
 
 
 def eval_files(current: Path, work_dir: Path) -> list[Path]:
