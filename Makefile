@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(PY) bench/index.py
 	$(PY) bench/retrieval_scale.py
 	$(PY) bench/embed_server.py
+	$(PY) bench/embed_remote.py
 	$(PY) bench/facts.py
 	$(PY) bench/chaos.py
 	$(PY) bench/eval_concurrency.py

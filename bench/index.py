@@ -27,6 +27,7 @@ from corpus.offline import use_offline_defaults
 use_offline_defaults()
 
 from corpus import Format, Record, SourceRef, content_hash  # noqa: E402
+from corpus.facts import question_of  # noqa: E402
 from rag.build import rebuild_index  # noqa: E402
 from rag.embedding import Embedder, load_embedder  # noqa: E402
 from rag.index import RagIndex  # noqa: E402
@@ -85,16 +86,17 @@ def baseline_build(embedder: Embedder, records: list[Record], folder: Path) -> f
     settings = RagSettings(_env_file=None, work_dir=folder)
     start = time.perf_counter()
     collection = open_collection(open_client(settings), "baseline")
-    texts = [record_texts(r, 200, 20)[0] for r in records]  # what the index embeds per record
+    # what the index embeds per record: its question with the answer, and its question alone
+    texts = [t for r in records for t in (record_texts(r, 200, 20)[0], question_of(r))]
+    ids = [f"{r.id}#{n}" for r in records for n in (0, 1)]
     vectors = embedder.encode(texts)
-    for i in range(0, len(records), 5000):
-        part = records[i : i + 5000]
+    for i in range(0, len(texts), 5000):
         collection.add(
-            ids=[r.id for r in part],
+            ids=ids[i : i + 5000],
             embeddings=vectors[i : i + 5000],
             documents=texts[i : i + 5000],
             metadatas=[
-                {"record_id": r.id, "answer": r.answer or "", "as_of_int": 20260301} for r in part
+                {"record_id": n.split("#")[0], "as_of_int": 20260301} for n in ids[i : i + 5000]
             ],
         )
     return time.perf_counter() - start

@@ -32,7 +32,8 @@ class CompareSettings(BaseSettings):
         ge=1,
         le=64,
         description="questions asked at once per side behind an HTTP endpoint (the judge too); "
-        "in-process sides are asked one at a time",
+        "in-process sides are asked one at a time. 4 keeps a run's two HTTP sides within the "
+        "local server's queue of 8; raise it for a remote endpoint (bench/eval_concurrency.py)",
     )
     rag_mode: Literal["extractive", "generative"] = Field(
         "extractive",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from corpus import Record
@@ -56,7 +57,7 @@ class IndexEntry:
             "superseded_by": self.superseded_by,
         }
 
-    @property
+    @cached_property  # asked by the plan, the restamp and the manifest: computed once
     def meta_hash(self) -> str:
         """A digest of the stored metadata that is not the embedded content."""
         where = f"{self.first.file}:{self.first.line}:{self.first.batch}"

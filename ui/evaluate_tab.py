@@ -69,7 +69,9 @@ def render_evaluate(wb: Workbench) -> None:
         wb.settings.compare.concurrency,
         key="eval_concurrency",
         help="Questions asked at once per side behind an HTTP endpoint (and the judge). "
-        "In-process sides answer one at a time. Order and scores are the same at any setting.",
+        "In-process sides answer one at a time. Order and scores are the same at any setting. "
+        "4 suits the local model server (one request at a time, 8 waiting); a remote endpoint "
+        "answers 300 ms calls 15x faster at 16.",
     )
     right.write("")
     if right.button("Run evaluation", type="primary", key="run_eval", disabled=not names):
