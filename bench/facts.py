@@ -37,6 +37,7 @@ from rag.settings import RagSettings  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "data" / "facts"
 THRESHOLDS = "0.70,0.75,0.78,0.80,0.82,0.84,0.86,0.88,0.90,0.92,0.95"
+FORM_THRESHOLDS = [0.55, 0.6, 0.65, 0.7, 0.75]
 DEMO = Path(__file__).resolve().parent.parent / "data" / "corpus"
 # the ten demo facts that change under a new id (data/README.md), each paired with the record it
 # replaces by hand; every other pair of different ids in the demo states two facts
@@ -75,20 +76,30 @@ def truth_of(fixture: Path, records: list[Record]) -> dict[str, str]:
 def link_curve(
     name: str, records: list[Record], true: set[tuple[str, str]], thresholds: list[float]
 ) -> None:
-    """Precision and recall of "same fact" between records of different ids, per threshold."""
+    """Precision and recall of "same fact" between records of different ids, per question
+    threshold alone, then at the chosen one with answers of one form joined from lower ones."""
     statements = [Statement.of(r) for r in records]
     questions = QuestionVectors(None, "bench", load_embedder(None).encode)
-    print(f"\n{name}: same-fact links between records of different ids ({len(true)} true pairs):")
-    print("  threshold  linked  precision  recall")
-    for t in thresholds:
-        pairs = same_fact_pairs(statements, questions, t)
+    chosen = RagSettings(_env_file=None)
+
+    def row(label: str, threshold: float, form: float) -> None:
+        pairs = same_fact_pairs(statements, questions, threshold, form)
         linked = set()
         for history in fact_histories(records, pairs):
             group = sorted(set(history.record_ids))
             linked |= {(a, b) for i, a in enumerate(group) for b in group[i + 1 :]}
         right = len(linked & true)
         precision = right / len(linked) if linked else 1.0
-        print(f"  {t:9.2f}  {len(linked):6}  {precision:9.3f}  {right / len(true):6.3f}")
+        print(f"  {label:>24}  {len(linked):6}  {precision:9.3f}  {right / len(true):6.3f}")
+
+    print(f"\n{name}: same-fact links between records of different ids ({len(true)} true pairs):")
+    print(f"  {'question threshold':>24}  linked  precision  recall")
+    for t in thresholds:
+        row(f"{t:.2f}", t, 1.0)
+    print(f"  {'+ one answer form from':>24}  (questions >= {chosen.same_fact:.2f} or this)")
+    for form in FORM_THRESHOLDS:
+        mark = " (RAG_SAME_FACT_FORM)" if form == chosen.same_fact_form else ""
+        row(f"{form:.2f}{mark}", chosen.same_fact, form)
 
 
 def read_lines(path: Path) -> list[dict]:

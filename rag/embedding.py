@@ -155,6 +155,8 @@ class Embedder:
         """Tokens the model sees per text (truncated at its maximum sequence length)."""
         if not texts:
             return []
+        if self.onnx is not None:  # its Rust tokenizer is the same one, called directly
+            return self.onnx.count_tokens(list(texts))
         limit = int(self.model.max_seq_length)
         ids = self.model.tokenizer(
             list(texts), add_special_tokens=True, truncation=True, max_length=limit

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+
 from corpus import Record
 from corpus.facts import normalize_question, question_of
-from rag.questions import QuestionVectors
+from rag.questions import QuestionVectors, close_pairs
 
 NAME = re.compile(r"«[^»]+»|\"[^\"]+\"|\b\w*\d\w*\b|(?<=\s)[A-ZА-ЯЁ][\w-]*", re.UNICODE)
 NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
@@ -28,6 +30,8 @@ ASKS = {  # the kind of answer a question word asks for; other questions ask for
     "place": {"where", "где", "куда", "откуда"},
 }
 MARGIN = 0.03  # a close question must beat every other candidate of both sides by this much
+FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
+FORM_WORDS = 4  # words besides figures an answer needs before its form tells facts apart
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,22 @@ def asks_for(question: str) -> str | None:
     return kinds[0] if len(kinds) == 1 else None
 
 
+def answer_form(answer_key: str) -> str | None:
+    """A normalised answer with its figures masked, when it has figures and enough other words
+    that two answers of this form are one statement with a new figure, not two bare numbers.
+
+    >>> answer_form("free accounts can upload files up to 2 gb each")
+    'free accounts can upload files up to # gb each'
+    >>> answer_form("42") is None, answer_form("in 2019") is None, answer_form("no limit") is None
+    (True, True, True)
+    """
+    if not FIGURE.search(answer_key):
+        return None
+    masked = FIGURE.sub("#", answer_key)
+    words = [w for w in NON_WORD.split(masked) if w]
+    return masked if len(words) >= FORM_WORDS else None
+
+
 def compatible(a: frozenset[str], b: frozenset[str]) -> bool:
     """Two questions can ask the same fact only when one names nothing the other does not.
 
@@ -174,7 +194,10 @@ def _base_groups(statements: Sequence[Statement]) -> tuple[_Groups, list[int]]:
 
 
 def same_fact_pairs(
-    statements: Sequence[Statement], questions: QuestionVectors, threshold: float
+    statements: Sequence[Statement],
+    questions: QuestionVectors,
+    threshold: float,
+    form_threshold: float = 1.0,
 ) -> list[tuple[str, str]]:
     """Pairs of record ids that state the same fact although their questions are worded apart.
 
@@ -183,34 +206,87 @@ def same_fact_pairs(
     match (by `MARGIN` over every other candidate of
     another fact: a question close to several others is ambiguous), and the two facts were never
     stated in one batch (a batch states each fact once). Closest pairs join first.
+
+    Questions only `form_threshold` alike join on the same terms when their answers also read
+    the same but for a figure (`answer_form`: "Free accounts can upload files up to 2 GB each"
+    then "... 1 GB each"): the question side still decides, the answer's wording corroborates;
+    figures alone never do.
     """
     asked = questions_asked(statements)
     groups, askers = _base_groups(statements)
     texts = [asked[i] or "" for i in askers]
+    base = [groups.find(i) for i in range(len(statements))]  # same id or question: one fact
+    forms: dict[int, set[str]] = {}  # answer forms of each such fact, over all its records
+    for i, statement in enumerate(statements):
+        form = answer_form(statement.answer_key) if statement.key is not None else None
+        if form is not None:
+            forms.setdefault(base[i], set()).add(form)
+    lowest = min(threshold, form_threshold)
     close = questions.similar(texts, threshold - MARGIN)
+    if form_threshold < threshold:  # compared only within a form: a corpus of one template
+        more = _form_pairs(texts, askers, base, forms, questions, form_threshold - MARGIN)
+        close += [c for c in more if c[2] < threshold - MARGIN]  # the rest are in already
     near: list[list[tuple[int, float]]] = [[] for _ in texts]  # every candidate of each question
     for a, b, sim in close:
         near[a].append((b, sim))
         near[b].append((a, sim))
 
-    def runner_up(question: int, other: int) -> float:
-        """The closest candidate of `question` outside its own fact and `other`'s."""
+    def same_form(a: int, b: int) -> bool:
+        return bool(forms.get(base[askers[a]], set()) & forms.get(base[askers[b]], set()))
+
+    def runner_up(question: int, other: int, by_form: bool) -> float:
+        """The closest candidate of `question` outside its own fact and `other`'s (`by_form`:
+        among those whose answers read like its own, the evidence such a pair rests on)."""
         mine, theirs = groups.find(askers[question]), groups.find(askers[other])
         return max(
-            (s for o, s in near[question] if groups.find(askers[o]) not in (mine, theirs)),
+            (
+                s
+                for o, s in near[question]
+                if groups.find(askers[o]) not in (mine, theirs)
+                and (not by_form or same_form(question, o))
+            ),
             default=-1.0,
         )
 
     pairs: list[tuple[str, str]] = []
     for a, b, sim in sorted(close, key=lambda p: -p[2]):
-        if sim < threshold or not compatible(names(texts[a]), names(texts[b])):
+        if sim < lowest or not compatible(names(texts[a]), names(texts[b])):
+            continue
+        by_form = sim < threshold
+        if by_form and not (sim >= form_threshold and same_form(a, b)):
             continue
         kinds = {asks_for(texts[a]), asks_for(texts[b])} - {None}
         if len(kinds) > 1:
             continue  # "when was it launched?" and "who is it for?" are two facts
-        if max(runner_up(a, b), runner_up(b, a)) > sim - MARGIN:
+        if max(runner_up(a, b, by_form), runner_up(b, a, by_form)) > sim - MARGIN:
             continue  # ambiguous: another fact's question is nearly as close
         i, j = askers[a], askers[b]
         if groups.union(i, j, guarded=True):
             pairs.append((statements[i].id, statements[j].id))
     return pairs
+
+
+def _form_pairs(
+    texts: list[str],
+    askers: list[int],
+    base: list[int],
+    forms: dict[int, set[str]],
+    questions: QuestionVectors,
+    floor: float,
+) -> list[tuple[int, int, float]]:
+    """(i, j, cosine) for questions at least `floor` alike whose facts share an answer form and
+    that `QuestionVectors.similar` at the higher threshold left out; compared within each form
+    only, so a corpus written from one template costs its forms, not all its pairs."""
+    by_form: dict[str, list[int]] = {}
+    for n, asker in enumerate(askers):
+        for form in forms.get(base[asker], ()):
+            by_form.setdefault(form, []).append(n)
+    found: dict[tuple[int, int], float] = {}
+    for members in by_form.values():
+        if len(members) < 2:
+            continue
+        matrix = np.stack([questions.vector(texts[n]) for n in members])
+        for r, c, sim in close_pairs(matrix, matrix, floor, same=True):
+            a, b = sorted((members[r], members[c]))
+            found[(a, b)] = sim
+    return [(a, b, sim) for (a, b), sim in found.items()]

@@ -1,5 +1,6 @@
-"""Open a built index and retrieve from it: dense (llama-index over chroma), optionally fused with
-character n-gram keyword scores, each fact's current version first and its older versions marked superseded."""
+"""Open a built index and retrieve from it: dense (the chroma collection llama-index's chroma store
+wrote, asked directly), optionally fused with character n-gram keyword scores, each fact's current
+version first and its older versions marked superseded."""
 
 from __future__ import annotations
 
@@ -49,15 +50,9 @@ class RagIndex:
         self._keywords_lock = threading.Lock()
 
     def _use(self, view: View) -> None:
-        from llama_index.core import VectorStoreIndex
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        store = ChromaVectorStore(chroma_collection=view.collection)
-        vector_index = VectorStoreIndex.from_vector_store(store, embed_model=self.embedder.llama)
         old, self._view = self._view, view
         self.manifest = view.manifest
         self.collection = view.collection
-        self.vector_index = vector_index
         self._keywords: KeywordIndex | None = None
         if old is not None:
             old.close()
@@ -154,30 +149,37 @@ class RagIndex:
         return self._view is not None and self._view.admits(metadata)
 
     def _dense(self, vector: np.ndarray, n: int, limit: int | None) -> list[Hit]:
-        from llama_index.core.schema import QueryBundle
-
+        """The `n` nearest nodes this manifest admits. The collection is asked directly: the
+        nodes llama-index wrote carry their text and flat metadata, and rebuilding its node
+        objects per result cost a query more than the search itself (see bench/index.py)."""
         assert self._view is not None
         want, settled = n, False
+        query = [vector.tolist()]
         while True:  # nodes this manifest does not admit take places: ask for more until enough
-            filters = self._view.filters(limit, settled)
-            retriever = self.vector_index.as_retriever(similarity_top_k=want, filters=filters)
-            found = retriever.retrieve(QueryBundle(query_str="", embedding=vector.tolist()))
-            admitted = [f for f in found if self._view.admits(f.node.metadata)]
+            where = self._view.where(limit, settled)
+            got = self.collection.query(
+                query_embeddings=query,
+                n_results=want,
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
+            found = list(
+                zip(
+                    *(got[key][0] for key in ("ids", "documents", "metadatas", "distances")),
+                    strict=True,
+                )
+            )
+            admitted = [f for f in found if self._view.admits(f[2])]
             if len(admitted) >= n or len(found) < want or want >= 16 * n:
                 break
             if not settled:  # a rebuild under way (or killed) wrote nodes nearer the query:
                 settled = True  # leave out, in chroma, every node newer than this manifest
                 continue
             want *= 4
-        # the chroma store reports exp(-cosine distance); undo it to get the cosine similarity
+        # the collection is in cosine space: its distance is 1 - cosine similarity
         return [
-            make_hit(
-                f.node.node_id,
-                1.0 + float(np.log(max(f.score or 1e-12, 1e-12))),
-                f.node.get_content(),
-                f.node.metadata,
-            )
-            for f in admitted[:n]
+            make_hit(node, 1.0 - float(distance), text or "", dict(meta or {}))
+            for node, text, meta, distance in admitted[:n]
         ]
 
     def _fused(
@@ -230,10 +232,16 @@ class RagIndex:
 
 def by_names(hits: list[Hit], asked: frozenset[str], penalty: float) -> list[Hit]:
     """Hits re-ordered after lowering those whose question names other things than the query
-    (a question about the Studio plan does not answer one about the Free plan)."""
+    (a question about the Studio plan does not answer one about the Free plan), unless their
+    text names everything the query does (asked for "TOR-1", a record on the Toronto region
+    whose answer says "TOR-1" answers it)."""
     if not asked or not penalty:
         return hits
-    clash = [h for h in hits if h.names and not compatible(asked, h.names)]
+    clash = [
+        h
+        for h in hits
+        if h.names and not compatible(asked, h.names) and not asked <= names(h.full_text)
+    ]
     if not clash:
         return hits
     lowered = {id(h) for h in clash}

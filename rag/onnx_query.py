@@ -2,7 +2,8 @@
 exported once with torch.onnx into the work folder, for the latency of a single query.
 
 A query is one short text: torch's per-call overhead and thread hand-offs are most of its
-13 ms on two cores, where ONNX Runtime's fused kernels on one thread take a few. Index builds
+13 ms on two cores, where ONNX Runtime's fused kernels take a few (on two threads 5.3 ms at the
+median vs 8.1 ms on one, same vectors; `bench/index.py`). Index builds
 keep the sentence-transformers path (large batches, where torch is at its best); the vectors
 agree within 1e-5 per component (`tests/test_rag_embedding.py`).
 """
@@ -72,12 +73,13 @@ def export(transformer: Any, path: Path) -> None:
 class OnnxQueryEncoder:
     """Tokenize with the model's own fast tokenizer (no padding) and run the exported graph."""
 
-    def __init__(self, path: Path, transformer: Any, threads: int = 1) -> None:
+    def __init__(self, path: Path, transformer: Any, threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        # two threads split a short query's matrix products well; more mostly wait on each other
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -85,6 +87,10 @@ class OnnxQueryEncoder:
         self.tokenizer = Tokenizer.from_str(transformer.tokenizer.backend_tokenizer.to_str())
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(int(transformer.max_seq_length))
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens the model sees per text (the same tokenizer and truncation as `encode`)."""
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts)]
 
     def encode(self, text: str) -> np.ndarray:
         """The query's unit-length float32 vector."""

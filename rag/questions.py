@@ -92,6 +92,10 @@ class QuestionVectors:
             if s >= threshold and a in index and b in index
         )
 
+    def vector(self, text: str) -> np.ndarray:
+        """The vector of a text `similar` has seen."""
+        return self.vectors[text_key(text)]
+
     def _compare(self, fresh: list[str], known: list[str], threshold: float) -> None:
         if not fresh:
             return

@@ -76,6 +76,14 @@ class RagSettings(BaseSettings):
         "data: precision 1.0 on the demo and the fact fixture from 0.82 up; recall 0.5 and 0.89 "
         "there, falling above it; see bench/facts.py)",
     )
+    same_fact_form: float = Field(
+        0.65,
+        ge=0.0,
+        le=1.0,
+        description="records whose questions are only this similar state the same fact when, "
+        'besides the guards of same_fact, their answers read the same but for a figure ("up '
+        'to 2 GB each" then "up to 1 GB each"); see bench/facts.py',
+    )
     hybrid: Literal["auto", "on", "off"] = Field(
         "auto",
         description="blend character n-gram retrieval into dense retrieval: auto = for queries "

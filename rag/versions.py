@@ -265,7 +265,9 @@ def _linked(
         book.add(record)
         statements.append(Statement.of(record))
     questions = QuestionVectors(settings.work_dir, model, encode)
-    for first, second in same_fact_pairs(statements, questions, settings.same_fact):
+    for first, second in same_fact_pairs(
+        statements, questions, settings.same_fact, settings.same_fact_form
+    ):
         book.link(first, second)
     return book, statements, questions
 

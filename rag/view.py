@@ -30,24 +30,27 @@ class View:
         key = meta.get("entry") or meta.get("record_id", "")  # the entry key since version 3
         return self.manifest.admits(str(key), str(meta.get("content_hash", "")))
 
-    def filters(self, limit: int | None, settled: bool) -> Any:
-        """The chroma filter of a query: first stated on or before `limit` (`valid_from`, a version
-        of a fact known then), and, when
-        `settled`, no node written by a rebuild this manifest does not include (`rev` is the
-        serial of the rebuild that wrote a node; a manifest admits serials up to its own)."""
-        from llama_index.core.vector_stores import (
-            FilterOperator,
-            MetadataFilter,
-            MetadataFilters,
-        )
+    def where(self, limit: int | None, settled: bool) -> dict[str, Any] | None:
+        """The chroma `where` of a query: first stated on or before `limit` (`valid_from`, a
+        version of a fact known then), and, when `settled`, no node written by a rebuild this
+        manifest does not include (`rev`, the serial of the rebuild that wrote a node; a
+        manifest admits serials up to its own).
 
-        parts = []
+        >>> view = View.__new__(View)
+        >>> view.manifest = IndexManifest.model_construct(revision=7)
+        >>> view.where(None, False) is None, view.where(20150101, False)
+        (True, {'valid_from': {'$lte': 20150101}})
+        >>> view.where(20150101, True)
+        {'$and': [{'valid_from': {'$lte': 20150101}}, {'rev': {'$lte': 7}}]}
+        """
+        parts: list[dict[str, Any]] = []
         if limit is not None:
-            parts.append(MetadataFilter(key="valid_from", value=limit, operator=FilterOperator.LTE))
+            parts.append({"valid_from": {"$lte": limit}})
         if settled and self.manifest.version >= VERSION:
-            revision = self.manifest.revision
-            parts.append(MetadataFilter(key="rev", value=revision, operator=FilterOperator.LTE))
-        return MetadataFilters(filters=parts) if parts else None
+            parts.append({"rev": {"$lte": self.manifest.revision}})
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else {"$and": parts}
 
     def same_content(self, manifest: IndexManifest) -> bool:
         """Whether a newer manifest admits exactly what this view shows (a no-op rebuild)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from corpus.facts import normalize_question
 from rag.build import rebuild_index
 from rag.facts import Statement, asks_for, compatible, names, same_fact_pairs
 from rag.index import RagIndex
@@ -160,17 +161,24 @@ def test_a_later_batch_ends_a_version_without_embedding_it_again(tmp_path: Path)
 # --- the rules that decide "same fact" from questions, with hand-made vectors -----------------
 
 
-def statement(rid: str, question: str, day: date) -> Statement:
-    """A question-answer record's statement: only its id, date and question matter here."""
-    return Statement(rid, day, rid, "f", 1, "prompt_completion", "", question, None, question, rid)
+def statement(rid: str, question: str, day: date, answer: str | None = None) -> Statement:
+    """A question-answer record's statement: its id, date, question and normalised answer."""
+    said = normalize_question(answer) if answer is not None else rid
+    return Statement(rid, day, rid, "f", 1, "prompt_completion", "", question, None, question, said)
 
 
-def pairs_for(questions: dict[str, tuple[str, date, list[float]]], threshold: float) -> list:
+def pairs_for(
+    questions: dict[str, tuple[str, date, list[float]]],
+    threshold: float,
+    answers: dict[str, str] | None = None,
+    form: float = 1.0,
+) -> list:
     """`same_fact_pairs` over questions whose vectors are given (unit length by construction)."""
     vectors = {q: np.asarray(v, dtype=np.float32) for q, _, v in questions.values()}
     encode = lambda texts: np.stack([vectors[t] for t in texts])  # noqa: E731
-    statements = [statement(rid, q, day) for rid, (q, day, _) in questions.items()]
-    return same_fact_pairs(statements, QuestionVectors(None, "hand", encode), threshold)
+    said = answers or {}
+    statements = [statement(rid, q, day, said.get(rid)) for rid, (q, day, _) in questions.items()]
+    return same_fact_pairs(statements, QuestionVectors(None, "hand", encode), threshold, form)
 
 
 A, B = date(2011, 1, 1), date(2015, 1, 1)
@@ -213,6 +221,46 @@ def test_an_ambiguous_match_is_not_linked() -> None:
         "y": ("Boats, how many?", B, [0.9, 0.28, 0.33407]),
     }
     assert pairs_for(vectors, 0.85) == []
+
+
+UPLOAD = {
+    "x": ("What is the maximum file size on the Free plan?", A, [1.0, 0.0]),
+    "y": ("How big can a single file be on a Free account?", B, [0.7, 0.71414]),
+}
+
+
+def test_questions_further_apart_are_one_fact_when_the_answers_differ_only_by_a_figure() -> None:
+    # the demo's nd-maxfile-free and nd-maxfile-free-v2: questions 0.77 alike, under 0.82
+    answers = {
+        "x": "Free accounts can upload files up to 2 GB each.",
+        "y": "Free accounts can upload files up to 1 GB each.",
+    }
+    assert pairs_for(UPLOAD, 0.82, answers) == [], "without the answer form route"
+    assert pairs_for(UPLOAD, 0.82, answers, form=0.65) == [("x", "y")]
+
+
+@pytest.mark.parametrize(
+    ("answers", "form", "why"),
+    [
+        (
+            {"x": "Free accounts can upload files up to 2 GB each.", "y": "1 GB per file."},
+            0.65,
+            "answers worded apart",
+        ),
+        ({"x": "2", "y": "1"}, 0.65, "bare numbers: figures alone never make one fact"),
+        ({"x": "In 2019.", "y": "In 2021."}, 0.65, "too few words besides the figure"),
+        (
+            {
+                "x": "Free accounts can upload files up to 2 GB each.",
+                "y": "Free accounts can upload files up to 1 GB each.",
+            },
+            0.75,
+            "questions below the form threshold",
+        ),
+    ],
+)
+def test_answer_forms_do_not_link_on_their_own(answers: dict, form: float, why: str) -> None:
+    assert pairs_for(UPLOAD, 0.82, answers, form=form) == [], why
 
 
 def test_question_rules() -> None:

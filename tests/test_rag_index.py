@@ -15,7 +15,9 @@ from corpus import Record
 from rag.build import rebuild_index
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexBusyError, IndexNotBuiltError
-from rag.index import RagIndex
+from rag.facts import names
+from rag.hits import Hit
+from rag.index import RagIndex, by_names
 from rag.manifest import LOCK, MARKER, RebuildSummary, read_manifest
 from rag.nodes import node_id
 from tests.rag_helpers import (
@@ -235,3 +237,27 @@ def test_the_query_fast_path_gives_the_same_vector_as_encode(
     general = embedder.encode([query])[0]
     assert fast.dtype == general.dtype == np.float32 and fast.shape == general.shape
     assert np.allclose(fast, general, atol=1e-5)
+
+
+def test_a_hit_whose_answer_names_what_was_asked_is_not_lowered() -> None:
+    # asked for "TOR-1"; the record's question says Toronto, its answer says TOR-1
+    toronto = Hit(
+        record_id="tor-launch",
+        score=0.52,
+        rank=0.52,
+        text="When did the Toronto region open?",
+        answer="The Toronto region TOR-1 opened on 16 June 2026.",
+        names=names("When did the Toronto region open?"),
+    )
+    other = Hit(
+        record_id="release-notes",
+        score=0.43,
+        rank=0.43,
+        text="What is new in release 4.5?",
+        answer="The Family plan is supported.",
+        names=names("What is new in release 4.5?"),
+    )
+    asked = names("When did the TOR-1 region go live?")
+    ranked = by_names([toronto, other], asked, 0.1)
+    assert [h.record_id for h in ranked] == ["tor-launch", "release-notes"]
+    assert ranked[0].rank == 0.52 and ranked[1].rank == pytest.approx(0.33)
