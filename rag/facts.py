@@ -222,9 +222,10 @@ def same_fact_pairs(
         if form is not None:
             forms.setdefault(base[i], set()).add(form)
     lowest = min(threshold, form_threshold)
+    named = [names(t) for t in texts]  # once per question, not once per pair
     close = questions.similar(texts, threshold - MARGIN)
     if form_threshold < threshold:  # compared only within a form: a corpus of one template
-        more = _form_pairs(texts, askers, base, forms, questions, form_threshold - MARGIN)
+        more = _form_pairs(texts, askers, base, forms, questions, form_threshold - MARGIN, named)
         close += [c for c in more if c[2] < threshold - MARGIN]  # the rest are in already
     near: list[list[tuple[int, float]]] = [[] for _ in texts]  # every candidate of each question
     for a, b, sim in close:
@@ -250,7 +251,7 @@ def same_fact_pairs(
 
     pairs: list[tuple[str, str]] = []
     for a, b, sim in sorted(close, key=lambda p: -p[2]):
-        if sim < lowest or not compatible(names(texts[a]), names(texts[b])):
+        if sim < lowest or not compatible(named[a], named[b]):
             continue
         by_form = sim < threshold
         if by_form and not (sim >= form_threshold and same_form(a, b)):
@@ -273,10 +274,11 @@ def _form_pairs(
     forms: dict[int, set[str]],
     questions: QuestionVectors,
     floor: float,
+    named: list[frozenset[str]],
 ) -> list[tuple[int, int, float]]:
-    """(i, j, cosine) for questions at least `floor` alike whose facts share an answer form and
-    that `QuestionVectors.similar` at the higher threshold left out; compared within each form
-    only, so a corpus written from one template costs its forms, not all its pairs."""
+    """(i, j, cosine) for questions at least `floor` alike that name the same things and whose
+    facts share an answer form; compared within each form only, so a corpus written from one
+    template costs its forms, not all its pairs."""
     by_form: dict[str, list[int]] = {}
     for n, asker in enumerate(askers):
         for form in forms.get(base[asker], ()):
@@ -287,6 +289,7 @@ def _form_pairs(
             continue
         matrix = np.stack([questions.vector(texts[n]) for n in members])
         for r, c, sim in close_pairs(matrix, matrix, floor, same=True):
-            a, b = sorted((members[r], members[c]))
-            found[(a, b)] = sim
+            a, b = members[r], members[c]
+            if compatible(named[a], named[b]):
+                found[(a, b) if a < b else (b, a)] = sim
     return [(a, b, sim) for (a, b), sim in found.items()]

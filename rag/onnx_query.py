@@ -77,6 +77,7 @@ class OnnxQueryEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        self.path = path
         options = ort.SessionOptions()
         # two threads split a short query's matrix products well; more mostly wait on each other
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)

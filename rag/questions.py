@@ -75,7 +75,8 @@ class QuestionVectors:
         known = [k for k in unique if k in self.vectors]
         if threshold < self.floor:  # the cache holds too few pairs: compare everything again
             self.pairs, known = {}, []
-        fresh = [k for k in unique if k not in set(known)]
+        held = set(known)  # one set: built per element, this was quadratic in the corpus
+        fresh = [k for k in unique if k not in held]
         missing = [k for k in fresh if k not in self.vectors]
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
