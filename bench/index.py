@@ -217,7 +217,7 @@ def main() -> None:
         runs: list[tuple[str, dict[str, Any]]] = [
             ("dense, torch query  ", {"hybrid": "off", "query_onnx": False}),
             ("dense               ", {"hybrid": "off"}),
-            ("dense+BM25          ", {"hybrid": "on"}),
+            ("dense+n-grams       ", {"hybrid": "on"}),
         ]
         for label, update in runs:
             index = RagIndex.open(settings.model_copy(update=update))

@@ -24,6 +24,9 @@ from rag.store import iter_pages
 from rag.view import View
 
 OPEN_TRIES = 3  # a rebuild may drop the collection a just-read manifest named: read it again
+# nodes asked of chroma per hit wanted: a QA version has two nodes and a fact several versions,
+# and the name penalty and n-gram blend re-order within what was fetched
+POOL_PER_HIT, POOL_MIN = 3, 15
 
 
 class RagIndex:
@@ -122,7 +125,7 @@ class RagIndex:
         vector = self.embedder.encode_query(query)
         tokens = self.embedder.count_tokens([query])[0]
         limit = None if as_of is None else date_int(as_of)
-        pool = max(4 * k, 20)
+        pool = max(POOL_PER_HIT * k, POOL_MIN)
         nodes = self._dense(vector, pool, limit)
         if uses_keywords(self.settings.hybrid, query):
             nodes = self._fused(query, vector, nodes, pool, limit)
