@@ -2,8 +2,8 @@
 exported once with torch.onnx into the work folder, for the latency of a single query.
 
 A query is one short text: torch's per-call overhead and thread hand-offs are most of its
-13 ms on two cores, where ONNX Runtime's fused kernels take a few (on two threads 5.3 ms at the
-median vs 8.1 ms on one, same vectors; `bench/index.py`). Index builds
+13 ms on two cores, where ONNX Runtime's fused kernels take a few (on two threads p95 5.4 ms vs 6.4 ms
+on one, same vectors; `bench/index.py`). Index builds
 keep the sentence-transformers path (large batches, where torch is at its best); the vectors
 agree within 1e-5 per component (`tests/test_rag_embedding.py`).
 """
