@@ -221,7 +221,6 @@ def same_fact_pairs(
         form = answer_form(statement.answer_key) if statement.key is not None else None
         if form is not None:
             forms.setdefault(base[i], set()).add(form)
-    lowest = min(threshold, form_threshold)
     named = [names(t) for t in texts]  # once per question, not once per pair
     close = questions.similar(texts, threshold - MARGIN)
     if form_threshold < threshold:  # compared only within a form: a corpus of one template
@@ -251,7 +250,7 @@ def same_fact_pairs(
 
     pairs: list[tuple[str, str]] = []
     for a, b, sim in sorted(close, key=lambda p: -p[2]):
-        if sim < lowest or not compatible(named[a], named[b]):
+        if not compatible(named[a], named[b]):
             continue
         by_form = sim < threshold
         if by_form and not (sim >= form_threshold and same_form(a, b)):

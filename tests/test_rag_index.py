@@ -239,23 +239,28 @@ def test_the_query_fast_path_gives_the_same_vector_as_encode(
     assert np.allclose(fast, general, atol=1e-5)
 
 
+def qa_hit(record_id: str, score: float, question: str, answer: str) -> Hit:
+    """A question-only node's hit, as the index makes it: its question's names, its answer."""
+    return Hit(
+        record_id=record_id,
+        score=score,
+        rank=score,
+        text=question,
+        answer=answer,
+        names=names(question),
+    )
+
+
 def test_a_hit_whose_answer_names_what_was_asked_is_not_lowered() -> None:
     # asked for "TOR-1"; the record's question says Toronto, its answer says TOR-1
-    toronto = Hit(
-        record_id="tor-launch",
-        score=0.52,
-        rank=0.52,
-        text="When did the Toronto region open?",
-        answer="The Toronto region TOR-1 opened on 16 June 2026.",
-        names=names("When did the Toronto region open?"),
+    toronto = qa_hit(
+        "tor-launch",
+        0.52,
+        "When did the Toronto region open?",
+        "The Toronto region TOR-1 opened on 16 June 2026.",
     )
-    other = Hit(
-        record_id="release-notes",
-        score=0.43,
-        rank=0.43,
-        text="What is new in release 4.5?",
-        answer="The Family plan is supported.",
-        names=names("What is new in release 4.5?"),
+    other = qa_hit(
+        "release-notes", 0.43, "What is new in release 4.5?", "The Family plan is supported."
     )
     asked = names("When did the TOR-1 region go live?")
     ranked = by_names([toronto, other], asked, 0.1)
