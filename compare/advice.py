@@ -20,6 +20,7 @@ __all__ = ["Advice", "AdviceInputs", "AdviceSettings", "Criterion", "Verdict", "
 Verdict = Literal[
     "keep_rag",
     "retune_now",
+    "change_recipe",
     "keep_model",
     "combine",
     "do_not_ship",
@@ -30,6 +31,7 @@ Verdict = Literal[
 TITLES: dict[str, str] = {
     "keep_rag": "Keep RAG",
     "retune_now": "Re-tune now",
+    "change_recipe": "Re-tuning the same way will not help",
     "keep_model": "Keep the current tuned model",
     "combine": "Combine: the tuned model with retrieved sources",
     "do_not_ship": "Do not ship the re-tuned model",
@@ -56,9 +58,12 @@ def advise(i: AdviceInputs, s: AdviceSettings) -> Advice:
     c = {k.name: k for k in criteria(i, s)}
 
     def done(verdict: Verdict, why: str, *reasons: str, more: int | None = None) -> Advice:
+        title = TITLES[verdict]
+        if verdict == "keep_rag" and i.retrieval_label:
+            title = f"{title} ({i.retrieval_label})"
         return Advice(
             verdict=verdict,
-            headline=f"{TITLES[verdict]}: {why}",
+            headline=f"{title}: {why}",
             reasons=[r for r in reasons if r],
             criteria=list(c.values()),
             inputs=i,
@@ -77,30 +82,35 @@ def advise(i: AdviceInputs, s: AdviceSettings) -> Advice:
     if deciding is None:
         return done("incomplete", "only one side ran; run RAG and the tuned model side by side")
     pair, gap = deciding
-    # 3. the combination beats both sides, beyond noise, on enough questions
-    more = _further_questions(gap, s)
+    # 3. the combination beats the best retrieval side and the tuned model, beyond noise
     if c["combination_wins"].met and gap.n >= s.min_questions:
-        return done("combine", "better than either side alone", c["combination_wins"].value)
-    # 4. too few questions, or a gap within noise that more questions could still resolve
-    if gap.n < s.min_questions or (not gap.excludes_zero and more > 0):
         return done(
-            "not_enough_evidence",
-            f"{pair} differ by {gap} on {gap.n} questions; about {max(more, 1):,} more would settle it",
-            f"to detect a difference of {s.smallest_difference:.2f} in {i.metric} at 95% "
-            f"confidence and 80% power takes about {gap.n + more:,} paired questions",
-            more=max(more, 1),
+            "combine",
+            "better than the best retrieval side and the tuned model alone",
+            c["combination_wins"].value,
+            RAFT_HINT,
         )
+    # 4. too few questions for the configured minimum, or a gap within noise
+    evidence = _evidence(pair, gap, s)
+    if evidence is not None:
+        why, reasons, more = evidence
+        return done("not_enough_evidence", why, *reasons, more=more)
     needed = [k for k in ("new_data", "stale_on_new_facts", "task_changed") if c[k].met]
     justified = all(c[k].met for k in ("affordable", "fast_enough")) and (
         c["worth_it"].met or c["task_changed"].met
     )
     retune_why = f"re-tune called for by {_names(needed)}" if needed else ""
+    taught_nothing = c["tuning_added"].status == "not_met"
+    nothing = _taught_nothing(i) if taught_nothing else ""
     # 5. retrieval is better
     if c["retrieval_wins"].met:
+        if needed and taught_nothing:
+            return done("change_recipe", "tuning taught nothing measurable", retune_why, nothing)
         if needed and justified and _closes_gap(i):
             return done("retune_now", "fresher facts are worth a re-tune", retune_why)
         blocked = _blocked(c) if needed else ""
-        return done("keep_rag", _rag_reason(i), c["retrieval_wins"].value, retune_why, blocked)
+        why = _rag_reason(i)
+        return done("keep_rag", why, c["retrieval_wins"].value, retune_why, blocked, nothing)
     # 6. the tuned model is better (or they are equal within the smallest difference that matters)
     if c["eval_covers_new_facts"].status == "not_met":
         return done(
@@ -109,6 +119,8 @@ def advise(i: AdviceInputs, s: AdviceSettings) -> Advice:
             "add questions about the newer records (python -m compare make-eval writes some)",
         )
     if needed:
+        if taught_nothing:
+            return done("change_recipe", "tuning taught nothing measurable", retune_why, nothing)
         if justified:
             return done("retune_now", "enough has changed since the cutoff", retune_why)
         return done("keep_rag", "RAG serves the new facts at query time", retune_why, _blocked(c))
@@ -117,11 +129,26 @@ def advise(i: AdviceInputs, s: AdviceSettings) -> Advice:
     return done("keep_model" if _cheaper(i) == "tuned" else "keep_rag", _equal_reason(i, s))
 
 
+RAFT_HINT = (
+    "when re-tuning, train with retrieved passages in the prompts (RAFT), so the tuned model "
+    "keeps using the passages it is handed"
+)
+
+
+def _taught_nothing(i: AdviceInputs) -> str:
+    return (
+        f"tuned - base on the facts it was trained on = {i.tuning_added_trained}: re-tuning the "
+        "same way will not teach the new facts either — tune on paraphrases (python -m "
+        "tuning.train --paraphrases N), with retrieved passages (RAFT), or keep RAG"
+    )
+
+
 def _deciding_gap(i: AdviceInputs) -> tuple[str, Interval] | None:
     """The comparison the verdict rests on: RAG vs tuned, else whatever pair ran."""
+    rag = f"RAG ({i.retrieval_label})" if i.retrieval_label else "RAG"
     for pair, gap in (
-        ("RAG and the tuned model", i.rag_vs_tuned),
-        ("tuned+RAG and RAG", i.tuned_rag_vs_rag),
+        (f"{rag} and the tuned model", i.rag_vs_tuned),
+        (f"tuned+RAG and {rag}", i.tuned_rag_vs_rag),
         ("tuned+RAG and the tuned model", i.tuned_rag_vs_tuned),
     ):
         if gap is not None:
@@ -129,10 +156,52 @@ def _deciding_gap(i: AdviceInputs) -> tuple[str, Interval] | None:
     return None
 
 
-def _further_questions(gap: Interval, s: AdviceSettings) -> int:
-    """Questions beyond those asked to detect the smallest difference that matters."""
-    needed = max(questions_needed(gap.sd, s.smallest_difference), s.min_questions)
-    return max(needed - gap.n, 0)
+def _evidence(pair: str, gap: Interval, s: AdviceSettings) -> tuple[str, list[str], int] | None:
+    """Why the evidence is not enough, naming what binds — the configured minimum of questions,
+    or a gap within noise — with how many more questions would settle it; None when it is
+    enough."""
+    smallest_more = max(questions_needed(gap.sd, s.smallest_difference) - gap.n, 0)
+    observed = abs(gap.mean)
+    # the gap as observed is resolved by fewer questions than the smallest difference that
+    # matters only when it is at least that large; a smaller one is settled as "no difference
+    # that matters" by the smallest difference's count
+    observed_more = (
+        max(questions_needed(gap.sd, observed) - gap.n, 0)
+        if observed >= s.smallest_difference
+        else smallest_more
+    )
+    smallest_line = (
+        f"detecting a difference of {s.smallest_difference:.2f} (smallest_difference) at 95% "
+        f"confidence and 80% power takes about {gap.n + smallest_more:,} paired questions"
+    )
+    if gap.n < s.min_questions:
+        short = s.min_questions - gap.n
+        head = (
+            f"{gap.n} paired questions, fewer than the {s.min_questions} a verdict needs "
+            f"(min_questions); {short:,} more reach it"
+        )
+        if gap.excludes_zero:
+            return (
+                f"{head} — {pair} already differ beyond noise ({gap})",
+                [smallest_line],
+                short,
+            )
+        more = max(short, observed_more)
+        return (f"{head}; {pair} differ by {gap}, within noise", [smallest_line], more)
+    if gap.excludes_zero or smallest_more == 0:
+        return None
+    if observed >= s.smallest_difference:
+        why = (
+            f"{pair} differ by {gap} on {gap.n} questions, within noise; about "
+            f"{observed_more:,} more would resolve a gap of that size"
+        )
+    else:
+        why = (
+            f"{pair} differ by {gap} on {gap.n} questions, within noise and below the "
+            f"{s.smallest_difference:.2f} that matters; about {observed_more:,} more would tell "
+            "whether a difference that matters exists"
+        )
+    return why, [smallest_line], max(observed_more, 1)
 
 
 def _closes_gap(i: AdviceInputs) -> bool:
@@ -160,7 +229,8 @@ def _rag_reason(i: AdviceInputs) -> str:
 
 
 def _cheaper(i: AdviceInputs) -> str | None:
-    costs = {k: v for k, v in i.monthly_usd.items() if k in ("rag", "tuned")}
+    rag = i.retrieval_side or "rag"
+    costs = {k: v for k, v in i.monthly_usd.items() if k in (rag, "tuned")}
     return min(costs, key=lambda k: costs[k]) if len(costs) == 2 else None
 
 
@@ -169,7 +239,7 @@ def _equal_reason(i: AdviceInputs, s: AdviceSettings) -> str:
     within = f"both answer alike (within {s.smallest_difference:.2f} {i.metric})"
     if cheaper is None:
         return within
-    other = "tuned" if cheaper == "rag" else "rag"
+    other = "tuned" if cheaper != "tuned" else (i.retrieval_side or "rag")
     return (
         f"{within} and it is cheaper: ${i.monthly_usd[cheaper]:,.2f} vs "
         f"${i.monthly_usd[other]:,.2f} a month"

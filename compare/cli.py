@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from compare.side_table import SIDE_NAMES, parse_sides, retrieval_sides
 from corpus.offline import use_offline_defaults
 
 if TYPE_CHECKING:
@@ -28,7 +29,10 @@ def _parser() -> argparse.ArgumentParser:
         "--eval", type=Path, help="eval file (default: RAGORTUNE_EVAL_PATH, the demo set)"
     )
     run.add_argument(
-        "--answerers", default="rag,tuned,tuned_rag", help="comma-separated: rag,tuned,tuned_rag"
+        "--answerers",
+        default="all",
+        help=f"comma-separated sides, or 'all' (default: every configured side): "
+        f"{', '.join(SIDE_NAMES)}",
     )
     run.add_argument("--out", type=Path, help="report folder (default: <work folder>/report)")
     run.add_argument("--limit", type=int, help="ask only the first N questions")
@@ -106,8 +110,8 @@ def _run(args: argparse.Namespace) -> int:
     from compare.report import write_report
 
     bench = _workbench(args)
-    names = [n.strip() for n in args.answerers.split(",") if n.strip()]
-    if bench.index_status().built_at is None and {"rag", "tuned_rag"} & set(names):
+    names = bench.answerer_names if args.answerers == "all" else parse_sides(args.answerers)
+    if bench.index_status().built_at is None and retrieval_sides(names):
         print("no index yet: building it over the corpus first", file=sys.stderr)
         print(bench.rebuild_index().line(), file=sys.stderr)
     items = bench.load_eval()[: args.limit]

@@ -7,13 +7,14 @@ the answers (new prices, volumes or thresholds re-price and re-advise without as
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from answers import Answerer, Progress
 from answers.metrics import Embed
+from answers.prices import PriceBook
 from compare.advice import Advice, AdviceInputs, AdviceSettings, advise
 from compare.asking import ask_all
 from compare.cost import CostReport, CostSettings, price_run
@@ -21,16 +22,18 @@ from compare.evalset import EvalItem
 from compare.freshness import Freshness, freshness
 from compare.judge import Judge
 from compare.knowledge import SidesKnowledge
-from compare.price_book import PriceBook
-from compare.run import RunResult
+from compare.run import RunResult, Scored
 from compare.runs_db import ResultRow, RunRecord, RunsDatabase
 from compare.scoring import score_run
+from compare.side_table import retrieval_sides, side_for, side_label, sides_writing_with
 from compare.stats import Interval, paired_difference
 from compare.summary import FACT_METRIC, HEADLINE, RunSummary, summarise_run
 from corpus import Record
 
-RAG_SIDES = ("rag", "tuned_rag")
-TUNED_SIDES = ("tuned", "tuned_rag", "tuned_previous")
+# the cells of the side table the advice reads
+TUNED, BASE = side_for("tuned", retrieves=False), side_for("base", retrieves=False)
+COMBINED, BASE_RAG = side_for("tuned", retrieves=True), side_for("base", retrieves=True)
+PREVIOUS = side_for("previous", retrieves=False)
 
 
 class Context(BaseModel):
@@ -43,7 +46,7 @@ class Context(BaseModel):
     book: PriceBook
     cost: CostSettings = CostSettings()
     advice: AdviceSettings = AdviceSettings()
-    rag_generative: bool = False  # generative RAG calls an LLM for every answer: it is priced so
+    writers: dict[str, str] = Field(default_factory=dict)  # side -> which model writes it
 
 
 class Comparison(BaseModel):
@@ -54,6 +57,7 @@ class Comparison(BaseModel):
     freshness: list[Freshness]
     cost: CostReport
     advice: Advice
+    writers: dict[str, str] = Field(default_factory=dict)  # side -> which model wrote its answers
 
 
 def compare(
@@ -109,13 +113,7 @@ def compare(
 def assess(run: RunResult, context: Context) -> Comparison:
     """Everything derived from a run's answers: summary, cost, freshness and advice."""
     summary = summarise_run(run)
-    priced, cost = price_run(
-        run,
-        context.cost,
-        context.knowledge.fixed,
-        context.book,
-        rag_generative=context.rag_generative,
-    )
+    priced, cost = price_run(run, context.cost, context.knowledge.fixed, context.book)
     views = freshness_views(run, context)
     inputs = advice_inputs(priced, summary, views, context, cost)
     return Comparison(
@@ -124,6 +122,7 @@ def assess(run: RunResult, context: Context) -> Comparison:
         freshness=views,
         cost=cost,
         advice=advise(inputs, context.advice),
+        writers={n: w for n, w in context.writers.items() if n in run.answerers},
     )
 
 
@@ -131,10 +130,12 @@ def freshness_views(run: RunResult, context: Context) -> list[Freshness]:
     """Freshness of the sides this run asked, and of no other."""
     k = context.knowledge
     views = []
-    if k.index is not None and set(RAG_SIDES) & set(run.answerers):
+    if k.index is not None and retrieval_sides(run.answerers):
         views.append(freshness(context.records, k.index))
-    if k.tuned is not None and set(TUNED_SIDES) & set(run.answerers):
+    if k.tuned is not None and sides_writing_with("tuned", run.answerers):
         views.append(freshness(context.records, k.tuned))
+    if k.previous_tuned is not None and sides_writing_with("previous", run.answerers):
+        views.append(freshness(context.records, k.previous_tuned))
     return views
 
 
@@ -159,18 +160,22 @@ def advice_inputs(
     """Gather the measured values each advice criterion needs (None where not measured)."""
     metric = headline_metric(run, context.advice)
     # staleness shows in the figures a fact states; fall back to the headline without them
-    numbers = summary.quality_of("tuned", FACT_METRIC)
+    numbers = summary.quality_of(TUNED, FACT_METRIC)
     fact_metric = FACT_METRIC if numbers and numbers.known and numbers.unknown else metric
-    tuned = summary.quality_of("tuned", fact_metric)
-    tuned_rows = [s for s in run.for_answerer("tuned") if s.known is not None]
-    tuned_view = next((v for v in views if v.side == "tuned"), None)
+    tuned = summary.quality_of(TUNED, fact_metric)
+    tuned_rows = [s for s in run.for_answerer(TUNED) if s.known is not None]
+    tuned_view = next((v for v in views if v.side == TUNED), None)
     failed = [s.answerer for s in summary.sides if s.answered == 0 and s.errors]
+    retrieval = best_retrieval_side(summary, metric)
     k = context.knowledge
+    added = _tuning_added(run, metric)
     return AdviceInputs(
         metric=metric,
         fact_metric=fact_metric,
         sides=[s.answerer for s in summary.sides if s.answered],
         failed_sides=failed,
+        retrieval_side=retrieval,
+        retrieval_label=side_label(retrieval) if retrieval else None,
         cutoff=str(tuned_view.cutoff) if tuned_view and tuned_view.cutoff else None,
         new_records=tuned_view.new_since_cutoff if tuned_view else None,
         new_tokens=k.new_tokens,
@@ -181,9 +186,15 @@ def advice_inputs(
         unknown_question_share=(sum(not s.known for s in tuned_rows) / len(tuned_rows))
         if tuned_rows
         else None,
-        rag_vs_tuned=_gap(summary, "rag", "tuned", metric),
-        tuned_rag_vs_rag=_gap(summary, "tuned_rag", "rag", metric),
-        tuned_rag_vs_tuned=_gap(summary, "tuned_rag", "tuned", metric),
+        rag_vs_tuned=_gap(summary, retrieval, TUNED, metric),
+        tuned_rag_vs_rag=_gap(summary, COMBINED, retrieval, metric),
+        tuned_rag_vs_base_rag=_gap(summary, COMBINED, BASE_RAG, metric)
+        if retrieval != BASE_RAG
+        else None,
+        tuned_rag_vs_tuned=_gap(summary, COMBINED, TUNED, metric),
+        tuning_added=added[0],
+        tuning_added_trained=added[1],
+        tuning_added_untrained=added[2],
         retune_cost_usd=cost.tuning_run_usd if k.tuned and k.fixed.training_tokens else None,
         retune_hours=k.retune_hours or None,
         forgetting=_forgetting(run, metric),
@@ -191,9 +202,63 @@ def advice_inputs(
     )
 
 
-def _gap(summary: RunSummary, a: str, b: str, metric: str) -> Interval | None:
+def best_retrieval_side(summary: RunSummary, metric: str) -> str | None:
+    """The retrieval side a verdict calls "RAG": of those that retrieve without the tuned model
+    (extractive, base + RAG), the one with the best mean on the headline metric."""
+    scored = [
+        (q.overall.mean, q.answerer)
+        for q in summary.quality
+        if q.metric == metric and q.answerer in _plain_retrieval(summary)
+    ]
+    return max(scored)[1] if scored else None
+
+
+def _plain_retrieval(summary: RunSummary) -> list[str]:
+    names = [s.answerer for s in summary.sides if s.answered]
+    return [n for n in retrieval_sides(names) if n not in sides_writing_with("tuned", names)]
+
+
+def _gap(summary: RunSummary, a: str | None, b: str | None, metric: str) -> Interval | None:
+    if a is None or b is None:
+        return None
     gap = summary.gap(a, b, metric)
     return gap.diff if gap else None
+
+
+def _tuning_added(
+    run: RunResult, metric: str
+) -> tuple[Interval | None, Interval | None, Interval | None]:
+    """Tuned minus base on the same questions: all of them, those about facts the tuned model was
+    trained on, and those about facts it was not."""
+    return (
+        _paired(run, TUNED, BASE, metric),
+        _paired(run, TUNED, BASE, metric, lambda tuned, _: tuned.known is True),
+        _paired(run, TUNED, BASE, metric, lambda tuned, _: tuned.known is False),
+    )
+
+
+def _paired(
+    run: RunResult,
+    a: str,
+    b: str,
+    metric: str,
+    keep: Callable[[Scored, Scored], bool] = lambda x, y: True,
+) -> Interval | None:
+    """Side a minus side b on the questions both were scored on where `keep(a_row, b_row)`;
+    None when either side did not run or no question is left."""
+    if a not in run.answerers or b not in run.answerers:
+        return None
+    rows_b = {s.item_id: s for s in run.for_answerer(b) if metric in s.metrics}
+    pairs = [
+        (x, rows_b[x.item_id])
+        for x in run.for_answerer(a)
+        if x.item_id in rows_b and metric in x.metrics and keep(x, rows_b[x.item_id])
+    ]
+    if not pairs:
+        return None
+    return paired_difference(
+        [x.metrics[metric] for x, _ in pairs], [y.metrics[metric] for _, y in pairs]
+    )
 
 
 def _eval_new_questions(run: RunResult, context: Context) -> int:
@@ -211,16 +276,7 @@ def _eval_new_questions(run: RunResult, context: Context) -> int:
 
 def _forgetting(run: RunResult, metric: str) -> Interval | None:
     """New tuned model minus the previous one, on the questions the previous one knew."""
-    if "tuned_previous" not in run.answerers:
-        return None
-    prev = {s.item_id: s for s in run.for_answerer("tuned_previous") if s.known}
-    now = {s.item_id: s for s in run.for_answerer("tuned") if s.item_id in prev}
-    ids = [i for i in sorted(now) if metric in now[i].metrics and metric in prev[i].metrics]
-    if not ids:
-        return None
-    return paired_difference(
-        [now[i].metrics[metric] for i in ids], [prev[i].metrics[metric] for i in ids]
-    )
+    return _paired(run, TUNED, PREVIOUS, metric, lambda _, previous: previous.known is True)
 
 
 def run_record(c: Comparison) -> RunRecord:

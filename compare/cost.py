@@ -1,6 +1,6 @@
 """What each side costs: per answer, per query, per month, and where two sides break even.
 
-Cost is arithmetic on measured tokens and seconds (`compare.price_book` holds the prices). Every
+Cost is arithmetic on measured tokens and seconds (`answers.prices` holds the prices). Every
 answer's `cost_usd` and every report figure come from `answer_cost` under one `CostSettings`, so the
 Ask tab, the run and the report never disagree.
 """
@@ -13,8 +13,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from answers import Answer
-from compare.price_book import PER_1M, PriceBook, call_cost, machine_cost
+from answers.prices import PER_1M, PriceBook, call_cost, machine_cost, training_cost
 from compare.run import RunResult
+from compare.side_table import SIDE_TABLE, Writer
 
 
 class CostSettings(BaseModel):
@@ -25,19 +26,30 @@ class CostSettings(BaseModel):
     rebuilds_per_month: float = Field(
         30.0, ge=0, description="index rebuilds (a nightly schedule: 30)"
     )
-    rag_generator: str | None = Field(
-        None,
-        description="LLM that writes RAG answers; None = extractive, or the tuned model's entry "
-        "when RAG answers are generated through the tuning endpoint",
+    base_model: str = Field(
+        "local-smollm2-135m",
+        description="price entry of the base model that writes the base and base + RAG sides "
+        "(e.g. gpt-4o-mini beside a gpt-4o-mini-ft tuned model)",
     )
     rag_embedder: str = "local-minilm-embedder"
-    tuned_model: str = "local-smollm2-135m"
+    tuned_model: str = Field(
+        "local-smollm2-135m",
+        description="price entry of the tuned model (and of the model a re-tune replaces)",
+    )
     tuning_price: str | None = Field(
         None, description="hosted tuning price entry; None = local machine time"
     )
     embed_seconds_per_query: float = Field(
         0.01, ge=0, description="query embedding time (measured in bench/)"
     )
+
+    def writer_entry(self, writer: Writer) -> str | None:
+        """The price entry of the model a side's answers are written by (None: no model)."""
+        return {
+            "base": self.base_model,
+            "tuned": self.tuned_model,
+            "previous": self.tuned_model,
+        }.get(writer)
 
 
 class FixedInputs(BaseModel):
@@ -60,42 +72,35 @@ class SideCostModel(BaseModel):
 
 
 def side_models(
-    settings: CostSettings, fixed: FixedInputs, book: PriceBook, *, rag_generative: bool = False
+    settings: CostSettings, fixed: FixedInputs, book: PriceBook
 ) -> dict[str, SideCostModel]:
-    """How each answerer is priced, with the fixed costs from the manifests.
-
-    Generative RAG calls an LLM for every answer: it is billed at `rag_generator`, or at the tuned
-    model's entry when none is named (the tuning endpoint writes those answers).
-    """
+    """How every side of the table is priced: its writer's price entry, the query embedder when
+    it retrieves, and the fixed costs it carries (an index build when it retrieves, a tuning run
+    when the tuned model writes it)."""
     embedder = book.get(settings.rag_embedder)
     if embedder.local:
         build = machine_cost(fixed.index_build_seconds, book)
     else:
         build = fixed.index_embedding_tokens * embedder.input_per_1m / PER_1M
-    if settings.tuning_price:
-        price = book.get(settings.tuning_price).training_per_1m or 0.0
-        tune = fixed.training_tokens * price / PER_1M  # hosted tuning bills tokens × epochs
-    else:
-        tune = machine_cost(fixed.training_seconds, book)
-    rag_generator = settings.rag_generator or (settings.tuned_model if rag_generative else None)
-    tuned = SideCostModel(side="tuned", generator=settings.tuned_model, tuning_run_usd=tune)
+    tune = tuning_run_cost(settings, fixed, book)
     return {
-        "rag": SideCostModel(
-            side="rag",
-            generator=rag_generator,
-            embedder=settings.rag_embedder,
-            index_build_usd=build,
-        ),
-        "tuned": tuned,
-        "tuned_previous": tuned.model_copy(update={"side": "tuned_previous"}),
-        "tuned_rag": SideCostModel(
-            side="tuned_rag",
-            generator=settings.tuned_model,
-            embedder=settings.rag_embedder,
-            index_build_usd=build,
-            tuning_run_usd=tune,
-        ),
+        spec.name: SideCostModel(
+            side=spec.name,
+            generator=settings.writer_entry(spec.writer),
+            embedder=settings.rag_embedder if spec.retrieves else None,
+            index_build_usd=build if spec.retrieves else 0.0,
+            tuning_run_usd=tune if spec.uses_tuned_model else 0.0,
+        )
+        for spec in SIDE_TABLE
     }
+
+
+def tuning_run_cost(settings: CostSettings, fixed: FixedInputs, book: PriceBook) -> float:
+    """One tuning run: hosted tuning bills training tokens × epochs at its entry; a local run
+    costs its measured machine time."""
+    if settings.tuning_price:
+        return training_cost(book.get(settings.tuning_price), fixed.training_tokens)
+    return machine_cost(fixed.training_seconds, book)
 
 
 def answer_cost(
@@ -183,11 +188,9 @@ def price_run(
     settings: CostSettings,
     fixed: FixedInputs,
     book: PriceBook,
-    *,
-    rag_generative: bool = False,
 ) -> tuple[RunResult, CostReport]:
     """Every answer priced (`cost_usd`), then per-query means, monthly totals and break-even."""
-    models = side_models(settings, fixed, book, rag_generative=rag_generative)
+    models = side_models(settings, fixed, book)
     embed_s = settings.embed_seconds_per_query
     scored = []
     for s in run.scored:
@@ -213,8 +216,8 @@ def price_run(
         settings=settings,
         sides=sides,
         break_even=even,
-        tuning_run_usd=models["tuned"].tuning_run_usd,
-        index_build_usd=models["rag"].index_build_usd,
+        tuning_run_usd=tuning_run_cost(settings, fixed, book),
+        index_build_usd=max(m.index_build_usd for m in models.values()),
     )
     return priced, report
 

@@ -52,6 +52,10 @@ class AdviceInputs(BaseModel):
     fact_metric: str = "token_f1"  # the metric behind tuned_known / tuned_unknown
     sides: list[str] = Field(default_factory=list)  # sides that answered
     failed_sides: list[str] = Field(default_factory=list)  # sides that failed on every question
+    # the retrieval side a verdict calls "RAG": the best of those that retrieve without the
+    # tuned model (extractive, base + RAG), and its display name
+    retrieval_side: str | None = None
+    retrieval_label: str | None = None
     cutoff: str | None = None  # the tuned model's knowledge cutoff, as text
     new_records: int | None = None  # corpus records dated after the tuned model's cutoff
     new_tokens: int = 0
@@ -60,9 +64,13 @@ class AdviceInputs(BaseModel):
     tuned_known: float | None = None
     tuned_unknown: float | None = None
     unknown_question_share: float | None = None  # share of eval questions the model has not seen
-    rag_vs_tuned: Interval | None = None  # rag - tuned
-    tuned_rag_vs_rag: Interval | None = None  # tuned_rag - rag
+    rag_vs_tuned: Interval | None = None  # the retrieval side - tuned
+    tuned_rag_vs_rag: Interval | None = None  # tuned + RAG - the retrieval side
+    tuned_rag_vs_base_rag: Interval | None = None  # when base + RAG is not the retrieval side
     tuned_rag_vs_tuned: Interval | None = None
+    tuning_added: Interval | None = None  # tuned - base on every question
+    tuning_added_trained: Interval | None = None  # ... on facts the tuned model was trained on
+    tuning_added_untrained: Interval | None = None  # ... on facts it was not
     retune_cost_usd: float | None = None
     retune_hours: float | None = None
     forgetting: Interval | None = None  # new model - previous model on the old eval subset
@@ -117,13 +125,19 @@ def criteria(i: AdviceInputs, s: AdviceSettings) -> list[Criterion]:
             "the re-tune (with evaluation) fits the time available",
             "a tuning manifest that records the training speed (python -m tuning.train writes it)",
         ),
-        _beats("retrieval_wins", "RAG", "tuned", i.rag_vs_tuned, "retrieval answers better"),
+        _beats("retrieval_wins", _rag(i), "tuned", i.rag_vs_tuned, "retrieval answers better"),
         _beats(
-            "tuned_wins", "tuned", "RAG", _neg(i.rag_vs_tuned), "the tuned model answers better"
+            "tuned_wins", "tuned", _rag(i), _neg(i.rag_vs_tuned), "the tuned model answers better"
         ),
         _combination(i),
+        _tuning_added(i, s),
         _forgetting(i, s),
     ]
+
+
+def _rag(i: AdviceInputs) -> str:
+    """How a criterion names the retrieval side: 'RAG', or e.g. 'RAG (Base + RAG)'."""
+    return f"RAG ({i.retrieval_label})" if i.retrieval_label else "RAG"
 
 
 def _new_data(i: AdviceInputs, s: AdviceSettings) -> Criterion:
@@ -207,15 +221,40 @@ def _beats(name: str, a: str, b: str, gap: Interval | None, meaning: str) -> Cri
 
 
 def _combination(i: AdviceInputs) -> Criterion:
-    a, b = i.tuned_rag_vs_rag, i.tuned_rag_vs_tuned
+    gaps = {
+        _rag(i): i.tuned_rag_vs_rag,
+        "base+RAG": i.tuned_rag_vs_base_rag,
+        "tuned": i.tuned_rag_vs_tuned,
+    }
+    measured = {k: g for k, g in gaps.items() if g is not None}
+    complete = i.tuned_rag_vs_rag is not None and i.tuned_rag_vs_tuned is not None
     return _bounded(
         "combination_wins",
-        a if b is not None else None,
-        f"tuned+RAG - RAG = {a}; tuned+RAG - tuned = {b}",
-        "both 95% CIs above 0",
-        a is not None and b is not None and a.low > 0 and b.low > 0,
-        "giving the tuned model retrieved sources beats both sides",
-        "run tuned+RAG beside RAG and the tuned model",
+        measured if complete else None,
+        "; ".join(f"tuned+RAG - {k} = {g}" for k, g in measured.items()),
+        "every 95% CI above 0",
+        complete and all(g.low > 0 for g in measured.values()),
+        "giving the tuned model retrieved sources beats the best retrieval side (base + RAG "
+        "when it ran) and the tuned model alone",
+        "run tuned+RAG beside RAG (base + RAG) and the tuned model",
+    )
+
+
+def _tuning_added(i: AdviceInputs, s: AdviceSettings) -> Criterion:
+    """What tuning added on the facts it was trained on: the one place tuning must show."""
+    trained = i.tuning_added_trained
+    enough = trained is not None and trained.n >= s.min_questions
+    asked = f"only {trained.n} questions" if trained is not None else "no questions"
+    return _bounded(
+        "tuning_added",
+        trained if enough else None,
+        f"tuned - base on its training facts = {trained} (on facts it was not trained on "
+        f"{i.tuning_added_untrained}; all questions {i.tuning_added})",
+        "95% CI above 0 on its training facts",
+        trained is not None and trained.low > 0,
+        "tuning taught the model its own training facts, measurably",
+        f"run the base model (side base) beside the tuned one on at least {s.min_questions} "
+        f"questions about facts it was trained on ({asked} so far)",
     )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from compare.cost import FixedInputs
+from compare.side_table import SIDE_TABLE
 from corpus import Record
 from corpus.report import DEFAULT_EPOCHS, record_text
 from corpus.tokens import count_tokens
@@ -54,15 +55,15 @@ class SidesKnowledge(BaseModel):
     retune_hours: float = 0.0
 
     def by_answerer(self) -> dict[str, list[Knowledge]]:
-        """Which manifests tell what each answerer knows (tuned+RAG knows what either side knows)."""
+        """Which manifests tell what each side knows, as the side table says: the index for a
+        side that retrieves, the manifest of the tuned model that writes it (so tuned + RAG
+        knows what either knows); the base model knows nothing of the corpus."""
+        sources = {"index": self.index, "tuned": self.tuned, "previous": self.previous_tuned}
         mapping: dict[str, list[Knowledge]] = {}
-        if self.index is not None:
-            mapping["rag"] = [self.index]
-        if self.tuned is not None:
-            mapping["tuned"] = [self.tuned]
-        mapping["tuned_rag"] = [k for k in (self.index, self.tuned) if k is not None]
-        if self.previous_tuned is not None:
-            mapping["tuned_previous"] = [self.previous_tuned]
+        for spec in SIDE_TABLE:
+            known = [k for source in spec.knows if (k := sources[source]) is not None]
+            if known:
+                mapping[spec.name] = known
         return mapping
 
 
@@ -71,7 +72,7 @@ def index_knowledge(manifest: IndexManifest | None) -> Knowledge | None:
     if manifest is None:
         return None
     return Knowledge(
-        side="rag",
+        side="index",
         content_hashes=manifest.content_hashes(),
         cutoff=manifest.newest_as_of,
         built_at=manifest.built_at,

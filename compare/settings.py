@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,10 +34,6 @@ class CompareSettings(BaseSettings):
         description="questions asked at once per side behind an HTTP endpoint (the judge too); "
         "in-process sides are asked one at a time. 4 keeps a run's two HTTP sides within the "
         "local server's queue of 8; raise it for a remote endpoint (bench/eval_concurrency.py)",
-    )
-    rag_mode: Literal["extractive", "generative"] = Field(
-        "extractive",
-        description="extractive: the best hit's answer; generative: the endpoint writes it",
     )
     judge: bool = Field(False, description="grade answers with an LLM judge")
     judge_base_url: str | None = Field(

@@ -1,7 +1,10 @@
-"""The sides a comparison asks: built once per configuration, priced, and keyed for the answer cache.
+"""The sides a comparison asks, built from the side table once per configuration, priced, and
+keyed for the answer cache.
 
-RAG (extractive or generative), the tuned model, tuned + RAG and the model a re-tune would replace.
-A side that cannot be set up still answers, with the reason as its error.
+What a side is (its writer, whether it retrieves) is `compare.side_table`; this module turns a
+row into an answerer: extractive retrieval, a model behind an endpoint (the base model, the tuned
+one, the one a re-tune replaces), or such a model writing from retrieved passages. A side that
+cannot be set up still answers, with the reason as its error.
 """
 
 from __future__ import annotations
@@ -11,18 +14,20 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from answers import Answer, Answerer, Question
+from answers.prices import PriceBook
 from answers.redact import register_secret
 from compare.cost import CostSettings, FixedInputs, SideCostModel, answer_cost, side_models
-from compare.price_book import PriceBook
 from compare.settings import WorkbenchSettings
-from compare.tuned_rag import TunedRagAnswerer
+from compare.side_table import SIDE_TABLE, SideSpec, side_spec
+from compare.with_passages import WithPassages
 
 if TYPE_CHECKING:
     from rag.index import RagIndex
-    from tuning.client import ChatClient
+    from tuning.client import ChatClient, TunedAnswerer
     from tuning.manifest import TuningManifest
+    from tuning.settings import TuningSettings
 
-SIDES = ("rag", "tuned", "tuned_rag")
+Manifests = tuple["TuningManifest | None", "TuningManifest | None"]  # (tuned, previous)
 
 
 class FailedAnswerer:
@@ -64,37 +69,40 @@ class Sides:
         self.settings = settings
         self._lock = threading.RLock()
         self._index: RagIndex | None = None
-        self._chats: dict[str, ChatClient] = {}  # one connection pool per endpoint model
+        self._chats: dict[tuple[str, str], ChatClient] = {}  # one pool per endpoint and model
+        tuning = settings.tuning
         for key in (
-            settings.tuning.api_key,
+            tuning.api_key,
+            tuning.base_endpoint_api_key,
             settings.compare.judge_api_key,
             settings.rag.embed_api_key,
-            settings.tuning.jobs_api_key,
+            tuning.jobs_api_key,
         ):
             if key is not None:
                 register_secret(key.get_secret_value())
 
     def names(self, has_previous: bool) -> list[str]:
-        """The sides this configuration can compare."""
-        names = list(SIDES)
-        if has_previous and self.settings.tuning.previous_model:
-            names.append("tuned_previous")
-        return names
+        """The sides this configuration can compare: every row of the table, and the previous
+        tuned model when one is configured."""
+        return [
+            s.name
+            for s in SIDE_TABLE
+            if s.writer != "previous" or (has_previous and self.settings.tuning.previous_model)
+        ]
 
     def build(
         self,
         names: Sequence[str],
         book: PriceBook,
         cost: CostSettings,
-        manifests: tuple[TuningManifest | None, TuningManifest | None],
+        manifests: Manifests,
     ) -> list[Answerer]:
         """The named sides, each priced under `cost`; a side that cannot start answers its error."""
-        generative = self.settings.compare.rag_mode == "generative"
-        models = side_models(cost, FixedInputs(), book, rag_generative=generative)
+        models = side_models(cost, FixedInputs(), book)
         built: list[Answerer] = []
         for name in names:
             try:
-                side = self._side(name, *manifests)
+                side = self._side(side_spec(name), manifests)
             except Exception as err:  # a side that cannot start must not take the others down
                 side = FailedAnswerer(name, err)
             model = models.get(name)
@@ -116,14 +124,18 @@ class Sides:
             self._index = None
 
     def chat(self, model: str | None = None) -> ChatClient:
-        """The endpoint's chat client for a model (default: the tuned one), made once."""
+        """The tuning endpoint's chat client for a model (default: the tuned one), made once."""
+        tuning = self.settings.tuning
+        return self._client(tuning.model_copy(update={"model": model or tuning.model}))
+
+    def _client(self, settings: TuningSettings) -> ChatClient:
         from tuning.client import ChatClient
 
-        model = model or self.settings.tuning.model
+        key = (settings.base_url, settings.model)
         with self._lock:
-            if model not in self._chats:
-                self._chats[model] = ChatClient(self.settings.tuning, model=model)
-            return self._chats[model]
+            if key not in self._chats:
+                self._chats[key] = ChatClient(settings)
+            return self._chats[key]
 
     def judge_chat(self) -> ChatClient:
         """A chat client for the judge: its own endpoint, model and key where set."""
@@ -139,47 +151,83 @@ class Sides:
         )
         return ChatClient(judge)
 
-    def _side(
-        self, name: str, tuned: TuningManifest | None, previous: TuningManifest | None
-    ) -> Answerer:
+    def writer_settings(self, spec: SideSpec, manifests: Manifests) -> TuningSettings | None:
+        """The endpoint settings of the model that writes a side's answers (None: no model)."""
+        tuning, tuned = self.settings.tuning, manifests[0]
+        if spec.writer == "base":
+            local = tuned is None or tuned.provider == "local"
+            name = tuning.base_model_name(tuned.base_model if tuned else None, local=local)
+            return tuning.for_base(name)
+        if spec.writer == "tuned":
+            return tuning
+        if spec.writer == "previous":
+            if not tuning.previous_model:
+                raise ValueError(
+                    "the previous tuned model is not configured: set TUNING_PREVIOUS_MODEL to the "
+                    "model a re-tune replaces (served beside the current one) and "
+                    "RAGORTUNE_PREVIOUS_ADAPTER to its manifest"
+                )
+            return tuning.model_copy(update={"model": tuning.previous_model})
+        return None
+
+    def writer(self, name: str, manifests: Manifests) -> str:
+        """Which model writes a side's answers and where, in words, for reports and the app."""
+        spec = side_spec(name)
+        try:
+            settings = self.writer_settings(spec, manifests)
+        except ValueError as err:
+            return f"{spec.writes_with}: {err}"
+        if settings is None:
+            return spec.writes_with
+        return f"{settings.model} at {settings.base_url}"
+
+    def _side(self, spec: SideSpec, manifests: Manifests) -> Answerer:
         from rag.answerer import RagAnswerer
         from tuning.client import TunedAnswerer
 
-        tuning = self.settings.tuning
-        if name == "rag":
-            mode = self.settings.compare.rag_mode
-            chat = self.chat() if mode == "generative" else None
-            return RagAnswerer(self.index(), mode=mode, chat=chat)
-        if name == "tuned":
-            return TunedAnswerer(tuning, tuned, client=self.chat())
-        if name == "tuned_rag":
-            writer = TunedAnswerer(tuning, tuned, client=self.chat())
-            return TunedRagAnswerer(RagAnswerer(self.index()), writer)
-        if name == "tuned_previous" and tuning.previous_model:
-            client = self.chat(tuning.previous_model)
-            return TunedAnswerer(tuning, previous, name="tuned_previous", client=client)
-        raise ValueError(f"unknown answerer {name!r}; choose from {', '.join(SIDES)}")
+        settings = self.writer_settings(spec, manifests)
+        if settings is None:
+            return RagAnswerer(self.index(), name=spec.name)
+        manifest = {"tuned": manifests[0], "previous": manifests[1]}.get(spec.writer)
+        model: TunedAnswerer = TunedAnswerer(
+            settings, manifest, name=spec.name, client=self._client(settings)
+        )
+        if spec.retrieves:
+            return WithPassages(RagAnswerer(self.index()), model, name=spec.name)
+        return model
 
     def cache_keys(
-        self, names: Sequence[str], index_key: str, tuned: TuningManifest | None
+        self, names: Sequence[str], index_key: str, manifests: Manifests
     ) -> dict[str, str]:
-        """A cache key per side: it changes when what the side would answer from changes."""
-        tuning, rag = self.settings.tuning, self.settings.rag
-        # every retrieval setting that can change which record answers is part of the key
+        """A cache key per side: it changes when what the side would answer from changes — the
+        writer's endpoint, model, training and decoding, and for a retrieving side every
+        retrieval setting that can change which record answers, and the index."""
+        rag = self.settings.rag
         retrieval = "|".join(
             f"{k}={v}"
             for k, v in sorted(
                 rag.model_dump(exclude={"work_root", "work_dir", "lock_timeout_s"}).items()
             )
         )
-        rag_key = f"rag:{self.settings.compare.rag_mode}:{retrieval}:{index_key}"
-        tuned_key = (
-            f"tuned:{tuning.base_url}:{tuning.model}:"
-            f"{tuned.trained_at.isoformat() if tuned else '-'}:max{tuning.max_tokens}"
+        keys = {}
+        for name in names:
+            spec = side_spec(name)
+            parts = [name, self._writer_key(spec, manifests)]
+            if spec.retrieves:
+                parts += [retrieval, index_key]
+            keys[name] = ":".join(parts)
+        return keys
+
+    def _writer_key(self, spec: SideSpec, manifests: Manifests) -> str:
+        try:
+            settings = self.writer_settings(spec, manifests)
+        except ValueError:
+            return "unconfigured"
+        if settings is None:
+            return "extractive"
+        manifest = {"tuned": manifests[0], "previous": manifests[1]}.get(spec.writer)
+        trained = manifest.trained_at.isoformat() if manifest else "-"
+        return (
+            f"{settings.base_url}:{settings.model}:{trained}:max{settings.max_tokens}:"
+            f"{settings.choice_method}"
         )
-        if self.settings.compare.rag_mode == "generative":
-            rag_key += f":{tuned_key}"
-        keys = {"rag": rag_key, "tuned": tuned_key, "tuned_rag": f"tuned_rag:{tuned_key}:{rag_key}"}
-        if tuning.previous_model:
-            keys["tuned_previous"] = f"tuned_previous:{tuning.base_url}:{tuning.previous_model}"
-        return {name: keys.get(name, name) for name in names}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from answers import Answer, Answerer, Progress, Question
+from answers.prices import PriceBook
 from compare.advice import AdviceSettings
 from compare.asking import ask_one
 from compare.comparison import Comparison, Context, assess, compare
@@ -21,9 +22,9 @@ from compare.evalset import EvalItem, load_eval
 from compare.freshness import Freshness, freshness
 from compare.judge import LlmJudge
 from compare.knowledge import SidesKnowledge, sides_knowledge
-from compare.price_book import PriceBook
 from compare.runs_db import RunRecord, RunsDatabase
 from compare.settings import WorkbenchSettings, build_settings
+from compare.side_table import side_spec
 from compare.sides import Sides
 from corpus import Record, current_records, load_corpus
 
@@ -64,6 +65,11 @@ class Workbench:
     def answerer_names(self) -> list[str]:
         """The sides this configuration can compare."""
         return self.sides.names(has_previous=self._previous_manifest() is not None)
+
+    @property
+    def default_sides(self) -> list[str]:
+        """The sides asked unless others are chosen (the side table's defaults)."""
+        return [n for n in self.answerer_names if side_spec(n).default]
 
     # --- the index ----------------------------------------------------------------------------
 
@@ -116,8 +122,7 @@ class Workbench:
 
     def answerers(self, names: Sequence[str], cost: CostSettings | None = None) -> list[Answerer]:
         """The named sides, each priced under `cost` (default prices when none given)."""
-        manifests = (self._tuned_manifest(), self._previous_manifest())
-        return self.sides.build(names, self.price_book(), cost or CostSettings(), manifests)
+        return self.sides.build(names, self.price_book(), cost or CostSettings(), self._manifests())
 
     def ask(
         self,
@@ -127,7 +132,7 @@ class Workbench:
     ) -> dict[str, Answer]:
         """Every side's answer to one question, side by side (each side fails on its own)."""
         asked = question if isinstance(question, Question) else Question(text=question)
-        sides = self.answerers(names or self.answerer_names, cost)
+        sides = self.answerers(names or self.default_sides, cost)
         results: dict[str, Answer] = {}
 
         def ask(side: Answerer) -> None:
@@ -153,7 +158,7 @@ class Workbench:
         concurrency: int | None = None,
     ) -> Comparison:
         """Run the questions through the named sides; score, price, advise and keep the run."""
-        names = list(names or self.answerer_names)
+        names = list(names or self.default_sides)
         context = self.context(cost, advice)
         c = self.settings.compare
         judge = LlmJudge(self.sides.judge_chat()) if c.judge else None
@@ -172,7 +177,12 @@ class Workbench:
 
     def cache_keys(self, names: Sequence[str]) -> dict[str, str]:
         """A cache key per side: it changes when what the side would answer from changes."""
-        return self.sides.cache_keys(names, self._index_key(), self._tuned_manifest())
+        return self.sides.cache_keys(names, self._index_key(), self._manifests())
+
+    def writers(self, names: Sequence[str] | None = None) -> dict[str, str]:
+        """Which model writes each side's answers, and where (for reports and the app)."""
+        manifests = self._manifests()
+        return {n: self.sides.writer(n, manifests) for n in names or self.answerer_names}
 
     def reassess(
         self,
@@ -198,7 +208,7 @@ class Workbench:
             book=self.price_book(),
             cost=cost or CostSettings(),
             advice=advice or AdviceSettings(),
-            rag_generative=self.settings.compare.rag_mode == "generative",
+            writers=self.writers(),
         )
 
     def db(self) -> RunsDatabase:
@@ -257,6 +267,9 @@ class Workbench:
 
     def _previous_manifest(self) -> TuningManifest | None:
         return _manifest(self.settings.compare.previous_adapter)
+
+    def _manifests(self) -> tuple[TuningManifest | None, TuningManifest | None]:
+        return self._tuned_manifest(), self._previous_manifest()
 
     def _embed(self, texts: list[str]) -> Any:
         """The retrieval embedder, reused for the semantic-similarity metric."""

@@ -1,27 +1,24 @@
-"""The RAG side as an answerer: extractive (no LLM) or generative (any chat endpoint).
+"""The extractive RAG side as an answerer (no LLM), and the sources any retrieving side reads.
 
-Extractive answers come from the best current hit: a question-answer record's answer, or for a
+Answers come from the best current hit: a question-answer record's answer, or for a
 document chunk the sentence that answers (`rag.reader`), the chunk staying the source. A
 multiple-choice question gets the choice that evidence supports (`Answer.choice_method`
-"passage"), whenever anything was retrieved.
+"passage"), whenever anything was retrieved. A model writing from the passages is composed in
+`compare.with_passages` from `find_sources` and a model behind an endpoint.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Literal
 
 import numpy as np
 
-from answers import Answer, ChatModel, Question, SourceHit, Usage
-from answers.choices import lettered_prompt, parse_letter
-from answers.prompts import passages_messages
+from answers import Answer, Question, SourceHit, Usage
 from rag.hits import Hit
 from rag.index import RagIndex
 from rag.reader import best_sentence, pick_choice
 from rag.settings import RagSettings
 
-Mode = Literal["extractive", "generative"]
 HOW = {  # how the reader picked a choice, as the answer text says it
     "named": "the choice the best passage names",
     "named, then closest": "of the choices the best passage names, the closest to it",
@@ -30,34 +27,19 @@ HOW = {  # how the reader picked a choice, as the answer text says it
 
 
 class RagAnswerer:
-    """Retrieve, then answer with the best source (extractive) or let a chat model write it."""
+    """Retrieve, then answer with the best source: the lookup that needs no model."""
 
-    def __init__(
-        self,
-        index: RagIndex,
-        *,
-        mode: Mode = "extractive",
-        chat: ChatModel | None = None,
-        name: str = "rag",
-        k: int | None = None,
-        passages: int = 3,
-    ) -> None:
-        if mode == "generative" and chat is None:
-            raise ValueError("generative mode needs a chat model (e.g. tuning's ChatClient)")
+    remote = False  # answered in this process
+
+    def __init__(self, index: RagIndex, *, name: str = "rag", k: int | None = None) -> None:
         self.index = index
-        self.mode = mode
-        self.remote = mode == "generative"  # then every answer waits on an HTTP endpoint
-        self.chat = chat
         self.name = name
         self.k = k or index.settings.k
-        self.passages = passages
 
     @classmethod
-    def from_settings(
-        cls, settings: RagSettings, *, mode: Mode = "extractive", chat: ChatModel | None = None
-    ) -> RagAnswerer:
+    def from_settings(cls, settings: RagSettings) -> RagAnswerer:
         """Open the index the settings point at and answer from it."""
-        return cls(RagIndex.open(settings), mode=mode, chat=chat)
+        return cls(RagIndex.open(settings))
 
     def find_sources(self, question: Question) -> tuple[list[SourceHit], Usage]:
         """Ranked sources for a question (as of its date) and the tokens embedded for it."""
@@ -80,27 +62,12 @@ class RagAnswerer:
             confident = fresh and fresh[0].fact_score >= self.index.settings.abstain_below
             if not fresh or not (confident or question.choices):
                 answer.abstained = True
-            elif self.mode == "extractive":
+            else:
                 vector = found.vector
                 if vector is None:
                     vector = self.index.embedder.encode_query(question.text)
                 answer.text, answer.choice = self._extract(question, fresh[0], vector)
                 answer.choice_method = None if answer.choice is None else "passage"
-            else:
-                assert self.chat is not None
-                passages = [h.source() for h in fresh[: self.passages]]
-                # a multiple-choice question gets the lettered prompt tuned + RAG gets, so the
-                # two sides differ only by their model; the reply is parsed strictly
-                asked = (
-                    lettered_prompt(question.text, question.choices) if question.choices else None
-                )
-                reply, used = self.chat.complete(
-                    passages_messages(asked or question.text, passages)
-                )
-                answer.text, answer.usage = reply, answer.usage + used
-                if question.choices:
-                    answer.choice = parse_letter(reply, len(question.choices))
-                    answer.choice_method = "letter"
         except Exception as err:  # an answerer failure must not take the comparison down
             return Answer.failed(
                 self.name, err, latency_s=time.perf_counter() - start, knowledge_cutoff=cutoff

@@ -1,10 +1,11 @@
-"""One contract for every answerer: it never raises, a failure becomes `Answer.error`, and usage and
-latency are filled — RAG extractive and generative, tuned, tuned + RAG, a side that could not start,
-and each of them priced. Real parts: a built index and a local OpenAI-compatible HTTP server."""
+"""One contract for every side of the side table: it never raises, a failure becomes
+`Answer.error`, usage and latency are filled, and priced answers carry a cost — every row built
+the way the workbench builds it (`compare.sides.Sides`), so a new side cannot escape the contract.
+Real parts: a built index and a local OpenAI-compatible HTTP server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from answers import Answer, Answerer, Question
-from compare.cost import CostSettings, FixedInputs, side_models
-from compare.price_book import PriceBook
-from compare.sides import FailedAnswerer, Priced
-from compare.tuned_rag import TunedRagAnswerer
-from rag.answerer import RagAnswerer
+from answers.prices import PriceBook
+from compare.cost import CostSettings
+from compare.settings import CompareSettings, WorkbenchSettings
+from compare.side_table import SIDE_TABLE, SideSpec
+from compare.sides import FailedAnswerer, Sides
 from rag.build import rebuild_index
-from rag.index import RagIndex
 from tests.conftest import ROOT
 from tests.rag_helpers import load, qa, settings_for, write_batch
-from tuning.client import ChatClient, TunedAnswerer
 from tuning.serve import serve_in_thread
 from tuning.settings import TuningSettings
 
@@ -58,80 +57,81 @@ def url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> RagIndex:
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("contract")
     write_batch(
         root / "corpus",
         "2026-03-01",
         [qa("warranty", "How long is the hardware warranty?", "Two years.")],
     )
-    settings = settings_for(root / "index")
-    rebuild_index(load(root / "corpus"), settings)
-    return RagIndex.open(settings)
+    rebuild_index(load(root / "corpus"), settings_for(root / "index"))
+    return root / "index"
 
 
-def chat(url: str, model: str) -> ChatClient:
-    return ChatClient(
-        TuningSettings(_env_file=None, base_url=url, model=model, max_retries=0, timeout=5)
+def sides(index_dir: Path, url: str, model: str) -> Sides:
+    """The workbench's side builder with every model (tuned, base, previous) named `model`."""
+    tuning = TuningSettings(
+        _env_file=None,
+        base_url=url,
+        model=model,
+        base_endpoint_model=model,
+        previous_model=model,
+        max_retries=0,
+        timeout=5,
     )
+    compare = CompareSettings(_env_file=None)
+    return Sides(WorkbenchSettings(compare=compare, rag=settings_for(index_dir), tuning=tuning))
 
 
-def tuned(url: str, model: str) -> TunedAnswerer:
-    settings = TuningSettings(_env_file=None, base_url=url, model=model, max_retries=0, timeout=5)
-    return TunedAnswerer(settings, client=chat(url, model))
+def build(s: Sides, spec: SideSpec, priced: bool) -> Answerer:
+    if priced:
+        [side] = s.build([spec.name], BOOK, CostSettings(), (None, None))
+        return side
+    return s._side(spec, (None, None))
 
 
-Build = Callable[[RagIndex, str, str], Answerer]
-SIDES: dict[str, Build] = {
-    "rag extractive": lambda index, url, model: RagAnswerer(index),
-    "rag generative": lambda index, url, model: RagAnswerer(
-        index, mode="generative", chat=chat(url, model)
-    ),
-    "tuned": lambda index, url, model: tuned(url, model),
-    "tuned + rag": lambda index, url, model: TunedRagAnswerer(
-        RagAnswerer(index), tuned(url, model)
-    ),
-    "failed to start": lambda index, url, model: FailedAnswerer(
-        "tuned", ConnectionError("refused")
-    ),
-}
-# what each side's usage must show when it answers: (prompt tokens, embedding tokens) > 0
-USES = {
-    "rag extractive": (False, True),
-    "rag generative": (True, True),
-    "tuned": (True, False),
-    "tuned + rag": (True, True),
-}
-
-
-def priced(side: Answerer) -> Answerer:
-    models = side_models(CostSettings(), FixedInputs(), BOOK, rag_generative=True)
-    model = models.get(side.name) or models["tuned"]
-    return Priced(side, model, BOOK, CostSettings())
-
-
-@pytest.mark.parametrize("wrap", [lambda a: a, priced], ids=["plain", "priced"])
-@pytest.mark.parametrize("name", list(SIDES))
+@pytest.mark.parametrize("priced", [False, True], ids=["plain", "priced"])
+@pytest.mark.parametrize("spec", SIDE_TABLE, ids=[s.name for s in SIDE_TABLE])
 @pytest.mark.parametrize("model", ["ok", "down"])
-def test_every_answerer_keeps_the_contract(
-    index: RagIndex, url: str, name: str, model: str, wrap: Callable[[Answerer], Answerer]
+def test_every_side_keeps_the_contract(
+    index_dir: Path, url: str, spec: SideSpec, model: str, priced: bool
 ) -> None:
-    side = wrap(SIDES[name](index, url, model))
+    side = build(sides(index_dir, url, model), spec, priced)
     assert isinstance(side, Answerer)
     answer: Any = side.answer(QUESTION)  # must not raise, whatever the endpoint does
-    assert isinstance(answer, Answer) and answer.answerer == side.name
-    must_fail = name == "failed to start" or (model == "down" and USES[name][0])
-    if must_fail:
-        assert not answer.ok and isinstance(answer.error, str) and answer.error
+    assert isinstance(answer, Answer) and answer.answerer == spec.name
+    if model == "down" and spec.calls_a_model:
+        assert not answer.ok and isinstance(answer.error, str) and "worker crashed" in answer.error
         assert answer.text == "" and answer.cost_usd == 0.0
         return
     assert answer.ok, answer.error
     assert answer.text == "Two years." and answer.latency_s > 0
-    prompt, embedding = USES[name]
-    assert (answer.usage.prompt_tokens > 0) == prompt
-    assert (answer.usage.embedding_tokens > 0) == embedding
-    if wrap is priced:
+    assert (answer.usage.prompt_tokens > 0) == spec.calls_a_model
+    assert (answer.usage.embedding_tokens > 0) == spec.retrieves
+    assert bool(answer.sources) == spec.retrieves
+    if priced:
         assert answer.cost_usd > 0
+
+
+def test_a_side_that_cannot_start_answers_its_reason(url: str, tmp_path: Path) -> None:
+    """No index built: every retrieving side fails with the reason; the others still answer."""
+    built = {
+        s.name: s
+        for s in sides(tmp_path / "no-index", url, "ok").build(
+            [spec.name for spec in SIDE_TABLE], BOOK, CostSettings(), (None, None)
+        )
+    }
+    for spec in SIDE_TABLE:
+        answer = built[spec.name].answer(QUESTION)
+        assert answer.ok != spec.retrieves, (spec.name, answer.error)
+    assert isinstance(FailedAnswerer("x", "why").answer(QUESTION).error, str)
+
+
+def test_the_previous_model_unconfigured_says_what_to_set(index_dir: Path, url: str) -> None:
+    s = sides(index_dir, url, "ok")
+    s.settings = s.settings.with_overrides(tuning_previous_model=None)
+    [side] = s.build(["tuned_previous"], BOOK, CostSettings(), (None, None))
+    assert "TUNING_PREVIOUS_MODEL" in (side.answer(QUESTION).error or "")
 
 
 def test_failed_answers_share_one_format() -> None:

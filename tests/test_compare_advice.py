@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime
 import pytest
 
 from answers import Answer
+from answers.prices import PriceBook
 from compare.advice import AdviceInputs, AdviceSettings, advise
 from compare.comparison import Comparison, Context, assess
 from compare.cost import FixedInputs
 from compare.evalset import EvalItem
 from compare.freshness import freshness
 from compare.knowledge import Knowledge, SidesKnowledge
-from compare.price_book import PriceBook
 from compare.run import RunResult, Scored
 from compare.scoring import score_run
 from compare.stats import Interval
@@ -50,7 +50,7 @@ def corpus(old: int, new: int) -> list[Record]:
 def knowledge(records: list[Record], *, index: bool = True) -> SidesKnowledge:
     trained = [r for r in records if r.as_of and r.as_of <= CUTOFF]
     return SidesKnowledge(
-        index=Knowledge(side="rag", content_hashes=frozenset(r.content_hash for r in records))
+        index=Knowledge(side="index", content_hashes=frozenset(r.content_hash for r in records))
         if index
         else None,
         tuned=Knowledge(
@@ -253,7 +253,7 @@ def test_a_rag_only_run_has_no_tuned_freshness_and_no_verdict_about_tuning() -> 
     c = judge(
         run(records, records[:30], lambda side, item: True, ["rag"]), records, knowledge(records)
     )
-    assert [f.side for f in c.freshness] == ["rag"]
+    assert [f.side for f in c.freshness] == ["index"]
     assert c.advice.verdict == "incomplete"
     assert criterion(c, "retrieval_wins") == "not_measured"
 
@@ -301,7 +301,7 @@ def test_freshness_counts_new_since_the_cutoff_apart_from_older_records_left_out
     changed = _record("b", "2", date(2026, 10, 1))
     new = _record("c", "3", date(2026, 10, 1))
     everything = [old, left_out, changed, new]
-    index = Knowledge(side="rag", content_hashes=frozenset(r.content_hash for r in everything))
+    index = Knowledge(side="index", content_hashes=frozenset(r.content_hash for r in everything))
     tuned = Knowledge(side="tuned", content_hashes=frozenset({old.content_hash}), cutoff=CUTOFF)
     remote = Knowledge(side="remote", cutoff=date(2026, 6, 30))
     rag_view, tuned_view, remote_view = (freshness(everything, k) for k in (index, tuned, remote))
@@ -313,3 +313,116 @@ def test_freshness_counts_new_since_the_cutoff_apart_from_older_records_left_out
     )
     assert (tuned_view.new_since_cutoff, tuned_view.unseen_before_cutoff) == (2, 1)
     assert (remote_view.known, remote_view.newest_known) == (2, date(2026, 3, 1))
+
+
+# --- the side matrix: the best retrieval side named, what tuning added, combine vs base + RAG ---
+
+
+def test_the_verdict_names_the_best_retrieval_side() -> None:
+    """With extractive RAG and base + RAG both run, "RAG" is the better of the two, named."""
+    records = corpus(100, 0)
+
+    def correct(side: str, item: EvalItem) -> bool:
+        n = int((item.record_id or "r0")[1:])
+        return (
+            side == "base_rag" or (side == "rag" and n % 2 == 0) or (side == "tuned" and n % 5 == 0)
+        )
+
+    c = judge(
+        run(records, records[:60], correct, ["rag", "base_rag", "tuned"]),
+        records,
+        knowledge(records),
+    )
+    assert c.advice.inputs.retrieval_side == "base_rag"
+    assert c.advice.verdict == "keep_rag"
+    assert c.advice.headline.startswith("Keep RAG (Base + RAG):")
+    gap = c.summary.gap("base_rag", "tuned")
+    assert gap is not None and c.advice.inputs.rag_vs_tuned == gap.diff
+
+
+def test_tuned_plus_rag_that_only_beats_the_lookup_does_not_combine() -> None:
+    """Combine only when tuned + RAG beats base + RAG beyond noise: beating the extractive
+    lookup is what any model given passages may do."""
+    records = corpus(100, 0)
+
+    def correct(side: str, item: EvalItem) -> bool:
+        n = int((item.record_id or "r0")[1:])
+        return side in ("tuned_rag", "base_rag") or (side in ("rag", "tuned") and n % 3 == 0)
+
+    sides = ["rag", "base_rag", "tuned", "tuned_rag"]
+    c = judge(run(records, records[:60], correct, sides), records, knowledge(records))
+    assert criterion(c, "combination_wins") == "not_met"
+    assert c.advice.verdict != "combine"
+    # the same run without base + RAG: tuned + RAG beats the lookup and the tuned model
+    alone = judge(
+        run(records, records[:60], correct, ["rag", "tuned", "tuned_rag"]),
+        records,
+        knowledge(records),
+    )
+    assert alone.advice.verdict == "combine"
+
+
+def test_tuning_that_taught_nothing_on_its_own_facts_changes_the_recipe() -> None:
+    """A re-tune is called for and affordable, but the tuned model answers its own training facts
+    no better than the base model: re-tuning the same way will not help."""
+    records = corpus(100, 40)
+    asked = records[:30] + records[100:130]
+
+    def correct(side: str, item: EvalItem) -> bool:  # base and tuned alike on the old facts
+        return side == "rag" or (side in ("tuned", "base") and not is_new(item))
+
+    c = judge(run(records, asked, correct, ["rag", "base", "tuned"]), records, knowledge(records))
+    assert criterion(c, "new_data") == "met" and criterion(c, "tuning_added") == "not_met"
+    assert c.advice.verdict == "change_recipe"
+    assert any("paraphrases" in r for r in c.advice.reasons)
+    added = c.advice.inputs.tuning_added_trained
+    assert added is not None and added.n == 30 and added.mean == 0.0
+
+
+def test_tuning_that_taught_its_facts_still_retunes() -> None:
+    records = corpus(100, 40)
+    asked = records[:30] + records[100:130]
+
+    def correct(side: str, item: EvalItem) -> bool:  # the base model knows none of them
+        return side == "rag" or (side == "tuned" and not is_new(item))
+
+    c = judge(run(records, asked, correct, ["rag", "base", "tuned"]), records, knowledge(records))
+    assert criterion(c, "tuning_added") == "met"
+    assert c.advice.verdict == "retune_now"
+    trained = c.advice.inputs.tuning_added_trained
+    untrained = c.advice.inputs.tuning_added_untrained
+    assert trained is not None and trained.mean > 0.5 and trained.n == 30
+    assert untrained is not None and untrained.mean == 0.0 and untrained.n == 30
+
+
+def test_too_few_questions_names_the_minimum_when_the_gap_is_already_clear() -> None:
+    """9 paired questions with a gap far from zero: the headline names min_questions as what
+    binds and how many more reach it — never a count for detecting a smaller difference."""
+    records = corpus(100, 0)
+    result = run(records, records[:9], lambda side, item: side == "rag", ["rag", "tuned"])
+    c = judge(result, records, knowledge(records))
+    assert c.advice.verdict == "not_enough_evidence"
+    assert criterion(c, "retrieval_wins") == "met"
+    headline = c.advice.headline
+    assert "9 paired questions, fewer than the 20" in headline and "(min_questions)" in headline
+    assert "11 more reach it" in headline and "beyond noise" in headline
+    assert c.advice.further_questions == 11
+    lowered = judge(result, records, knowledge(records), min_questions=5)
+    assert lowered.advice.verdict == "keep_rag"
+
+
+def test_a_gap_within_noise_says_what_resolves_the_observed_gap() -> None:
+    records = corpus(100, 0)
+
+    def correct(side: str, item: EvalItem) -> bool:  # 30 vs 24 of 60 right, scattered
+        n = int((item.record_id or "r0")[1:])
+        return (n % 2 == 0) if side == "rag" else (n % 5 < 2)
+
+    c = judge(run(records, records[:60], correct, ["rag", "tuned"]), records, knowledge(records))
+    gap = c.advice.inputs.rag_vs_tuned
+    assert gap is not None and not gap.excludes_zero and abs(gap.mean) >= 0.05
+    observed = round(((1.959964 + 0.841621) * gap.sd / abs(gap.mean)) ** 2 + 0.5) - 60
+    assert c.advice.verdict == "not_enough_evidence"
+    assert c.advice.further_questions == pytest.approx(observed, abs=1)
+    assert "within noise" in c.advice.headline and "a gap of that size" in c.advice.headline
+    assert any("smallest_difference" in r for r in c.advice.reasons)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from answers import metrics
+from answers.prices import PriceBook, machine_cost, token_cost
 from compare.cost import (
     CostSettings,
     FixedInputs,
@@ -18,7 +19,6 @@ from compare.cost import (
     side_models,
 )
 from compare.judge import parse_score
-from compare.price_book import PriceBook, machine_cost, token_cost
 from compare.stats import bootstrap_mean, paired_difference
 from tests.conftest import ROOT
 

@@ -12,13 +12,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from answers import Answer, Question, SourceHit, Usage
+from answers.prices import PriceBook
 from compare.advice import AdviceSettings
 from compare.comparison import Context, compare
 from compare.cost import CostSettings
 from compare.evalset import EvalItem, EvalLoadError, load_eval
 from compare.freshness import batch_timeline
 from compare.knowledge import Knowledge, SidesKnowledge
-from compare.price_book import PriceBook
 from compare.report import write_report
 from compare.runs_db import RunsDatabase
 from corpus import load_corpus
@@ -105,10 +105,10 @@ def test_run_scores_caches_and_reports(eval_file: Path, tmp_path: Path) -> None:
     items = load_eval(eval_file)
     records = load_corpus(FORMATS_DIR).records
     by_q = {i.question: i.reference for i in items}
-    rag = TableAnswerer("rag", by_q, {i.question: ["zz", i.record_id or ""] for i in items})
+    rag = TableAnswerer("base_rag", by_q, {i.question: ["zz", i.record_id or ""] for i in items})
     known = frozenset(r.content_hash for r in records)
     facts = SidesKnowledge(
-        index=Knowledge(side="rag", content_hashes=known),
+        index=Knowledge(side="index", content_hashes=known),
         tuned=Knowledge(side="tuned", cutoff=date(2026, 1, 1)),
         training_records=10,
     )
@@ -117,7 +117,7 @@ def test_run_scores_caches_and_reports(eval_file: Path, tmp_path: Path) -> None:
         records=records,
         knowledge=facts,
         book=PriceBook.load(ROOT / "data" / "prices.json"),
-        cost=CostSettings(rag_generator="gpt-4o-mini"),
+        cost=CostSettings(base_model="gpt-4o-mini"),
         advice=AdviceSettings(min_questions=1),
     )
     seen: list[tuple[int, int]] = []
@@ -129,23 +129,23 @@ def test_run_scores_caches_and_reports(eval_file: Path, tmp_path: Path) -> None:
         progress=lambda d, t, _: seen.append((d, t)),
     )
     assert seen[0] == (0, 8) and seen[-1] == (8, 8)
-    rag_rows = first.run.for_answerer("rag")
+    rag_rows = first.run.for_answerer("base_rag")
     assert [r.metrics["token_f1"] for r in rag_rows] == [1.0, 1.0, 1.0, 1.0]
     assert rag_rows[0].metrics["hit@1"] == 0.0 and rag_rows[0].metrics["mrr"] == 0.5
     broken = first.run.for_answerer("tuned")
     assert all(r.answer.error == "ConnectionError: endpoint down" for r in broken)
     side = {s.answerer: s for s in first.summary.sides}
-    assert side["rag"].label_accuracy == 1.0 and side["tuned"].errors == 4
-    gap = first.summary.gap("rag", "tuned")
+    assert side["base_rag"].label_accuracy == 1.0 and side["tuned"].errors == 4
+    gap = first.summary.gap("base_rag", "tuned")
     assert gap is not None and gap.diff.mean == pytest.approx(1.0)
     assert first.advice.verdict == "incomplete"  # no verdict about a side that always failed
     # per query: 100 in × $0.15/1M + 10 out × $0.60/1M = $0.000021, plus machine time for the embedder
-    rag_cost = next(s for s in first.cost.sides if s.model.side == "rag")
+    rag_cost = next(s for s in first.cost.sides if s.model.side == "base_rag")
     assert rag_cost.monthly.per_query_usd == pytest.approx(0.000021 + 0.01 / 3600 * 0.10)
 
     second = compare(items, [rag, BrokenAnswerer()], context, db=store)
-    assert rag.calls == 4  # every rag answer came from the cache
-    assert all(r.cached for r in second.run.for_answerer("rag"))
+    assert rag.calls == 4  # every base + RAG answer came from the cache
+    assert all(r.cached for r in second.run.for_answerer("base_rag"))
     assert not any(r.cached for r in second.run.for_answerer("tuned"))  # failures are asked again
     assert [r.run_id for r in store.runs()] == [first.run.run_id, second.run.run_id]
 
@@ -204,7 +204,7 @@ def test_stale_figures_on_unseen_facts_trip_the_staleness_criterion(tmp_path: Pa
         Context(
             records=records,
             knowledge=SidesKnowledge(
-                index=Knowledge(side="rag", content_hashes=frozenset()),
+                index=Knowledge(side="index", content_hashes=frozenset()),
                 tuned=Knowledge(side="tuned", content_hashes=seen_by_tuned),
                 training_records=2,
             ),
@@ -250,7 +250,7 @@ def test_quality_is_split_by_kind_of_fact_for_every_side(tmp_path: Path) -> None
         Context(
             records=[],
             knowledge=SidesKnowledge(
-                index=Knowledge(side="rag", content_hashes=frozenset()),
+                index=Knowledge(side="index", content_hashes=frozenset()),
                 tuned=Knowledge(side="tuned", cutoff=date(2026, 1, 1)),
                 training_records=2,
             ),

@@ -45,11 +45,12 @@ def workbench(work: Path, base_url: str) -> Workbench:
 
 
 def test_a_side_that_cannot_start_answers_with_its_error(tmp_path: Path) -> None:
-    """No index built and nothing listening: both sides say why, nothing raises."""
+    """No index built and nothing listening: every side says why, nothing raises."""
     wb = workbench(tmp_path, f"http://127.0.0.1:{free_port()}/v1")
     answers = wb.ask("How much does the Pro plan cost?")
-    assert set(answers) == {"rag", "tuned", "tuned_rag"}
-    assert "rag.rebuild" in (answers["rag"].error or ""), "says how to build the index"
+    assert set(answers) == {"rag", "base_rag", "tuned", "tuned_rag"}
+    for side in ("rag", "base_rag", "tuned_rag"):
+        assert "rag.rebuild" in (answers[side].error or ""), "says how to build the index"
     assert "cannot connect" in (answers["tuned"].error or "")
     assert not any(a.ok for a in answers.values())
     status = wb.index_status()
@@ -77,7 +78,7 @@ def test_freshness_reads_both_manifests(bench: Workbench) -> None:
     # expected from the file names alone: the adapter was trained on the March batch only
     later = sum(1 for r in records if (r.batch or "") > "2026-03-01")
     rag, tuned = bench.freshness()
-    assert (rag.side, rag.unknown, rag.newest_known) == ("rag", 0, NEWEST)
+    assert (rag.side, rag.unknown, rag.newest_known) == ("index", 0, NEWEST)
     assert tuned.side == "tuned" and tuned.unknown == later
     assert tuned.newest_known is not None and tuned.newest_known <= CUTOFF
     assert tuned.age_days == (NEWEST - tuned.newest_known).days
@@ -85,9 +86,13 @@ def test_freshness_reads_both_manifests(bench: Workbench) -> None:
 
 @pytest.mark.slow
 def test_ask_answers_from_every_side_with_cost_and_cutoff(bench: Workbench) -> None:
-    answers = bench.ask("How much storage does the Free plan include?")
+    answers = bench.ask("How much storage does the Free plan include?", bench.answerer_names)
+    assert set(answers) == {"rag", "base_rag", "base", "tuned", "tuned_rag"}
     assert all(a.ok for a in answers.values()), {n: a.error for n, a in answers.items()}
-    assert answers["rag"].sources and answers["tuned_rag"].sources
+    assert answers["rag"].sources and answers["tuned_rag"].sources and answers["base_rag"].sources
+    assert not answers["base"].sources and answers["base"].knowledge_cutoff is None
+    # the base model is the adapter switched off: it does not answer as the tuned model does
+    assert answers["base"].text != answers["tuned"].text
     assert answers["tuned"].knowledge_cutoff == CUTOFF
     assert answers["tuned"].usage.completion_tokens > 0 and answers["tuned"].cost_usd > 0
     assert answers["rag"].knowledge_cutoff == NEWEST
@@ -117,20 +122,46 @@ def test_an_answer_costs_what_the_report_says_under_the_users_prices(bench: Work
 
 
 @pytest.mark.slow
-def test_generative_rag_is_priced_for_its_llm_call(bench: Workbench) -> None:
-    generative = Workbench(bench.settings.with_overrides(compare_rag_mode="generative"))
-    run = generative.compare(load_eval(DEMO_EVAL)[:2], ["rag"])
-    rag = next(c for c in run.cost.sides if c.model.side == "rag")
-    tokens = [s.answer.usage for s in run.run.scored]
-    assert all(u.prompt_tokens > 0 and u.completion_tokens > 0 for u in tokens)
-    assert rag.model.generator == "local-smollm2-135m" and rag.monthly.per_query_usd > 0.0
+def test_base_plus_rag_is_priced_as_the_base_model_with_its_passages(bench: Workbench) -> None:
+    """The base model writes base + RAG from passages: its prompts carry them, it is billed at
+    the base model's entry, and a price change moves the answer's cost and the report's."""
+    items = load_eval(DEMO_EVAL)[:2]
+    run = bench.compare(items, ["base_rag", "base"], cost=CostSettings(base_model="gpt-4o-mini"))
+    assert run.writers["base_rag"].startswith("smollm2-135m-instruct at ")
+    with_passages = {s.item_id: s.answer.usage for s in run.run.for_answerer("base_rag")}
+    closed_book = {s.item_id: s.answer.usage for s in run.run.for_answerer("base")}
+    for item in items:  # the same question with passages is a longer prompt
+        assert with_passages[item.id].prompt_tokens > closed_book[item.id].prompt_tokens + 20
+    side = next(c for c in run.cost.sides if c.model.side == "base_rag")
+    assert side.model.generator == "gpt-4o-mini" and side.model.embedder is not None
+    dearer = bench.price_book().with_rows([{"entry": "gpt-4o-mini", "input_per_1m": 1.5}])
+    repriced = bench.reassess(run, run.cost.settings, run.advice.settings, book=dearer)
+    again = next(c for c in repriced.cost.sides if c.model.side == "base_rag")
+    assert again.monthly.per_query_usd > side.monthly.per_query_usd
+    answer = bench.ask(items[0].question, ["base_rag"], run.cost.settings)["base_rag"]
+    price = bench.price_book().get("gpt-4o-mini")
+    tokens = answer.usage.prompt_tokens * 0.15 + answer.usage.completion_tokens * 0.60
+    assert price.input_per_1m == 0.15 and answer.cost_usd == pytest.approx(
+        tokens / 1_000_000 + 0.01 / 3600 * 0.10
+    )
+
+
+@pytest.mark.slow
+def test_an_unreachable_base_endpoint_fails_only_the_sides_it_writes(bench: Workbench) -> None:
+    dead = Workbench(
+        bench.settings.with_overrides(tuning_base_endpoint=f"http://127.0.0.1:{free_port()}/v1")
+    )
+    answers = dead.ask("How much storage does the Free plan include?", dead.answerer_names)
+    for side in ("base", "base_rag"):
+        assert "cannot connect" in (answers[side].error or ""), side
+    assert all(answers[side].ok for side in ("rag", "tuned", "tuned_rag"))
 
 
 @pytest.mark.slow
 def test_evaluation_scores_prices_advises_and_caches(bench: Workbench, tmp_path: Path) -> None:
     items = load_eval(DEMO_EVAL)[::12]  # 7 questions spread over old, new and changed facts
     first = bench.compare(items)
-    assert first.run.answerers == ["rag", "tuned", "tuned_rag"]
+    assert first.run.answerers == ["rag", "base_rag", "tuned", "tuned_rag"]
     for side in first.summary.sides:
         assert side.errors == 0 and side.answered == len(items), side.first_error
     tuned = first.summary.quality_of("tuned")
@@ -179,8 +210,21 @@ def test_a_retrieval_setting_change_is_not_answered_from_the_cache(
     tmp_path: Path, change: dict[str, object]
 ) -> None:
     wb = workbench(tmp_path, "http://127.0.0.1:9/v1")
-    before = wb.cache_keys(["rag", "tuned", "tuned_rag"])
+    names = ["rag", "base_rag", "base", "tuned", "tuned_rag"]
+    before = wb.cache_keys(names)
     changed = wb.settings.model_copy(update={"rag": wb.settings.rag.model_copy(update=change)})
-    after = Workbench(changed).cache_keys(["rag", "tuned", "tuned_rag"])
-    assert after["rag"] != before["rag"] and after["tuned_rag"] != before["tuned_rag"]
-    assert after["tuned"] == before["tuned"]
+    after = Workbench(changed).cache_keys(names)
+    for side in ("rag", "base_rag", "tuned_rag"):
+        assert after[side] != before[side], side
+    assert after["tuned"] == before["tuned"] and after["base"] == before["base"]
+
+
+def test_a_writer_change_is_not_answered_from_the_cache(tmp_path: Path) -> None:
+    wb = workbench(tmp_path, "http://127.0.0.1:9/v1")
+    names = ["rag", "base_rag", "base", "tuned", "tuned_rag"]
+    before = wb.cache_keys(names)
+    after = Workbench(wb.settings.with_overrides(tuning_base_endpoint_model="gpt-4o-mini"))
+    keys = after.cache_keys(names)
+    assert keys["base"] != before["base"] and keys["base_rag"] != before["base_rag"]
+    assert all(keys[n] == before[n] for n in ("rag", "tuned", "tuned_rag"))
+    assert len(set(before.values())) == len(names)  # no two sides share answers

@@ -16,6 +16,7 @@ from typing import Any
 import openai
 from pydantic import BaseModel
 
+from answers.prices import per_million
 from corpus.offline import use_offline_defaults
 from tuning.client import describe
 from tuning.errors import NoTrainingData, TuningError
@@ -123,7 +124,7 @@ def job_manifest(
         epochs=epochs if isinstance(epochs, int) else 0,
         training_tokens=tokens,
         hardware="OpenAI fine-tuning service",
-        cost_usd=round(tokens / 1e6 * price, 6),
+        cost_usd=round(per_million(tokens, price), 6),
     )
 
 

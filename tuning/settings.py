@@ -66,7 +66,22 @@ class TuningSettings(BaseSettings):
         None, description="declared data cutoff of a remote model whose training set is unknown"
     )
     previous_model: str | None = Field(
-        None, description="the model a re-tune would replace, served at the same endpoint"
+        None,
+        description="the model a re-tune would replace, served at the same endpoint (the local "
+        "server serves it beside the current adapter: --adapter NAME=DIR)",
+    )
+    base_endpoint: str | None = Field(
+        None,
+        description="OpenAI-compatible base URL of the base (general) model that writes the base "
+        "and base + RAG sides; None = base_url",
+    )
+    base_endpoint_model: str | None = Field(
+        None,
+        description="the base model's name there (e.g. gpt-4o-mini); None = the base model the "
+        "tuning manifest names, as the local server serves it",
+    )
+    base_endpoint_api_key: SecretStr | None = Field(
+        None, description="the base endpoint's key; None = api_key"
     )
     jobs_base_url: str = Field("https://api.openai.com/v1", description="remote tuning API")
     jobs_api_key: SecretStr | None = Field(None, description="key for the tuning API")
@@ -79,6 +94,31 @@ class TuningSettings(BaseSettings):
     def cache_dir(self) -> Path:
         """Where the dequantised base weights are cached."""
         return self.work_dir / "base-cache"
+
+    def base_model_name(self, manifest_base: str | None = None, local: bool = True) -> str:
+        """The base model's name at its endpoint: the one set, else the base model the tuning
+        manifest names (lower case, as the local server serves it), else the configured one.
+
+        >>> TuningSettings(_env_file=None).base_model_name()
+        'smollm2-135m-instruct'
+        >>> TuningSettings(_env_file=None).base_model_name("gpt-4o-mini-2024-07-18", local=False)
+        'gpt-4o-mini-2024-07-18'
+        """
+        if self.base_endpoint_model:
+            return self.base_endpoint_model
+        if manifest_base:
+            return manifest_base.lower() if local else manifest_base
+        return self.base_model.lower()
+
+    def for_base(self, model: str) -> TuningSettings:
+        """These settings pointed at the base model's endpoint, model and key."""
+        return self.model_copy(
+            update={
+                "base_url": self.base_endpoint or self.base_url,
+                "model": model,
+                "api_key": self.base_endpoint_api_key or self.api_key,
+            }
+        )
 
 
 class ServeSettings(BaseSettings):

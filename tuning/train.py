@@ -6,7 +6,6 @@ python -m tuning.train --corpus data/corpus --until 2026-03-31 --out data/adapte
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from answers import ChatModel
+from answers.prices import PriceBook, hourly
 from corpus.offline import use_offline_defaults
 from corpus.record import Record
 from tuning.data import build_examples, offline_document_variants, select_records
@@ -113,7 +113,7 @@ def train_adapter(
         wall_time_s=round(wall, 1),
         hardware=hardware(),
         machine_hour_usd=machine_hour_usd,
-        cost_usd=round(wall / 3600 * machine_hour_usd, 6) if machine_hour_usd is not None else 0.0,
+        cost_usd=round(hourly(wall, machine_hour_usd), 6) if machine_hour_usd is not None else 0.0,
         final_loss=round(losses[-1], 4) if losses else None,
         hyperparameters=_hyperparameters(config),
     )
@@ -194,12 +194,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def book_machine_hour_usd(path: Path) -> float | None:
-    """The price book's `machine_hour_usd` (a plain JSON read; None if the file has none)."""
+    """The price book's `machine_hour_usd` (None when the book cannot be read)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("machine_hour_usd")
-    except (OSError, ValueError, AttributeError):
+        return PriceBook.load(path).machine_hour_usd
+    except (OSError, ValueError):
         return None
-    return float(value) if isinstance(value, int | float) else None
 
 
 def main(argv: list[str] | None = None) -> int:

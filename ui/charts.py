@@ -5,15 +5,19 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-# One label and one colour per side, used by every chart and every column header.
-SIDE_LABELS = {"rag": "RAG", "tuned": "Tuned", "tuned_rag": "Tuned + RAG"}
-SIDE_COLORS = {"RAG": "#1c83e1", "Tuned": "#ff8c1a", "Tuned + RAG": "#803df5"}
+from compare.side_table import SIDE_TABLE, side_label
+
+__all__ = ["SIDE_COLORS", "side_label"]
+
+# One label and one colour per side (from the side table), used by every chart and header.
+SIDE_COLORS = {s.label: s.color for s in SIDE_TABLE}
 SPLIT_ORDER = ["all questions", "facts it knows", "facts it has not seen"]
-
-
-def side_label(name: str) -> str:
-    """Display name of an answerer: 'tuned_rag' -> 'Tuned + RAG'; unknown names pass through."""
-    return SIDE_LABELS.get(name, name)
+# what each freshness view is the knowledge of
+KNOWLEDGE_LABELS = {
+    "index": "Retrieval index",
+    "tuned": "Tuned model",
+    "tuned_previous": "Previous tuned model",
+}
 
 
 def _side_color(field: str = "side") -> alt.Color:

@@ -38,7 +38,8 @@ def render_freshness_cost(wb: Workbench, key: str) -> None:
     columns = st.columns(len(views) or 1)
     for column, f in zip(columns, views, strict=False):
         with column, st.container(border=True):
-            st.markdown(f"#### :{MARKDOWN_COLORS.get(f.side, 'gray')}[{charts.side_label(f.side)}]")
+            label = charts.KNOWLEDGE_LABELS.get(f.side, f.side)
+            st.markdown(f"#### :{MARKDOWN_COLORS.get(f.side, 'gray')}[{label}]")
             tiles = st.columns(3)
             tiles[0].metric("Newest fact known", str(f.newest_known or "—"))
             tiles[1].metric(
@@ -64,7 +65,7 @@ def timeline_marks(views: Sequence[Any]) -> list[dict[str, Any]]:
     """Dates of the index build and the tuning cutoff, as rules on the timeline."""
     marks = []
     for f in views:
-        if f.side == "rag" and f.built_at:
+        if f.side == "index" and f.built_at:
             marks.append(
                 {"date": pd.Timestamp(f.built_at).tz_localize(None), "what": "index built"}
             )
@@ -91,11 +92,12 @@ def render_cost_inputs(wb: Workbench, comparison: Comparison) -> None:
             "Index rebuilds per month", 0.0, 1000.0, float(cost.rebuilds_per_month)
         )
         d, e, f, g = st.columns(4)
-        extractive = "(extractive: no LLM)"
-        generator = d.selectbox(
-            "RAG answers written by",
-            [extractive, *entries],
-            index=_index_of([extractive, *entries], cost.rag_generator or extractive),
+        base = d.selectbox(
+            "Base model billed as",
+            entries,
+            index=_index_of(entries, cost.base_model),
+            help="The base model writes the base and base + RAG sides (e.g. gpt-4o-mini beside "
+            "a gpt-4o-mini-ft tuned model); extractive RAG calls no model.",
         )
         embedder = e.selectbox("RAG embedder", entries, index=_index_of(entries, cost.rag_embedder))
         tuned = f.selectbox(
@@ -141,7 +143,7 @@ def render_cost_inputs(wb: Workbench, comparison: Comparison) -> None:
                     "rebuilds_per_month": float(rebuilds),
                     "rag_embedder": embedder,
                     "tuned_model": tuned,
-                    "rag_generator": None if generator == extractive else generator,
+                    "base_model": base,
                     "tuning_price": None if tuning == local else tuning,
                 }
             )

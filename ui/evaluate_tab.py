@@ -10,6 +10,7 @@ import streamlit as st
 
 from compare.comparison import Comparison
 from compare.make_eval import write_eval
+from compare.side_table import SIDE_NAMES
 from compare.workbench import Workbench
 from ui import charts, frames
 from ui.state import (
@@ -48,9 +49,9 @@ def render_evaluate(wb: Workbench) -> None:
     items = eval_items(wb)
     left, mid, conc, right = st.columns([3, 3, 2, 2])
     names = left.multiselect(
-        "Answerers",
+        "Sides",
         wb.answerer_names,
-        default=wb.answerer_names,
+        default=wb.default_sides,
         format_func=charts.side_label,
         key="eval_names",
     )
@@ -249,8 +250,7 @@ def render_history(wb: Workbench) -> None:
         width="stretch",
         height=min(220, 38 + 35 * len(table)),  # no empty rows under a short history
         column_config={
-            charts.side_label(n): st.column_config.NumberColumn(format="%.3f")
-            for n in ("rag", "tuned", "tuned_rag")
+            charts.side_label(n): st.column_config.NumberColumn(format="%.3f") for n in SIDE_NAMES
         },
     )
     if len(points) > 1:

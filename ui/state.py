@@ -12,6 +12,7 @@ import streamlit as st
 from answers.metrics import LABELS as METRIC_LABELS
 from compare.advice import AdviceSettings
 from compare.cost import CostSettings
+from compare.side_table import SIDE_TABLE
 from compare.summary import HEADLINE as METRIC
 from compare.workbench import Workbench, WorkbenchSettings, build_settings
 from corpus import LoadReport, Record, current_records, load_corpus
@@ -19,7 +20,7 @@ from corpus.export import ExportResult, export_records
 from corpus.report import CorpusSummary, summarise
 
 __all__ = ["METRIC", "METRIC_LABELS"]
-MARKDOWN_COLORS = {"rag": "blue", "tuned": "orange", "tuned_rag": "violet"}  # match ui.charts
+MARKDOWN_COLORS = {s.name: s.badge for s in SIDE_TABLE}  # the chart colours, as Markdown names
 
 
 def settings_key(settings: WorkbenchSettings) -> str:

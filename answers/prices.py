@@ -1,7 +1,9 @@
-"""The price book: every price with its source and date, and the arithmetic of one priced call.
+"""The price book: every price with its source and date, and all price arithmetic.
 
 API models are priced per 1M tokens; local models by machine time at the book's machine-hour rate
-(the one place that rate is defined).
+(the one place that rate is defined). It sits in the leaf package so that the tuning side's
+manifests (a local run's machine time, a hosted job's billed tokens) and the comparison's costs
+come from the same arithmetic.
 """
 
 from __future__ import annotations
@@ -75,6 +77,24 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
+def per_million(tokens: int, usd_per_1m: float) -> float:
+    """USD for `tokens` at a price per 1M tokens.
+
+    >>> per_million(250_000, 2.0)
+    0.5
+    """
+    return tokens * usd_per_1m / PER_1M
+
+
+def hourly(seconds: float, usd_per_hour: float) -> float:
+    """USD for `seconds` at an hourly rate.
+
+    >>> hourly(1800, 0.10)
+    0.05
+    """
+    return seconds / 3600 * usd_per_hour
+
+
 def token_cost(price: Price, prompt_tokens: int, completion_tokens: int) -> float:
     """USD for one call priced per token.
 
@@ -84,9 +104,19 @@ def token_cost(price: Price, prompt_tokens: int, completion_tokens: int) -> floa
     return (prompt_tokens * price.input_per_1m + completion_tokens * price.output_per_1m) / PER_1M
 
 
+def training_cost(price: Price, tokens: int) -> float:
+    """USD for hosted tuning: billed training tokens (dataset tokens × epochs) at the entry's
+    training price.
+
+    >>> training_cost(Price(label="ft", training_per_1m=3.0, source="s", date="d"), 2_000_000)
+    6.0
+    """
+    return per_million(tokens, price.training_per_1m or 0.0)
+
+
 def machine_cost(seconds: float, book: PriceBook) -> float:
     """USD for machine time at the book's hourly rate."""
-    return seconds / 3600 * book.machine_hour_usd
+    return hourly(seconds, book.machine_hour_usd)
 
 
 def call_cost(

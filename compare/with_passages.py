@@ -1,7 +1,8 @@
-"""Tuned + RAG: the tuned model answering with retrieved sources in its prompt.
+"""A model answering with retrieved passages in its prompt: base + RAG and tuned + RAG.
 
-Composed here so that `rag/` and `tuning/` never import each other: the RAG side supplies the
-sources, the tuned side writes the answer, and the Answer carries both sides' usage.
+Composed here so that `rag/` and `tuning/` never import each other: the index supplies the
+sources, a model behind an endpoint writes the answer, and the Answer carries both halves' usage.
+Both retrieval sides that call a model are built this one way, so they differ only by the model.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ class ContextAnswerer(Protocol):
         ...
 
 
-class TunedRagAnswerer:
-    """Tuned model + retrieved sources (the combination the research says helps small models)."""
+class WithPassages:
+    """A writer model + retrieved sources (generative RAG; with the tuned model, the combination
+    the research says helps small models)."""
 
     remote = True  # the writing half waits on an HTTP endpoint
 
@@ -39,7 +41,7 @@ class TunedRagAnswerer:
         finder: SourceFinder,
         writer: ContextAnswerer,
         *,
-        name: str = "tuned_rag",
+        name: str,
         passages: int = 3,
     ) -> None:
         self.name = name
@@ -48,7 +50,7 @@ class TunedRagAnswerer:
         self.passages = passages
 
     def answer(self, question: Question) -> Answer:
-        """Retrieve, then let the tuned model answer from the sources; failures become answers."""
+        """Retrieve, then let the writer answer from the sources; failures become answers."""
         start = time.perf_counter()
         try:
             sources, usage = self.finder.find_sources(question)
