@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from answers.prices import PriceBook
 from compare.comparison import Comparison, Context, compare
 from compare.evalset import EvalItem
 from compare.knowledge import SidesKnowledge
-from compare.price_book import PriceBook
 from compare.runs_db import RunsDatabase
 from tuning.client import TunedAnswerer
 from tuning.serve import serve_in_thread
