@@ -14,6 +14,7 @@ use_offline_defaults()  # before the imports that load models or phone home
 
 import streamlit as st  # noqa: E402
 
+from compare.advice import TITLES  # noqa: E402
 from compare.comparison import Comparison  # noqa: E402
 from compare.workbench import Workbench  # noqa: E402
 from ui import charts  # noqa: E402
@@ -27,23 +28,13 @@ from ui.settings_tab import render_settings  # noqa: E402
 from ui.state import METRIC, configured_corpus, get_workbench, settings_key, state  # noqa: E402
 
 TABS = ["Data", "Index", "Ask", "Evaluate", "Freshness & cost", "Advice", "Settings"]
-VERDICTS = {
-    "keep_rag": "Keep RAG",
-    "retune_now": "Re-tune now",
-    "keep_model": "Keep model",
-    "combine": "Combine",
-    "do_not_ship": "Do not ship",
-    "not_enough_evidence": "Not enough evidence",
-    "cannot_judge_staleness": "Eval can't judge",
-    "incomplete": "No verdict",
-}
 
 
 # --- header ----------------------------------------------------------------------------------------
 
 
 def render_header(wb: Workbench, key: str) -> None:
-    """What the tool answers, and the headline numbers as tiles."""
+    """What the tool answers, where the user is in the first steps, and the headline numbers."""
     st.markdown(
         "## ⚖️ rag-or-tune\n"
         "**Should these questions be answered from retrieval (RAG) or from a fine-tuned model — "
@@ -53,8 +44,17 @@ def render_header(wb: Workbench, key: str) -> None:
     _, summary, current = configured_corpus(key, wb)
     index = wb.index_status(current)
     comparison: Comparison | None = ss.comparison
+    render_steps(
+        [
+            ("Data", bool(current), f"{len(current):,} records"),
+            ("Index", index.built_at is not None, "built" if index.built_at else "Index tab"),
+            ("Ask", ss.answers is not None, "one question, every side"),
+            ("Evaluate", comparison is not None, "a set of questions, scored"),
+            ("Advice", comparison is not None, "the verdict and its numbers"),
+        ]
+    )
     quiet: dict[str, Any] = {"delta_color": "off", "delta_arrow": "off", "border": True}
-    tiles = st.columns(4)
+    tiles = st.columns([2, 2, 2, 3])
     tiles[0].metric(
         "Corpus records",
         f"{len(current):,}",
@@ -65,13 +65,33 @@ def render_header(wb: Workbench, key: str) -> None:
     pending = index.pending
     built = f"built {index.built_at:%Y-%m-%d}" if index.built_at else "not built yet"
     tiles[1].metric(
-        "Indexed records", f"{index.records:,}", f"{pending} pending · {built}", **quiet
+        "Records indexed",
+        f"{index.records:,}",
+        f"{index.nodes:,} passages · {pending} pending · {built}",
+        help="Every current record is indexed with the older versions of changed facts, which "
+        "retrieval returns marked superseded.",
+        **quiet,
     )
     best = _best_side(comparison)
     tiles[2].metric("Best side (token F1)", best[0], best[1], **quiet)
-    verdict = VERDICTS.get(comparison.advice.verdict, "—") if comparison else "—"
-    note = "see Advice" if comparison else "run an evaluation"
-    tiles[3].metric("Advice", verdict, note, **quiet)
+    with tiles[3].container(border=True):
+        st.caption("Advice")
+        if comparison is None:
+            st.markdown("**—** run an evaluation")
+        else:
+            st.markdown(f"**{TITLES[comparison.advice.verdict]}**")
+            st.caption(comparison.advice.headline.partition(": ")[2] or "see Advice")
+
+
+def render_steps(steps: list[tuple[str, bool, str]]) -> None:
+    """The first steps in order, each done or not, and the next one named."""
+    upcoming = next((name for name, done, _ in steps if not done), None)
+    parts = []
+    for name, done, note in steps:
+        mark = "✅" if done else ("👉" if name == upcoming else "⬜")
+        parts.append(f"{mark} **{name}** — {note}")
+    lead = f"Next: the **{upcoming}** tab. " if upcoming else "All steps done. "
+    st.caption(lead + " → ".join(parts))
 
 
 def _best_side(comparison: Comparison | None) -> tuple[str, str | None]:
@@ -103,7 +123,7 @@ def main() -> None:
         lambda: render_data(wb, key),
         lambda: render_index(wb, key),
         lambda: render_ask(wb, key),
-        lambda: render_evaluate(wb),
+        lambda: render_evaluate(wb, key),
         lambda: render_freshness_cost(wb, key),
         lambda: render_advice(wb),
         render_settings,

@@ -295,8 +295,12 @@ def run_record(c: Comparison) -> RunRecord:
     )
 
 
+NEAR_PERFECT = 0.95  # a retrieval side this good on its own corpus's reworded questions
+
+
 def caveats(c: Comparison) -> list[str]:
-    """What limits the verdict: sides that failed on some questions score 0 on those."""
+    """What limits the verdict: sides that failed on some questions score 0 on those; a
+    retrieval side near-perfect on questions reworded offline from its own corpus."""
     notes = []
     for side in c.summary.sides:
         if side.errors:
@@ -305,5 +309,31 @@ def caveats(c: Comparison) -> list[str]:
                 f"{side.answerer} failed on {side.errors} of {total} questions "
                 f"({side.first_error}); a failed answer scores 0, so fix the side before "
                 "trusting its numbers"
+            )
+    notes += _easy_eval(c)
+    return notes
+
+
+def _easy_eval(c: Comparison) -> list[str]:
+    """Offline rewording keeps a record's subject words, so retrieval finds its record almost
+    by its own wording: a near-perfect score there says little about real users' questions."""
+    offline = {i.id for i in c.run.items if i.reworded == "offline"}
+    if len(offline) < max(5, len(c.run.items) // 2):
+        return []
+    metric = c.advice.inputs.metric
+    notes = []
+    for name in retrieval_sides(c.run.answerers):
+        values = [
+            s.metrics[metric]
+            for s in c.run.for_answerer(name)
+            if s.item_id in offline and metric in s.metrics
+        ]
+        if values and sum(values) / len(values) >= NEAR_PERFECT:
+            notes.append(
+                f"{side_label(name)} scores {sum(values) / len(values):.3f} {metric} on "
+                f"{len(values)} questions reworded offline from its own corpus; the rules keep "
+                "each record's subject words, so retrieval finds it almost by its own wording. "
+                "For a harder test, reword through a model (make-eval --reword endpoint) or "
+                "write questions by hand"
             )
     return notes

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from answers import Answer
 from answers.prices import PER_1M, PriceBook, call_cost, machine_cost, training_cost
 from compare.run import RunResult
-from compare.side_table import SIDE_TABLE, Writer
+from compare.side_table import SIDE_TABLE, Writer, side_for
 
 
 class CostSettings(BaseModel):
@@ -220,6 +220,29 @@ def price_run(
         index_build_usd=max(m.index_build_usd for m in models.values()),
     )
     return priced, report
+
+
+class Crossing(BaseModel):
+    """Where two sides cost the same per month, and which one is cheaper above that volume."""
+
+    a: str
+    b: str
+    volume: float | None  # queries/month; None: one side is cheaper at every volume
+    cheaper_above: str | None = None
+
+
+def crossings(report: CostReport) -> list[Crossing]:
+    """Every pair's break-even, the tuned model against the base model with retrieval first
+    (the trade-off a team weighs: short prompts at tuned prices plus training, or passages in
+    every prompt at base prices)."""
+    per_query = {x.model.side: x.monthly.per_query_usd for x in report.sides}
+    out = []
+    for pair, volume in report.break_even.items():
+        a, _, b = pair.partition(" vs ")
+        cheaper = None if volume is None else (a if per_query[a] < per_query[b] else b)
+        out.append(Crossing(a=a, b=b, volume=volume, cheaper_above=cheaper))
+    weighed = {side_for("tuned", retrieves=False), side_for("base", retrieves=True)}
+    return sorted(out, key=lambda x: {x.a, x.b} != weighed)
 
 
 def monthly_curve(report: CostReport, volumes: list[int]) -> list[dict[str, float | int | str]]:

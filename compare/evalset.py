@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -36,6 +36,9 @@ INDEX_KEYS = (
 ALIAS_KEYS = ("aliases", "possible_answers", "answers")
 
 
+Reworded = Literal["offline", "endpoint"]
+
+
 class EvalItem(BaseModel):
     """One eval question."""
 
@@ -50,6 +53,9 @@ class EvalItem(BaseModel):
     aliases: list[str] = []  # other ways to state the reference (containment accepts any)
     choices: list[str] | None = None  # set for multiple-choice items
     answer_index: int | None = None  # the right choice
+    # how a question made from the corpus was reworded: offline rules keep the record's subject
+    # words, so retrieval finds its record more easily than for a hand-written question
+    reworded: Reworded | None = None
 
     @property
     def is_classification(self) -> bool:

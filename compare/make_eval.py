@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from answers.metrics import contains_reference
-from compare.evalset import EvalItem
+from compare.evalset import EvalItem, Reworded
 from compare.rephrase import is_russian, overlap, problem, reword_offline
 from corpus import Format, Record
 from corpus.facts import FactHistory, FactVersion, fact_histories
@@ -153,10 +153,11 @@ class _Rewording:
         for version, as_of in versions:
             record = by_id[version.record_ids[-1]]
             asked, kept = _asked_part(record)
-            question = self.question(asked, version.answer)
-            if question is None:
+            made = self.question(asked, version.answer)
+            if made is None:
                 self.skipped += 1
                 continue
+            question, how = made
             if kept:
                 question = (
                     f"{kept}\n\n{question}" if asked == record.context else f"{question}\n\n{kept}"
@@ -170,12 +171,14 @@ class _Rewording:
                     as_of=as_of,
                     kind=kind,
                     lang=_lang(asked),
+                    reworded=how,
                 )
             )
         return items
 
-    def question(self, original: str, answer: str) -> str | None:
-        """A checked rewording, or None when the record's own question states the answer."""
+    def question(self, original: str, answer: str) -> tuple[str, Reworded] | None:
+        """A checked rewording and how it was made, or None when the record's own question
+        states the answer."""
         if contains_reference(original, answer):
             return None  # the record's own question states its answer: no fair question
         reworded = None
@@ -186,12 +189,13 @@ class _Rewording:
                 reworded = None
             if reworded is not None and problem(original, reworded, answer) is not None:
                 self.refused, reworded = self.refused + 1, None
+        how: Reworded = "endpoint" if reworded is not None else "offline"
         if reworded is None:
             reworded = reword_offline(original)
             if problem(original, reworded, answer) is not None:
                 reworded = f"Regarding this: {reworded}"  # the frame alone, never the answer
         self.overlaps.append(overlap(original, reworded))
-        return reworded
+        return reworded, how
 
 
 def _label_items(labels: list[Record], n: int, rng: random.Random, start: int) -> list[EvalItem]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from compare.comparison import Comparison, caveats
+from compare.cost import crossings
 from compare.side_table import side_label
 from compare.stats import Interval
-from compare.summary import FACT_METRIC
+from compare.summary import FACT_METRIC, SideStats
 
 STATUS = {"met": "met", "not_met": "not met", "not_measured": "not measured"}
 
@@ -209,10 +210,12 @@ def _freshness(c: Comparison) -> list[str]:
 
 def _cost(c: Comparison) -> list[str]:
     cs = c.cost.settings
+    tokens = {s.answerer: s for s in c.summary.sides}
     rows = [
         [
             side_label(x.model.side),
             x.model.generator or "no model",
+            _tokens(tokens.get(x.model.side)),
             f"${x.monthly.per_query_usd:.6f}",
             f"${x.monthly.per_1k_usd:.4f}",
             f"${x.monthly.fixed_usd:.2f}",
@@ -226,7 +229,15 @@ def _cost(c: Comparison) -> list[str]:
         f"{cs.rebuilds_per_month:g} index rebuilds/month)",
         "",
         *_table(
-            ["side", "billed as", "per query", "per 1k queries", "fixed / month", "total / month"],
+            [
+                "side",
+                "billed as",
+                "tokens in / out",
+                "per query",
+                "per 1k queries",
+                "fixed / month",
+                "total / month",
+            ],
             rows,
         ),
         "",
@@ -234,13 +245,19 @@ def _cost(c: Comparison) -> list[str]:
         "Per-query costs come from each side's measured prompts (passages included) and answers.",
         "",
     ]
-    per_query = {x.model.side: x.monthly.per_query_usd for x in c.cost.sides}
-    for pair, volume in c.cost.break_even.items():
-        a, _, b = pair.partition(" vs ")
-        if volume is None:
-            crossing = "never (one side is cheaper at every volume)"
-        else:
-            cheaper = a if per_query[a] < per_query[b] else b
-            crossing = f"{volume:,.0f} queries/month; above it {side_label(cheaper)} costs less"
-        out.append(f"- break-even {side_label(a)} vs {side_label(b)}: {crossing}")
+    for x in crossings(c.cost):
+        crossing = (
+            "never (one side is cheaper at every volume)"
+            if x.volume is None
+            else f"{x.volume:,.0f} queries/month; above it {side_label(x.cheaper_above or '')} "
+            "costs less"
+        )
+        out.append(f"- break-even {side_label(x.a)} vs {side_label(x.b)}: {crossing}")
     return out
+
+
+def _tokens(side: SideStats | None) -> str:
+    """Measured prompt / answer tokens per answer (passages included in a retrieving side's)."""
+    if side is None or not side.answered:
+        return "—"
+    return f"{side.mean_prompt_tokens:.0f} / {side.mean_completion_tokens:.0f}"

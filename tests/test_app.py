@@ -202,11 +202,15 @@ def test_ask_shows_rag_while_the_tuned_endpoint_fails(indexed: AppTest) -> None:
     at.button[0].click().run()
     assert_clean(at)
     page = texts(at)
-    for label in ("RAG", "Tuned", "Tuned + RAG"):
+    for label in ("RAG (extractive)", "Base + RAG", "Tuned", "Tuned + RAG"):
         assert f"[{label}]" in page, f"a column for {label}"
+    # each column says which model writes it and at which price entry it is billed
+    assert "written by smollm2-135m-instruct at http://127.0.0.1:" in page
+    assert "billed as local-smollm2-135m" in page and "billed as no model" in page
     errors = [e.value for e in at.error]
     assert any(e.startswith("Tuned failed") for e in errors)
-    assert not any(e.startswith("RAG failed") for e in errors), "retrieval still answers"
+    assert any(e.startswith("Base + RAG failed") for e in errors)
+    assert not any(e.startswith("RAG (extractive) failed") for e in errors), "the lookup answers"
     assert "answered in" in page and "knows up to" in page
 
 
@@ -216,7 +220,9 @@ def test_evaluate_tab_shows_quality_gaps_and_history(indexed: AppTest, evaluated
     assert_clean(at)
     per_question = next(d.value for d in at.dataframe if "reference" in d.value.columns)
     assert len(per_question) == 3
-    assert {"RAG", "RAG F1", "Tuned", "Tuned F1"} <= set(per_question.columns)
+    assert {"RAG (extractive)", "RAG (extractive) F1", "Base + RAG", "Tuned", "Tuned F1"} <= set(
+        per_question.columns
+    )
     assert per_question["Tuned"].str.startswith("error").all(), "the dead endpoint is visible"
     assert len(at.get("vega_lite_chart")) >= 4  # quality, gaps, latency, kinds of fact
     assert any("Quality by kind of fact" in m.value for m in at.markdown)
@@ -244,7 +250,9 @@ def test_freshness_and_cost_reprice_on_new_inputs(evaluated: Any) -> None:
     assert_clean(at)
     assert at.get("vega_lite_chart"), "the batch timeline and the break-even chart"
     costs = next(d.value for d in at.dataframe if "total / month" in d.value.columns)
-    assert set(costs["side"]) == {"RAG", "Tuned", "Tuned + RAG"}
+    assert set(costs["side"]) == {"RAG (extractive)", "Base + RAG", "Tuned", "Tuned + RAG"}
+    billed = dict(zip(costs["side"], costs["billed as"], strict=True))
+    assert billed["Base + RAG"] == billed["Tuned"] == "local-smollm2-135m"
     at.number_input[0].set_value(250_000)
     next(b for b in at.button if b.label == "Update costs").click().run()
     assert_clean(at)

@@ -426,3 +426,18 @@ def test_a_gap_within_noise_says_what_resolves_the_observed_gap() -> None:
     assert c.advice.further_questions == pytest.approx(observed, abs=1)
     assert "within noise" in c.advice.headline and "a gap of that size" in c.advice.headline
     assert any("smallest_difference" in r for r in c.advice.reasons)
+
+
+def test_a_near_perfect_retrieval_side_on_offline_reworded_questions_gets_a_caveat() -> None:
+    from compare.comparison import caveats
+
+    records = corpus(100, 0)
+    result = run(records, records[:30], lambda side, item: side == "rag", ["rag", "tuned"])
+    hand_written = judge(result, records, knowledge(records))
+    assert not any("reworded offline" in note for note in caveats(hand_written))
+    made = result.model_copy(
+        update={"items": [i.model_copy(update={"reworded": "offline"}) for i in result.items]}
+    )
+    c = judge(made, records, knowledge(records))
+    [note] = [n for n in caveats(c) if "reworded offline" in n]
+    assert note.startswith("RAG (extractive) scores 1.000") and "--reword endpoint" in note

@@ -31,7 +31,7 @@ def render_advice(wb: Workbench) -> None:
         if st.button(
             f"Run a quick evaluation ({QUICK_EVAL} questions)", type="primary", key="quick_eval"
         ):
-            run_evaluation(wb, spread(eval_items(wb), QUICK_EVAL), wb.answerer_names)
+            run_evaluation(wb, spread(eval_items(wb), QUICK_EVAL), wb.default_sides)
             st.rerun()
         return
     advice = comparison.advice

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from compare.comparison import Comparison
-from compare.cost import CostSettings, monthly_curve
+from compare.cost import CostSettings, crossings, monthly_curve
 from compare.freshness import batch_timeline
 from compare.workbench import Workbench
 from ui import charts
@@ -158,14 +158,22 @@ def _index_of(options: Sequence[str], value: str) -> int:
 
 
 def render_cost(c: Comparison) -> None:
-    """Cost per side, the month at the planned volume, and where the sides break even."""
+    """Cost per side from its measured prompts, the month at the planned volume, and where the
+    sides break even."""
     report = c.cost
+    stats = {s.answerer: s for s in c.summary.sides}
     st.dataframe(
         pd.DataFrame(
             [
                 {
                     "side": charts.side_label(x.model.side),
-                    "billed as": x.model.generator or "extractive",
+                    "billed as": x.model.generator or "no model",
+                    "prompt tokens": stats[x.model.side].mean_prompt_tokens
+                    if x.model.side in stats
+                    else None,
+                    "answer tokens": stats[x.model.side].mean_completion_tokens
+                    if x.model.side in stats
+                    else None,
                     "per query": x.monthly.per_query_usd,
                     "per 1k queries": x.monthly.per_1k_usd,
                     "fixed / month": x.monthly.fixed_usd,
@@ -177,12 +185,19 @@ def render_cost(c: Comparison) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            k: st.column_config.NumberColumn(format="$%.5f" if k == "per query" else "$%.2f")
-            for k in ("per query", "per 1k queries", "fixed / month", "total / month")
+            **{
+                k: st.column_config.NumberColumn(format="$%.5f" if k == "per query" else "$%.2f")
+                for k in ("per query", "per 1k queries", "fixed / month", "total / month")
+            },
+            **{
+                k: st.column_config.NumberColumn(format="%.0f", help="measured mean per answer")
+                for k in ("prompt tokens", "answer tokens")
+            },
         },
     )
     st.caption(
-        f"One tuning run ${report.tuning_run_usd:,.4f} · one index build ${report.index_build_usd:,.4f}"
+        f"One tuning run ${report.tuning_run_usd:,.4f} · one index build "
+        f"${report.index_build_usd:,.4f} · a retrieving side's prompts carry its passages"
     )
     left, right = st.columns([3, 2])
     curve = pd.DataFrame(monthly_curve(report, VOLUMES))
@@ -192,10 +207,12 @@ def render_cost(c: Comparison) -> None:
     )
     with right:
         st.markdown("**Break-even**")
-        for pair, volume in report.break_even.items():
-            a, _, b = pair.partition(" vs ")
-            who = f"{charts.side_label(a)} vs {charts.side_label(b)}"
-            st.markdown(
-                f"- {who}: "
-                + ("never cross" if volume is None else f"**{volume:,.0f}** queries/month")
-            )
+        for x in crossings(report):
+            who = f"{charts.side_label(x.a)} vs {charts.side_label(x.b)}"
+            if x.volume is None:
+                st.markdown(f"- {who}: never cross")
+            else:
+                cheaper = charts.side_label(x.cheaper_above or "")
+                st.markdown(
+                    f"- {who}: **{x.volume:,.0f}** queries/month; above it {cheaper} costs less"
+                )

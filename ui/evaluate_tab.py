@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,14 @@ from compare.comparison import Comparison
 from compare.make_eval import write_eval
 from compare.side_table import SIDE_NAMES
 from compare.workbench import Workbench
+from corpus.facts import FactHistory
 from ui import charts, frames
 from ui.state import (
     METRIC,
     METRIC_LABELS,
     apply_settings,
     eval_items,
+    fact_index,
     spread,
 )
 
@@ -43,7 +45,7 @@ def run_evaluation(
     bar.empty()
 
 
-def render_evaluate(wb: Workbench) -> None:
+def render_evaluate(wb: Workbench, key: str) -> None:
     """Run the eval set, then per-question answers, quality with CIs, gaps, latency and history."""
     render_eval_source(wb)
     items = eval_items(wb)
@@ -81,7 +83,7 @@ def render_evaluate(wb: Workbench) -> None:
     if comparison is None:
         st.info("No evaluation yet. Answers are cached, so re-running only asks what changed.")
     else:
-        render_results(comparison)
+        render_results(comparison, fact_index(key, wb))
     render_history(wb)
 
 
@@ -144,7 +146,7 @@ def eval_files(current: Path, work_dir: Path) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def render_results(c: Comparison) -> None:
+def render_results(c: Comparison, facts: Mapping[str, FactHistory] | None = None) -> None:
     """Headline tiles, charts and the per-question table of one comparison."""
     run = c.run
     st.caption(
@@ -222,17 +224,27 @@ def render_results(c: Comparison) -> None:
                 "facts not at all; retrieval answers from whatever the index last built. Switch "
                 "the metric to *figures stated* to see stale numbers that token F1 forgives."
             )
-    st.markdown("**Per question**")
+    st.markdown(
+        "**Per question** — every side side by side; ⚠ marks an answer that gives a "
+        "superseded version of its fact"
+    )
+    suffix = frames.metric_short(metric)
+    config: dict[str, Any] = {
+        "question": st.column_config.TextColumn(width="medium", pinned=True),
+        "reference": st.column_config.TextColumn(width="small"),
+        "kind": st.column_config.TextColumn(width="small"),
+    }
+    for n in run.answerers:
+        label = charts.side_label(n)
+        config[label] = st.column_config.TextColumn(width="medium")
+        config[f"{label} {suffix}"] = st.column_config.ProgressColumn(
+            format="%.2f", min_value=0.0, max_value=1.0, width="small"
+        )
     st.dataframe(
-        frames.question_frame(c),
+        frames.question_frame(c, facts, metric),
         hide_index=True,
         width="stretch",
-        column_config={
-            f"{charts.side_label(n)} F1": st.column_config.ProgressColumn(
-                format="%.2f", min_value=0.0, max_value=1.0
-            )
-            for n in run.answerers
-        },
+        column_config=config,
     )
 
 

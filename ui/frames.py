@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from answers import Answer, SourceHit
 from compare.comparison import Comparison
 from compare.runs_db import RunRecord
 from compare.summary import HEADLINE as METRIC
+from compare.versions_given import version_given
 from corpus.facts import FactHistory
 from ui import charts
 
@@ -88,22 +91,61 @@ def latency_frame(c: Comparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def question_frame(c: Comparison) -> pd.DataFrame:
-    """One row per question: question, reference, and each side's answer and token F1."""
+def question_frame(
+    c: Comparison, facts: Mapping[str, FactHistory] | None = None, metric: str = METRIC
+) -> pd.DataFrame:
+    """One row per question: question, reference, and every side's answer and score side by
+    side; an answer that gives a superseded version of its fact is marked stale with the dates
+    that version held (`facts`: record id -> its fact's history)."""
     rows = []
+    scored = {(s.item_id, s.answerer): s for s in c.run.scored}
     for item in c.run.items:
         row: dict[str, Any] = {
             "question": item.question,
             "reference": item.reference,
             "kind": item.kind or "",
         }
-        for s in c.run.scored:
-            if s.item_id == item.id:
-                label = charts.side_label(s.answerer)
-                row[label] = s.answer.text if s.answer.ok else f"error: {s.answer.error}"
-                row[f"{label} F1"] = s.metrics.get(METRIC, 0.0)
+        history = (facts or {}).get(item.record_id or "")
+        for name in c.run.answerers:
+            s = scored.get((item.id, name))
+            if s is None:
+                continue
+            label = charts.side_label(name)
+            row[label] = _answer_cell(s.answer, history, item.as_of)
+            row[f"{label} {metric_short(metric)}"] = s.metrics.get(metric, 0.0)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def metric_short(metric: str) -> str:
+    """A column suffix for a metric: 'token_f1' -> 'F1'."""
+    return {"token_f1": "F1", "accuracy": "acc", "contains": "contains"}.get(metric, metric)
+
+
+def _answer_cell(answer: Answer, history: FactHistory | None, as_of: date | None) -> str:
+    if not answer.ok:
+        return f"error: {answer.error}"
+    given = version_given(answer.text, history, as_of) if history is not None else None
+    if given is not None and given.stale:
+        return f"⚠ {given.describe()}: {answer.text}"
+    return answer.text
+
+
+def sources_frame(sources: Sequence[SourceHit]) -> pd.DataFrame:
+    """One row per retrieved source, best score first: when its version held and its text."""
+    return pd.DataFrame(
+        [
+            {
+                "record": s.record_id,
+                "score": round(s.score, 3),
+                "held from": s.held_from or s.as_of or "undated",
+                "held until": s.held_until or ("—" if not s.stale else "superseded"),
+                "status": "superseded" if s.stale else "current",
+                "text": s.text,
+            }
+            for s in sorted(sources, key=lambda s: s.score, reverse=True)
+        ]
+    )
 
 
 def history_frames(runs: Sequence[RunRecord]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -195,5 +237,6 @@ def history_lines(history: FactHistory) -> list[str]:
             )
             lines.append(f"- current since {since}{confirmed}: {v.answer}")
         else:
-            lines.append(f"- superseded: held {since} → {v.until}: {v.answer}")
+            until = f" → {v.until}" if v.until else ""
+            lines.append(f"- superseded: held {since}{until}: {v.answer}")
     return lines

@@ -18,6 +18,8 @@ FIELDS = {  # widget key -> label
     "set_model": "Model",
     "set_manifest": "Tuning manifest (what the model was trained on)",
     "set_cutoff": "Declared data cutoff (remote model, no manifest)",
+    "set_base_url": "Base model endpoint URL",
+    "set_base_model": "Base model",
     "set_chroma": "Chroma server URL",
     "set_embed": "Embedding model",
     "set_corpus": "Corpus folder",
@@ -31,6 +33,8 @@ def _show(s: WorkbenchSettings) -> None:
         "set_model": s.tuning.model,
         "set_manifest": str(s.tuning.manifest_path or ""),
         "set_cutoff": s.tuning.cutoff.isoformat() if s.tuning.cutoff else "",
+        "set_base_url": s.tuning.base_endpoint or "",
+        "set_base_model": s.tuning.base_endpoint_model or "",
         "set_chroma": s.rag.chroma_url or "",
         "set_embed": s.rag.embed_model or "",
         "set_corpus": str(s.compare.corpus_dir),
@@ -38,6 +42,7 @@ def _show(s: WorkbenchSettings) -> None:
     for key, value in values.items():
         st.session_state[key] = value
     st.session_state["set_api_key"] = ""  # a typed key never lingers in a widget
+    st.session_state["set_base_api_key"] = ""
 
 
 def _apply() -> None:
@@ -47,6 +52,8 @@ def _apply() -> None:
         "tuning_base_url": ss.set_url.strip(),
         "tuning_model": ss.set_model.strip(),
         "tuning_manifest_path": Path(ss.set_manifest.strip()) if ss.set_manifest.strip() else None,
+        "tuning_base_endpoint": ss.set_base_url.strip() or None,
+        "tuning_base_endpoint_model": ss.set_base_model.strip() or None,
         "chroma_url": ss.set_chroma.strip() or None,
         "embed_model": ss.set_embed.strip() or None,
         "corpus_dir": Path(ss.set_corpus.strip()),
@@ -60,6 +67,8 @@ def _apply() -> None:
     ss.settings_error = None
     if ss.set_api_key:
         changes["tuning_api_key"] = ss.set_api_key
+    if ss.set_base_api_key:
+        changes["tuning_base_endpoint_api_key"] = ss.set_base_api_key
     apply_settings(**changes)
     _show(ss.settings)
 
@@ -93,6 +102,29 @@ def render_settings() -> None:
             f"API key — currently {'set' if key_set else 'not set'}",
             type="password",
             key="set_api_key",
+            help="Leave empty to keep the current key. It is never shown back, logged or saved.",
+        )
+        st.markdown("**Base model endpoint** (writes the base and base + RAG sides)")
+        e, f, g = st.columns(3)
+        e.text_input(
+            FIELDS["set_base_url"],
+            key="set_base_url",
+            placeholder="the tuned model's endpoint",
+            help="Empty: the endpoint above (the local server serves the base model beside the "
+            "adapter). For a hosted fine-tune, e.g. https://api.openai.com/v1.",
+        )
+        f.text_input(
+            FIELDS["set_base_model"],
+            key="set_base_model",
+            placeholder="the base model the manifest names",
+            help="e.g. gpt-4o-mini beside ft:gpt-4o-mini:…; empty: the manifest's base model, "
+            "as the local server serves it.",
+        )
+        base_key_set = s.tuning.base_endpoint_api_key is not None
+        g.text_input(
+            f"Base model API key — currently {'set' if base_key_set else 'the same as above'}",
+            type="password",
+            key="set_base_api_key",
             help="Leave empty to keep the current key. It is never shown back, logged or saved.",
         )
         st.markdown("**Retrieval**")

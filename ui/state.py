@@ -24,8 +24,9 @@ MARKDOWN_COLORS = {s.name: s.badge for s in SIDE_TABLE}  # the chart colours, as
 
 
 def settings_key(settings: WorkbenchSettings) -> str:
-    """A cache key for the settings; the API key enters only as a digest, never as itself."""
-    secret = settings.tuning.api_key.get_secret_value().encode()
+    """A cache key for the settings; the API keys enter only as a digest, never as themselves."""
+    keys = (settings.tuning.api_key, settings.tuning.base_endpoint_api_key)
+    secret = "|".join(k.get_secret_value() if k else "" for k in keys).encode()
     return settings.fingerprint() + "|" + hashlib.sha256(secret).hexdigest()[:16]
 
 
