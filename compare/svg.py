@@ -16,12 +16,13 @@ FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
 
 def side_colors(sides: Sequence[str]) -> dict[str, str]:
-    """A colour per side, in the given order.
+    """A colour per side, in the order each first appears.
 
-    >>> side_colors(["a", "b"])
+    >>> side_colors(["a", "b", "a"])
     {'a': '#1c83e1', 'b': '#ff8c1a'}
     """
-    return {side: PALETTE[i % len(PALETTE)] for i, side in enumerate(sides)}
+    unique = list(dict.fromkeys(sides))
+    return {side: PALETTE[i % len(PALETTE)] for i, side in enumerate(unique)}
 
 
 def interval_bars(
@@ -81,9 +82,10 @@ def timeline(
             f"({day})</title></rect>"
         )
         parts.append(_text(x(day), base + 14, day.isoformat(), anchor="middle", size=10))
-    for i, (label, day, color) in enumerate(marks):
+    for i, (label, day, color) in enumerate(marks):  # labelled in a legend: marks can coincide
         parts.append(_line(x(day), 26, x(day), base, color, 2, dash="5 3"))
-        parts.append(_text(x(day) + 4, base + 32 + 18 * i, f"{label}: {day}", color=color))
+        parts.append(_line(left, base + 28 + 18 * i, left + 18, base + 28 + 18 * i, color, 2))
+        parts.append(_text(left + 24, base + 32 + 18 * i, f"{label}: {day}", color=color))
     return "".join(parts) + "</svg>"
 
 

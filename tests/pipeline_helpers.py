@@ -22,6 +22,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from answers import Answer, Question, Usage
+from compare.comparison import Comparison, Context, compare
+from compare.evalset import EvalItem
+from compare.freshness import Batch, batch_timeline
+from compare.knowledge import Knowledge, SidesKnowledge
+from compare.price_book import PriceBook
+from corpus import current_records
 from tests.conftest import ROOT
 from tests.rag_helpers import load, qa, write_batch
 from tuning.manifest import TrainedRecord, TuningManifest
@@ -168,3 +175,48 @@ def webhook_receiver(status: int = 200, delay_s: float = 0.0) -> Iterator[Receiv
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+class TableSide:
+    """An in-process side that answers from a table (for report tests that need no model)."""
+
+    def __init__(self, name: str, table: dict[str, str]) -> None:
+        self.name, self.table = name, table
+
+    def answer(self, question: Question) -> Answer:
+        return Answer(
+            answerer=self.name,
+            text=self.table.get(question.text, ""),
+            latency_s=0.01,
+            usage=Usage(prompt_tokens=30, completion_tokens=3),
+        )
+
+
+def table_comparison(
+    root: Path, extra_question: str | None = None
+) -> tuple[Comparison, list[Batch]]:
+    """A finished comparison over the two batches: retrieval knows both, the tuned side the first;
+    `extra_question` adds an item with that text (to check escaping)."""
+    corpus = root / "corpus"
+    write_batch(corpus, FIRST, [qa(i, q, a) for i, q, a, _ in FACTS])
+    write_batch(corpus, SECOND, [qa(i, q, b) for i, q, _, b in FACTS if b is not None])
+    records = current_records(load(corpus))
+    items = [
+        EvalItem(id=i, question=q, reference=b or a, record_id=i, kind="changed" if b else "stable")
+        for i, q, a, b in FACTS
+    ]
+    if extra_question is not None:
+        items.append(EvalItem(id="extra", question=extra_question, reference="1"))
+    now = {i.question: i.reference for i in items}
+    then = {q: a for _, q, a, _ in FACTS}
+    context = Context(
+        records=records,
+        knowledge=SidesKnowledge(
+            index=Knowledge(side="rag", content_hashes=frozenset(r.content_hash for r in records)),
+            tuned=Knowledge(side="tuned", cutoff=CUTOFF),
+            training_records=len(FACTS),
+        ),
+        book=PriceBook.load(ROOT / "data" / "prices.json"),
+    )
+    sides = [TableSide("rag", now), TableSide("tuned", then)]
+    return compare(items, sides, context, eval_name="table.jsonl"), batch_timeline(records)
