@@ -230,3 +230,38 @@ def render_diff(d: RunDiff, shown: int = 5) -> str:
 
 def _status(status: str) -> str:
     return status.replace("_", " ")
+
+
+def side_rows(d: RunDiff) -> list[dict[str, object]]:
+    """One table row per side: before, after, the change with its interval, and the counts."""
+    return [
+        {
+            "side": s.side,
+            "questions": s.questions,
+            f"{d.metric} before": round(s.before, 3),
+            f"{d.metric} after": round(s.after, 3),
+            "change [95% CI]": str(s.change) if s.change else "—",
+            "fixed": len(s.fixed),
+            "broken": len(s.broken),
+            "answered differently": len(s.changed),
+        }
+        for s in d.sides
+    ]
+
+
+def question_rows(d: RunDiff) -> list[dict[str, object]]:
+    """One row per side and question that moved: fixed, broken or answered differently."""
+    return [
+        {
+            "side": s.side,
+            "change": kind,
+            "question": q.question,
+            "before": q.before,
+            "after": q.after,
+            "score before": round(q.score_before, 3),
+            "score after": round(q.score_after, 3),
+        }
+        for s in d.sides
+        for kind, changes in (("fixed", s.fixed), ("broken", s.broken), ("changed", s.changed))
+        for q in changes
+    ]
