@@ -41,9 +41,7 @@ class VerdictChange(BaseModel):
         if not self.changed:
             return f"verdict unchanged since run {self.previous_run}: {self.headline}"
         before = TITLES.get(self.previous_verdict or "", self.previous_verdict)
-        return f"verdict changed: {before} -> {TITLES.get(self.verdict, self.verdict)}: " + (
-            self.headline
-        )
+        return f"verdict changed: {before} -> {self.headline}"
 
 
 def baseline(db: RunsDatabase, now: Comparison) -> Comparison | None:

@@ -26,6 +26,8 @@ class QuestionChange(BaseModel):
     after: str
     score_before: float
     score_after: float
+    reference_before: str = ""
+    reference_after: str = ""  # the references differ when the eval set followed a changed fact
 
 
 class SideDiff(BaseModel):
@@ -127,6 +129,14 @@ def criteria_moved(a: Comparison, b: Comparison) -> list[CriterionChange]:
     return moved
 
 
+def _references(c: Comparison) -> dict[str, str]:
+    """Each question's identity -> its reference."""
+    refs: dict[str, str] = {}
+    for item in c.run.items:
+        refs.setdefault(item.question_for_sides().key(), item.reference)
+    return refs
+
+
 def _keys(c: Comparison) -> dict[str, str]:
     """Each question's identity (text, date, choices) -> its text; the first of repeats wins."""
     keys: dict[str, str] = {}
@@ -148,7 +158,7 @@ def _side(
     a: Comparison, b: Comparison, side: str, shared: list[str], metric: str, right_at: float
 ) -> SideDiff:
     rows_a, rows_b = _rows(a, side), _rows(b, side)
-    questions = _keys(b)
+    questions, refs_a, refs_b = _keys(b), _references(a), _references(b)
     before, after = [], []
     fixed, broken, changed = [], [], []
     for key in shared:
@@ -166,6 +176,8 @@ def _side(
             after=_text(y),
             score_before=sx,
             score_after=sy,
+            reference_before=refs_a[key],
+            reference_after=refs_b[key],
         )
         if sx < right_at <= sy:
             fixed.append(change)
@@ -224,7 +236,10 @@ def render_diff(d: RunDiff, shown: int = 5) -> str:
         )
         for kind, changes in (("fixed", s.fixed), ("broken", s.broken), ("changed", s.changed)):
             for q in changes[:shown]:
-                out.append(f"    {kind}: {q.question!r}: {q.before!r} -> {q.after!r}")
+                line = f"    {kind}: {q.question!r}: {q.before!r} -> {q.after!r}"
+                if q.reference_before != q.reference_after:
+                    line += f" (reference {q.reference_before!r} -> {q.reference_after!r})"
+                out.append(line)
     return "\n".join(out) + "\n"
 
 
@@ -258,6 +273,8 @@ def question_rows(d: RunDiff) -> list[dict[str, object]]:
             "question": q.question,
             "before": q.before,
             "after": q.after,
+            "reference before": q.reference_before,
+            "reference after": q.reference_after,
             "score before": round(q.score_before, 3),
             "score after": round(q.score_after, 3),
         }

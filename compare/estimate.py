@@ -31,10 +31,12 @@ if TYPE_CHECKING:
 # OpenAI's chat format: each message costs its text plus about 3 tokens, and the reply is primed
 # with about 3 more (the counting rule of OpenAI's token-counting cookbook)
 PER_MESSAGE, PRIMING = 3, 3
-# a local model is billed by machine time: SmolLM2-135M generates ~15 tokens/s greedy on two CPU
-# cores (MODELS.md) and reads a prompt far faster (the prefill rate measured for the README)
+# a local model is billed by machine time. Against `tuning.serve` (SmolLM2-135M + the demo
+# adapter, one request at a time, two busy CPU cores) a request took 0.19-0.37 s before any
+# token, read 205-345 prompt tokens/s and wrote 16-21 tokens/s (MODELS.md: ~15 greedy)
+LOCAL_REQUEST_S = 0.25
+LOCAL_PREFILL_PER_S = 250.0
 LOCAL_TOKENS_PER_S = 15.0
-LOCAL_PREFILL_PER_S = 400.0
 PLACEHOLDER = SourceHit(record_id="r-0000000000", score=1.0, text="")
 
 
@@ -202,8 +204,15 @@ def _question_text(item: EvalItem) -> str:
 
 
 def _local_seconds(usage: Usage) -> float:
-    """Machine time of a local model's answer: reading the prompt, then writing the answer."""
-    return usage.prompt_tokens / LOCAL_PREFILL_PER_S + usage.completion_tokens / LOCAL_TOKENS_PER_S
+    """Machine time of a local model's answer: the request, reading the prompt, writing the answer
+    (nothing for a side that writes nothing)."""
+    if not usage.prompt_tokens and not usage.completion_tokens:
+        return 0.0
+    return (
+        LOCAL_REQUEST_S
+        + usage.prompt_tokens / LOCAL_PREFILL_PER_S
+        + usage.completion_tokens / LOCAL_TOKENS_PER_S
+    )
 
 
 def _mean(values: Sequence[float]) -> float:

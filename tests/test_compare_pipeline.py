@@ -147,6 +147,10 @@ def test_diff_names_what_broke_and_the_verdict_that_moved(history: History) -> N
     assert ran.code == 0, ran.err
     assert "verdict changed: keep_rag -> retune_now" in ran.out
     assert f"{len(FACTS)} shared questions" in ran.out
+    assert "broken: 'How many seats does the Aurora concert hall have?': '1840' -> '1840' " in (
+        ran.out
+    )
+    assert "(reference '1840' -> '2100')" in ran.out, "why an unchanged answer broke"
     d = diff_runs(history.comparison(0), history.comparison(1))
     sides = {s.side: s for s in d.sides}
     tuned, rag = sides["tuned"], sides["rag"]
