@@ -25,14 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m compare",
         description=__doc__,
-        epilog=pipeline.GATE_CODES,
+        epilog=pipeline.gate_codes(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",
         help="ask every side every eval question; write report.md, report.json, report.html",
-        epilog=pipeline.GATE_CODES,
+        epilog=pipeline.gate_codes(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument(
@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     advise = sub.add_parser(
         "advise",
         help="print the verdict of a past run (default: the newest), with every number",
-        epilog=pipeline.GATE_CODES,
+        epilog=pipeline.gate_codes(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     advise.add_argument("--run", help="a run id from `history` (default: the newest run)")

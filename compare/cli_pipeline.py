@@ -31,20 +31,29 @@ CHECK_CODES = """exit codes:
   3  the verdict changed since the last run on this eval set (the webhook, if any, is told;
      a webhook that fails is logged and changes nothing)
 """
-GATE_CODES = """gates:
-  --fail-under SIDE:METRIC=VALUE   the side's mean METRIC (token_f1, contains, accuracy, numbers,
-                                   exact_match, rouge_l, semantic, judge, hit@1, hit@5, mrr)
-                                   must be at least VALUE; repeatable
-  --fail-on-verdict VERDICT        fail when the advice reaches VERDICT; repeatable
-  A failed gate exits 4 after the full report is written; a gate naming a side or metric the
-  run lacks exits 2 and lists what the run has.
-"""
+
+
+def gate_codes() -> str:
+    """The gates' help (kept free of heavy imports: every command's parser shows it)."""
+    return (
+        "gates:\n"
+        "  --fail-under SIDE:METRIC=VALUE   the side's mean METRIC must be at least VALUE; METRIC is\n"
+        "                                   a metric the comparison measures (token_f1, contains,\n"
+        "                                   accuracy, numbers, ...) or hit@1, hit@5, mrr; a wrong\n"
+        "                                   name lists them all; repeatable\n"
+        "  --fail-on-verdict VERDICT        fail when the advice reaches VERDICT; repeatable\n"
+        "  A failed gate exits 4 after the full report is written; a gate naming a side or\n"
+        "  metric the run lacks exits 2 and lists what the run has.\n"
+    )
 
 
 def add_gate_flags(parser: argparse.ArgumentParser) -> None:
     """`--fail-under` and `--fail-on-verdict` (on `run` and `advise`)."""
-    from compare.gates import VERDICTS
+    from typing import get_args
 
+    from compare.advice import Verdict
+
+    verdicts = get_args(Verdict)
     parser.add_argument(
         "--fail-under",
         action="append",
@@ -57,7 +66,7 @@ def add_gate_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="VERDICT",
-        help=f"exit 4 when the verdict is VERDICT (repeatable): {', '.join(VERDICTS)}",
+        help=f"exit 4 when the verdict is VERDICT (repeatable): {', '.join(verdicts)}",
     )
 
 
@@ -75,7 +84,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("--eval", type=Path, help="eval file (default: RAGORTUNE_EVAL_PATH)")
-    check.add_argument("--answerers", default="rag,tuned,tuned_rag", help="comma-separated sides")
+    check.add_argument(
+        "--answerers", help="comma-separated sides (default: every side this configuration has)"
+    )
     check.add_argument("--limit", type=int, help="ask only the first N questions")
     check.add_argument(
         "--corpus", type=Path, help="corpus directory (default: RAGORTUNE_CORPUS_DIR)"
@@ -164,7 +175,8 @@ def rebuild_and_check(args: argparse.Namespace) -> int:
 
     bench = _workbench(args)
     c = bench.settings.compare
-    names = [n.strip() for n in args.answerers.split(",") if n.strip()]
+    given = [n.strip() for n in (args.answerers or "").split(",") if n.strip()]
+    names = given or bench.answerer_names
     items = bench.load_eval()[: args.limit]
     bar = tqdm(total=len(items) * len(names), unit="answer", file=sys.stderr, disable=args.quiet)
 
