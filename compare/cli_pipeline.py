@@ -26,7 +26,8 @@ GATE_FAILED = 4
 CHECK_CODES = """exit codes:
   0  rebuilt and evaluated; the verdict is the one the last run on this eval set reached
      (or this is the first run on it)
-  1  a side failed on every question (checked before the verdict)
+  1  a side failed on every question (checked before the verdict; a verdict that changed
+     to 'No verdict' because of it is still told to the webhook)
   2  could not run: the rebuild failed, another rebuild held the index, a bad eval file, ...
   3  the verdict changed since the last run on this eval set (the webhook, if any, is told;
      a webhook that fails is logged and changes nothing)
@@ -169,12 +170,17 @@ def rebuild_and_check(args: argparse.Namespace) -> int:
     """`rebuild-and-check`: see CHECK_CODES for what its exit code means."""
     from tqdm import tqdm
 
-    from compare.cli import _workbench
     from compare.scheduled import asked_again
     from compare.scheduled import rebuild_and_check as check
+    from compare.webhook import check_url
 
-    bench = _workbench(args)
+    bench = _bench(args)
     c = bench.settings.compare
+    url = args.webhook or (c.webhook_url.get_secret_value() if c.webhook_url else None)
+    problem = check_url(url) if url else None
+    if problem:  # found before the rebuild, not on the day the verdict changes
+        print(f"error: {problem} (--webhook or RAGORTUNE_WEBHOOK_URL)", file=sys.stderr)
+        return 2
     given = [n.strip() for n in (args.answerers or "").split(",") if n.strip()]
     names = given or bench.answerer_names
     items = bench.load_eval()[: args.limit]
@@ -185,7 +191,6 @@ def rebuild_and_check(args: argparse.Namespace) -> int:
         bar.set_postfix_str(what)
         bar.refresh()
 
-    url = args.webhook or (c.webhook_url.get_secret_value() if c.webhook_url else None)
     try:
         outcome = check(
             bench,

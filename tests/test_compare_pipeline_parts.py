@@ -144,3 +144,14 @@ def test_the_first_run_has_no_baseline_and_a_change_names_the_criteria(tmp_path:
     body = message(change, c)
     assert body["verdict"] == {"before": "keep_model", "after": c.advice.verdict}
     assert body["text"].startswith("rag-or-tune on table.jsonl: verdict changed:")
+
+
+def test_a_webhook_that_cannot_be_one_stops_the_check_before_the_rebuild(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compare.cli import main
+
+    code = main(["rebuild-and-check", "--work", str(tmp_path), "--webhook", "ftp://x/hook"])
+    assert code == 2
+    assert "must be http:// or https://" in capsys.readouterr().err
+    assert not (tmp_path / "index").exists(), "nothing was rebuilt"
