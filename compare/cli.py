@@ -1,6 +1,8 @@
-"""`python -m compare run|advise|history|make-eval`: the side-by-side evaluation from a terminal.
+"""`python -m compare run|advise|history|make-eval|diff|report|rebuild-and-check`: the side-by-side
+evaluation from a terminal.
 
-Exit codes: 0 ok, 1 the run finished but a side failed on every question, 2 could not run.
+Exit codes: 0 ok, 1 the run finished but a side failed on every question, 2 could not run,
+3 the verdict changed (rebuild-and-check), 4 a gate failed (--fail-under, --fail-on-verdict).
 Folders default to the configured work folder (`RAGORTUNE_WORK_DIR`, default `work`).
 """
 
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from compare import cli_pipeline as pipeline
 from compare.side_table import SIDE_NAMES, parse_sides, retrieval_sides
 from corpus.offline import use_offline_defaults
 
@@ -20,10 +23,18 @@ if TYPE_CHECKING:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m compare", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m compare",
+        description=__doc__,
+        epilog=pipeline.gate_codes(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
-        "run", help="ask every side every eval question; write report.md + report.json"
+        "run",
+        help="ask every side every eval question; write report.md, report.json, report.html",
+        epilog=pipeline.gate_codes(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument(
         "--eval", type=Path, help="eval file (default: RAGORTUNE_EVAL_PATH, the demo set)"
@@ -60,12 +71,22 @@ def _parser() -> argparse.ArgumentParser:
         default=1.0,
         help="re-tune cadence the monthly cost uses (default 1; 0.25 = once a quarter)",
     )
+    run.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print what the run would cost per side (and a re-tune) and exit without asking",
+    )
+    pipeline.add_gate_flags(run)
     advise = sub.add_parser(
-        "advise", help="print the verdict of a past run (default: the newest), with every number"
+        "advise",
+        help="print the verdict of a past run (default: the newest), with every number",
+        epilog=pipeline.gate_codes(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     advise.add_argument("--run", help="a run id from `history` (default: the newest run)")
     advise.add_argument("--report", type=Path, help="read a report.json instead of the history")
     advise.add_argument("--work", type=Path, help="work folder holding runs.sqlite")
+    pipeline.add_gate_flags(advise)
     make = sub.add_parser(
         "make-eval",
         help="write an eval set from the corpus: stratified by batch, language and kind of fact, "
@@ -88,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--work", type=Path, help="work folder (default: RAGORTUNE_WORK_DIR or work)")
     history = sub.add_parser("history", help="list past runs and their headline numbers")
     history.add_argument("--work", type=Path, help="work folder holding runs.sqlite")
+    pipeline.add_commands(sub)
     return parser
 
 
@@ -107,10 +129,24 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from compare.cost import CostSettings
+    from compare.freshness import batch_timeline
+    from compare.gates import GateError, check_sides
+    from compare.html_report import write_html
     from compare.report import write_report
 
     bench = _workbench(args)
     names = bench.answerer_names if args.answerers == "all" else parse_sides(args.answerers)
+    try:
+        floors, verdicts = pipeline.parse_gates(args)
+        check_sides(floors, names)
+    except GateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    cost = CostSettings(
+        queries_per_month=args.queries_per_month, retunes_per_month=args.retunes_per_month
+    )
+    if args.estimate:
+        return pipeline.estimate(bench, bench.load_eval()[: args.limit], names, cost)
     if bench.index_status().built_at is None and retrieval_sides(names):
         print("no index yet: building it over the corpus first", file=sys.stderr)
         print(bench.rebuild_index().line(), file=sys.stderr)
@@ -122,22 +158,28 @@ def _run(args: argparse.Namespace) -> int:
         bar.set_postfix_str(what)
         bar.refresh()
 
-    cost = CostSettings(
-        queries_per_month=args.queries_per_month, retunes_per_month=args.retunes_per_month
-    )
     comparison = bench.compare(
         items, names, progress=progress, cost=cost, concurrency=args.concurrency
     )
     bar.close()
     out = args.out or bench.settings.compare.work_dir / "report"
     json_path, md_path = write_report(comparison, out)
+    html_path = write_html(comparison, out / "report.html", batch_timeline(bench.records()))
     print(md_path.read_text(encoding="utf-8"))
-    print(f"report: {md_path} and {json_path}")
+    print(f"report: {md_path}, {json_path} and {html_path}")
+    gate = pipeline.gate_code(comparison, floors, verdicts)
     failed = [s.answerer for s in comparison.summary.sides if s.answered == 0]
-    return 1 if failed else 0
+    return gate or (1 if failed else 0)
 
 
 def _advise(args: argparse.Namespace) -> int:
+    from compare.gates import GateError
+
+    try:
+        floors, verdicts = pipeline.parse_gates(args)
+    except GateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     comparison = _stored(args)
     if comparison is None:
         return 2
@@ -153,7 +195,7 @@ def _advise(args: argparse.Namespace) -> int:
             f"   (to measure: {c.to_measure})" if c.to_measure else f"   (threshold {c.threshold})"
         )
         print(f"  {c.name:<{width}}  {status:<12}  {c.value}{extra}")
-    return 0
+    return pipeline.gate_code(comparison, floors, verdicts) or 0
 
 
 def _stored(args: argparse.Namespace) -> Comparison | None:
@@ -203,7 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     use_offline_defaults()
     args = _parser().parse_args(argv)
     try:
-        commands = {"run": _run, "advise": _advise, "history": _history, "make-eval": _make_eval}
+        commands = {
+            "run": _run,
+            "advise": _advise,
+            "history": _history,
+            "make-eval": _make_eval,
+            "rebuild-and-check": pipeline.rebuild_and_check,
+            "diff": pipeline.diff,
+            "report": pipeline.report,
+        }
         return commands[args.command](args)
     except Exception as err:  # the edge: any failure becomes a message and exit code 2
         from answers.redact import redact

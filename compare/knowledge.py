@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from compare.cost import FixedInputs
-from compare.side_table import SIDE_TABLE
+from compare.side_table import SIDE_TABLE, side_for
 from corpus import Record
 from corpus.report import DEFAULT_EPOCHS, record_text
 from corpus.tokens import count_tokens
@@ -109,7 +109,7 @@ def sides_knowledge(
     return SidesKnowledge(
         index=index_knowledge(index),
         tuned=tuned_view,
-        previous_tuned=tuned_knowledge("tuned_previous", previous, None),
+        previous_tuned=tuned_knowledge(side_for("previous", retrieves=False), previous, None),
         training_records=len(tuned.records) if tuned else 0,
         new_tokens=sum(count_tokens([record_text(r) for r in new])) if new else 0,
         fixed=fixed_inputs(index, tuned, records),

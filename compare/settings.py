@@ -44,6 +44,14 @@ class CompareSettings(BaseSettings):
     previous_adapter: Path | None = Field(
         None, description="manifest dir of the model a re-tune replaces"
     )
+    webhook_url: SecretStr | None = Field(
+        None,
+        description="POSTed a JSON message (Slack-compatible `text`) when a scheduled check's "
+        "verdict changes; a secret: a chat webhook's path is its token",
+    )
+    webhook_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="the most a webhook call may take, in all"
+    )
 
 
 class WorkbenchSettings(BaseModel):

@@ -13,6 +13,8 @@ from typing import Protocol
 
 from answers import Answer, Question, SourceHit, Usage
 
+PASSAGES = 3  # current passages a writer is given, best first
+
 
 class SourceFinder(Protocol):
     """The retrieval half: ranked sources for a question, and what embedding the query cost."""
@@ -42,7 +44,7 @@ class WithPassages:
         writer: ContextAnswerer,
         *,
         name: str,
-        passages: int = 3,
+        passages: int = PASSAGES,
     ) -> None:
         self.name = name
         self.finder = finder

@@ -229,6 +229,25 @@ def test_evaluate_tab_shows_quality_gaps_and_history(indexed: AppTest, evaluated
     assert "Run history" in [s.value.split(" (")[0] for s in at.subheader]
 
 
+def test_evaluate_tab_estimates_the_cost_offers_the_report_and_diffs_runs(
+    indexed: AppTest, evaluated: Any
+) -> None:
+    at = open_tab("Evaluate", comparison=evaluated)
+    assert_clean(at)
+    assert "Estimated cost of this run" in texts(at), "the cost before Run"
+    [download] = at.get("download_button")
+    assert "Download the report (HTML)" in str(download.proto)
+    at.slider(key="eval_n").set_value(3)
+    at.button(key="run_eval").click().run()  # a second run: two runs to compare
+    assert_clean(at)
+    newest = at.session_state["comparison"].run.run_id
+    assert at.selectbox(key="diff_b").value == newest
+    assert at.selectbox(key="diff_a").value == evaluated.run.run_id
+    sides = next(d.value for d in at.dataframe if "change [95% CI]" in d.value.columns)
+    assert list(sides["side"]) == evaluated.run.answerers
+    assert "3 shared questions" in texts(at)
+
+
 def test_a_made_eval_set_is_the_one_that_runs_until_another_is_picked(module_env: None) -> None:
     at = open_tab("Evaluate")
     assert at.selectbox(key="eval_file").value == DEMO_EVAL.relative_to(ROOT)

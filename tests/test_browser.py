@@ -207,3 +207,47 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     open_tab(page, "Settings")
     page.get_by_text("currently set").wait_for()
     shot(page, "7-settings")
+
+
+def test_the_shared_html_report_renders_offline(tmp_path: Path) -> None:
+    """The report file in Chromium with the network cut: it asks for nothing but itself, shows the
+    verdict, and its charts draw bars of real size."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian chromium is not installed at /usr/bin/chromium; `make test` installs it "
+            "(apt-get install -y chromium chromium-driver)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    from compare.html_report import write_html
+    from tests.pipeline_helpers import table_comparison
+
+    comparison, batches = table_comparison(tmp_path)
+    report = write_html(comparison, tmp_path / "report.html", batches)
+    url = report.as_uri()
+    asked: list[str] = []
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        context = browser.new_context(offline=True, viewport={"width": 1300, "height": 2400})
+        context.on("request", lambda request: asked.append(request.url))
+
+        def only_the_file(route: Any) -> None:
+            if route.request.url == url:
+                route.continue_()
+            else:
+                route.abort()
+
+        context.route("**/*", only_the_file)
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        verdict = page.locator("#verdict").inner_text()
+        bars = [page.locator("svg rect.bar").nth(i).bounding_box() for i in range(2)]
+        lines = page.locator("svg polyline.line").count()
+        marks = page.locator("svg rect.mark").count()
+        page.screenshot(path=str(ARTIFACTS / "report-html.png"), full_page=True)
+        browser.close()
+    assert comparison.advice.headline in verdict
+    assert all(b is not None and b["width"] > 0 and b["height"] > 0 for b in bars), bars
+    assert lines == len(comparison.cost.sides) and marks == len(batches)
+    assert [a for a in asked if a != url] == [], "nothing but the file was requested"

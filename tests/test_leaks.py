@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from streamlit.testing.v1 import AppTest
 
 from compare import cli
+from compare.html_report import render_html
 from compare.report import write_report
 from compare.settings import CompareSettings, WorkbenchSettings
 from compare.workbench import Workbench
@@ -87,6 +88,7 @@ def test_no_key_in_the_runs_database_or_the_reports(tmp_path: Path, url: str) ->
     json_path, md_path = write_report(comparison, tmp_path / "report")
     assert_no_key(json_path.read_text(encoding="utf-8"), "report.json")
     assert_no_key(md_path.read_text(encoding="utf-8"), "report.md")
+    assert_no_key(render_html(comparison), "the HTML report")
 
 
 def test_no_key_in_the_cli_output(

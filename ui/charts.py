@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from compare.side_table import SIDE_TABLE, side_label
+from compare.side_table import SIDE_TABLE, side_for, side_label
 
 __all__ = ["SIDE_COLORS", "side_label"]
 
@@ -16,7 +16,7 @@ SPLIT_ORDER = ["all questions", "facts it knows", "facts it has not seen"]
 KNOWLEDGE_LABELS = {
     "index": "Retrieval index",
     "tuned": "Tuned model",
-    "tuned_previous": "Previous tuned model",
+    side_for("previous", retrieves=False): "Previous tuned model",
 }
 
 

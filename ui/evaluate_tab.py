@@ -9,6 +9,11 @@ from typing import Any
 import streamlit as st
 
 from compare.comparison import Comparison
+from compare.cost import CostSettings
+from compare.diff import diff_runs, question_rows, side_rows
+from compare.estimate import RunEstimate, estimate_for
+from compare.freshness import batch_timeline
+from compare.html_report import render_html
 from compare.make_eval import write_eval
 from compare.side_table import SIDE_NAMES
 from compare.workbench import Workbench
@@ -20,6 +25,7 @@ from ui.state import (
     apply_settings,
     eval_items,
     fact_index,
+    settings_key,
     spread,
 )
 
@@ -77,6 +83,8 @@ def render_evaluate(wb: Workbench, key: str) -> None:
         "answers 300 ms calls 15x faster at 16.",
     )
     right.write("")
+    if names:
+        render_estimate(wb, spread(items, n), names)
     if right.button("Run evaluation", type="primary", key="run_eval", disabled=not names):
         run_evaluation(wb, spread(items, n), names, int(concurrency))
     comparison: Comparison | None = st.session_state.comparison
@@ -84,7 +92,48 @@ def render_evaluate(wb: Workbench, key: str) -> None:
         st.info("No evaluation yet. Answers are cached, so re-running only asks what changed.")
     else:
         render_results(comparison, fact_index(key, wb))
+        render_download(wb, comparison)
     render_history(wb)
+
+
+def render_estimate(wb: Workbench, items: Sequence[Any], names: list[str]) -> None:
+    """The expected cost of the run about to start, per side, before anything is asked."""
+    cost: CostSettings = st.session_state.cost
+    path = wb.settings.compare.eval_path
+    stamp = path.stat().st_mtime_ns if path.exists() else 0
+    # a finished run fills the cache and measures the sides; a rebuild changes the cache keys
+    parts = (settings_key(wb.settings), f"{path}:{stamp}", len(items), cost.model_dump_json())
+    key = "|".join(map(str, (*parts, len(wb.history()), wb.cache_keys(names))))
+    try:
+        made = _estimate(key, wb, items, names, cost)
+    except Exception as err:  # an estimate must never keep a run from starting
+        st.caption(f"Cost estimate unavailable: {err}")
+        return
+    st.caption(
+        f"**Estimated cost of this run:** {made.line()}. Prompts: the question (plus "
+        f"{made.k} passages of about {made.passage_tokens:.0f} tokens for a retrieving side); "
+        "answers as long as the references or as measured in the last run."
+    )
+
+
+@st.cache_data(show_spinner="Estimating the cost…", max_entries=32)
+def _estimate(
+    key: str, _wb: Workbench, _items: Sequence[Any], names: list[str], _cost: CostSettings
+) -> RunEstimate:
+    return estimate_for(_wb, _items, names, _cost)
+
+
+def render_download(wb: Workbench, c: Comparison) -> None:
+    """The run as one self-contained HTML file to share."""
+    st.download_button(
+        "Download the report (HTML)",
+        render_html(c, batch_timeline(wb.records())),
+        file_name=f"rag-or-tune-{c.run.run_id}.html",
+        mime="text/html",
+        key="report_html",
+        help="One file with the verdict and its criteria, quality with intervals, freshness, "
+        "cost and every question; it needs no network to open.",
+    )
 
 
 def render_eval_source(wb: Workbench) -> None:
@@ -268,3 +317,35 @@ def render_history(wb: Workbench) -> None:
     if len(points) > 1:
         metric = runs[-1].metric
         right.altair_chart(charts.history_chart(points, metric), width="stretch")
+    if len(runs) > 1:
+        render_diff(wb, [r.run_id for r in runs])
+
+
+def render_diff(wb: Workbench, run_ids: list[str]) -> None:
+    """Two runs side by side: questions fixed and broken, metric change, verdict and criteria."""
+    st.markdown("**Compare two runs**")
+    left, right = st.columns(2)
+    newest_first = list(reversed(run_ids))
+    a = left.selectbox("Earlier run (A)", newest_first, index=1, key="diff_a")
+    b = right.selectbox("Later run (B)", newest_first, index=0, key="diff_b")
+    db = wb.db()
+    before, after = db.comparison_json(a), db.comparison_json(b)
+    if a == b or before is None or after is None:
+        st.caption("Pick two different runs that kept their results.")
+        return
+    d = diff_runs(Comparison.model_validate_json(before), Comparison.model_validate_json(after))
+    if d.verdict_changed:
+        st.warning(f"Verdict changed: {d.headline_a} → {d.headline_b}")
+    else:
+        st.caption(f"Verdict unchanged: {d.headline_b}")
+    if d.criteria:
+        st.dataframe([c.model_dump() for c in d.criteria], hide_index=True, width="stretch")
+    st.caption(
+        f"{d.shared} shared questions; {len(d.only_a)} only in A, {len(d.only_b)} only in B "
+        f"({d.metric}; a score of {d.right_at:g} or more counts as right)."
+    )
+    st.dataframe(side_rows(d), hide_index=True, width="stretch")
+    moved = question_rows(d)
+    if moved:
+        with st.expander(f"Questions that moved ({len(moved)})"):
+            st.dataframe(moved, hide_index=True, width="stretch")
