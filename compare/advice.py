@@ -12,7 +12,14 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from compare.criteria import AdviceInputs, AdviceSettings, Criterion, criteria, quality_drop
+from compare.criteria import (
+    AdviceInputs,
+    AdviceSettings,
+    Criterion,
+    criteria,
+    quality_drop,
+    rag_name,
+)
 from compare.stats import Interval, questions_needed
 
 __all__ = ["Advice", "AdviceInputs", "AdviceSettings", "Criterion", "Verdict", "advise"]
@@ -58,9 +65,7 @@ def advise(i: AdviceInputs, s: AdviceSettings) -> Advice:
     c = {k.name: k for k in criteria(i, s)}
 
     def done(verdict: Verdict, why: str, *reasons: str, more: int | None = None) -> Advice:
-        title = TITLES[verdict]
-        if verdict == "keep_rag" and i.retrieval_label:
-            title = f"{title} ({i.retrieval_label})"
+        title = f"Keep {rag_name(i)}" if verdict == "keep_rag" else TITLES[verdict]
         return Advice(
             verdict=verdict,
             headline=f"{title}: {why}",
@@ -145,7 +150,7 @@ def _taught_nothing(i: AdviceInputs) -> str:
 
 def _deciding_gap(i: AdviceInputs) -> tuple[str, Interval] | None:
     """The comparison the verdict rests on: RAG vs tuned, else whatever pair ran."""
-    rag = f"RAG ({i.retrieval_label})" if i.retrieval_label else "RAG"
+    rag = rag_name(i)
     for pair, gap in (
         (f"{rag} and the tuned model", i.rag_vs_tuned),
         (f"tuned+RAG and {rag}", i.tuned_rag_vs_rag),

@@ -125,9 +125,13 @@ def criteria(i: AdviceInputs, s: AdviceSettings) -> list[Criterion]:
             "the re-tune (with evaluation) fits the time available",
             "a tuning manifest that records the training speed (python -m tuning.train writes it)",
         ),
-        _beats("retrieval_wins", _rag(i), "tuned", i.rag_vs_tuned, "retrieval answers better"),
+        _beats("retrieval_wins", rag_name(i), "tuned", i.rag_vs_tuned, "retrieval answers better"),
         _beats(
-            "tuned_wins", "tuned", _rag(i), _neg(i.rag_vs_tuned), "the tuned model answers better"
+            "tuned_wins",
+            "tuned",
+            rag_name(i),
+            _neg(i.rag_vs_tuned),
+            "the tuned model answers better",
         ),
         _combination(i),
         _tuning_added(i, s),
@@ -135,9 +139,13 @@ def criteria(i: AdviceInputs, s: AdviceSettings) -> list[Criterion]:
     ]
 
 
-def _rag(i: AdviceInputs) -> str:
-    """How a criterion names the retrieval side: 'RAG', or e.g. 'RAG (Base + RAG)'."""
-    return f"RAG ({i.retrieval_label})" if i.retrieval_label else "RAG"
+def rag_name(i: AdviceInputs) -> str:
+    """How the advice names the retrieval side: 'RAG (extractive)', 'RAG (Base + RAG)', or 'RAG'
+    when none is known."""
+    label = i.retrieval_label
+    if not label:
+        return "RAG"
+    return label if label.startswith("RAG") else f"RAG ({label})"
 
 
 def _new_data(i: AdviceInputs, s: AdviceSettings) -> Criterion:
@@ -222,7 +230,7 @@ def _beats(name: str, a: str, b: str, gap: Interval | None, meaning: str) -> Cri
 
 def _combination(i: AdviceInputs) -> Criterion:
     gaps = {
-        _rag(i): i.tuned_rag_vs_rag,
+        rag_name(i): i.tuned_rag_vs_rag,
         "base+RAG": i.tuned_rag_vs_base_rag,
         "tuned": i.tuned_rag_vs_tuned,
     }

@@ -256,7 +256,7 @@ def test_report_html_of_a_stored_run(history: History) -> None:
     ran = cli("report", history.run_ids[0], "--html", "--out", str(out))
     assert ran.code == 0, ran.err
     page = out.read_text(encoding="utf-8")
-    assert "Keep RAG: both answer alike" in page
+    assert "Keep RAG (extractive): both answer alike" in page
     assert "<script" not in page and "<link" not in page and "src=" not in page
     assert page.count('class="bar"') == 2, "one bar per side"
     markdown = cli("report", history.run_ids[0])
