@@ -115,7 +115,7 @@ def evaluated(indexed: AppTest) -> Any:
 def test_data_tab_reads_the_demo_corpus(module_env: None) -> None:
     at = open_tab("Data")
     assert_clean(at)
-    assert int(metric(at, "Records").replace(",", "")) > 0
+    assert int(metric(at, "Current records").replace(",", "")) > 0
     files = at.dataframe[0].value
     assert {"file", "formats", "lines", "valid", "rejected", "skipped", "blank"} <= set(
         files.columns

@@ -9,6 +9,7 @@ import streamlit as st
 
 from answers import Answer
 from compare.workbench import Workbench
+from corpus.facts import shown_day
 from ui import charts, frames
 from ui.state import (
     MARKDOWN_COLORS,
@@ -74,8 +75,8 @@ def render_answer(name: str, answer: Answer, facts: dict[str, Any]) -> None:
                         {
                             "record": s.record_id,
                             "score": round(s.score, 3),
-                            "held from": s.held_from or s.as_of,
-                            "held until": s.held_until,
+                            "held from": shown_day(s.held_from or s.as_of),
+                            "held until": shown_day(s.held_until, ""),
                             "status": "superseded" if s.stale else "current",
                             "text": s.text,
                         }
