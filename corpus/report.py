@@ -23,7 +23,7 @@ from corpus.loader import Event, iter_load, no_gc_pauses
 from corpus.names import printable
 from corpus.outcome import FileReport, LoadReport, Notice, Reject
 from corpus.progress import Progress
-from corpus.record import Record
+from corpus.record import Record, turn_pairs
 from corpus.tokens import count_tokens, tokenizer
 
 DEFAULT_EPOCHS = 3  # OpenAI's default for small data sets
@@ -69,10 +69,17 @@ class CorpusSummary(BaseModel):
 
 def record_text(record: Record) -> str:
     """All the text a record trains on: turns joined, tool calls and offered tools included."""
-    turns = record.chat()
-    if not turns:
+    if record.messages:
+        parts = [
+            t.content + (render_calls(t.tool_calls) if t.tool_calls else "")
+            for t in record.messages
+        ]
+    else:  # a single exchange: its turns as plain pairs (`Record.chat` would build messages)
+        r = record
+        pairs = turn_pairs(r.format, r.question, r.context, r.answer, r.system, r.text, r.label)
+        parts = [content for _, content in pairs]
+    if not parts:
         return record.text or ""
-    parts = [t.content + (render_calls(t.tool_calls) if t.tool_calls else "") for t in turns]
     return "\n".join(parts + ([record.tools] if record.tools else []))
 
 

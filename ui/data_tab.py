@@ -29,6 +29,7 @@ from ui.uploads import MB, read_uploads, store_uploads
 PROBLEM_COLUMNS = {
     "file": st.column_config.TextColumn("file", width="small"),
     "first": st.column_config.TextColumn("first", width="small"),
+    "code": st.column_config.TextColumn("code", width="small"),
     "message": st.column_config.TextColumn("message", width="large"),
     "hint": st.column_config.TextColumn("hint", width="large"),
 }
