@@ -45,6 +45,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/corpus_load.py
 	$(PY) bench/corpus_scale.py
+	$(PY) bench/upload.py --before
 	$(PY) bench/index.py
 	$(PY) bench/retrieval_scale.py
 	$(PY) bench/embed_server.py

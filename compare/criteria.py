@@ -161,7 +161,7 @@ def _new_data(i: AdviceInputs, s: AdviceSettings) -> Criterion:
     return _bounded(
         "new_data",
         i.new_records,
-        f"{i.new_records} records dated after {i.cutoff} ({shown}), {i.new_tokens:,} tokens",
+        f"{i.new_records} records {_since(i.cutoff)} ({shown}), {i.new_tokens:,} tokens",
         f">= {s.min_new_records} records and (>= {s.min_new_share:.0%} or >= {s.min_new_tokens:,} tokens)",
         met,
         "a significant block of new data has accumulated since the model's cutoff",
@@ -277,6 +277,11 @@ def _forgetting(i: AdviceInputs, s: AdviceSettings) -> Criterion:
         "serve the current model beside the re-tuned one (TUNING_PREVIOUS_MODEL, "
         "RAGORTUNE_PREVIOUS_ADAPTER) and run both",
     )
+
+
+def _since(cutoff: str | None) -> str:
+    """What makes a record new: dated after the cutoff, or (no date known) unseen in training."""
+    return f"dated after {cutoff}" if cutoff else "the model was not trained on (no cutoff date)"
 
 
 def _bounded(

@@ -1,16 +1,16 @@
 """Read chat-shaped lines: OpenAI messages (tool calls included), Gemini contents, ShareGPT turns.
 
-Text parts may sit under `text` or `value`; image, audio, video and file parts are dropped and
-counted (the caller warns); tool calls and tool results are kept as turns.
+Content parts are read by `corpus.parts`: text kept, media and reasoning dropped and counted (the
+caller warns), `tool_call` parts read as calls; tool calls and tool results are kept as turns.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from corpus.diagnose import json_type
 from corpus.errors import LineError
 from corpus.parsed import Parsed, TurnExtra
+from corpus.parts import Seen, content, reasoning_beside
 from corpus.record import Format
 from corpus.tools import chat_extra, parse_calls, render_calls, tools_json
 
@@ -21,53 +21,6 @@ SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "a
 SHAREGPT_ROLES |= {"assistant": "assistant", "observation": "tool", "tool": "tool"}
 SHAREGPT_ROLES |= {"function_call": "assistant", "tool_call": "assistant"}  # value: the call
 ROLE_HINTS = {"bot": "assistant", "ai": "assistant", "model": "assistant", "human": "user"}
-MEDIA_PARTS = frozenset(
-    ("image", "image_url", "input_image", "audio", "input_audio", "video", "video_url", "file")
-)
-GEMINI_MEDIA = frozenset(("inlineData", "inline_data", "fileData", "file_data"))
-
-
-def content(value: Any, where: str, media: list[int]) -> str:
-    """Message content: a string, or a list of parts whose text is joined (media counted, dropped).
-
-    >>> media = [0]
-    >>> content([{"type": "text", "value": "Look: "}, {"type": "image_url"}], "turn 1", media)
-    'Look: '
-    >>> media
-    [1]
-    """
-    if type(value) is str:
-        return value
-    if type(value) is list:
-        texts = []
-        for part in value:
-            if type(part) is str:
-                texts.append(part)
-            elif type(part) is dict and type(text := part.get("text", part.get("value"))) is str:
-                texts.append(text)
-            elif type(part) is dict and (
-                part.get("type") in MEDIA_PARTS or GEMINI_MEDIA & part.keys()
-            ):
-                media[0] += 1
-            else:
-                raise LineError(
-                    "wrong_type",
-                    f"{where} has a part that is neither text nor media: {str(part)[:60]}",
-                    'write text parts as {"type": "text", "text": "..."}'
-                    + (
-                        "; Gemini function-call parts are not read" if _is_gemini_call(part) else ""
-                    ),
-                )
-        return "".join(texts)
-    raise LineError(
-        "wrong_type",
-        f"{where} content is {json_type(value)}",
-        "write content as a string or a list of text parts",
-    )
-
-
-def _is_gemini_call(part: Any) -> bool:
-    return type(part) is dict and not {"functionCall", "functionResponse"}.isdisjoint(part)
 
 
 def parse_chat(obj: dict[str, Any], fmt: Format = Format.CHAT) -> Parsed:
@@ -79,7 +32,7 @@ def parse_chat(obj: dict[str, Any], fmt: Format = Format.CHAT) -> Parsed:
         )
     turns: list[tuple[str, str]] = []
     extras: dict[int, TurnExtra] = {}
-    media = [0]
+    seen = Seen()
     for i, msg in enumerate(messages, 1):
         if type(msg) is not dict:
             raise LineError(
@@ -100,12 +53,15 @@ def parse_chat(obj: dict[str, Any], fmt: Format = Format.CHAT) -> Parsed:
         text = msg.get("content")
         if msg.get("role") == "function_call" and extra is None:
             extra, text = TurnExtra(calls=parse_calls(text, f"message {i}")), ""
+        body = "" if text is None else content(text, f"message {i}", seen)
+        extra = _with_part_calls(extra, seen, role, f"message {i}")
+        seen.reasoning += role == "assistant" and reasoning_beside(msg)
         if extra is not None:
             extras[len(turns)] = extra
-        turns.append((role, "" if text is None else content(text, f"message {i}", media)))
+        turns.append((role, body))
     parsed = from_turns(fmt, turns, extras or None)
-    parsed.media, parsed.tools = media[0], tools_json(obj.get("tools", obj.get("functions")))
-    return _text_left(parsed)
+    parsed.tools = tools_json(obj.get("tools", obj.get("functions")))
+    return _text_left(parsed, seen)
 
 
 def parse_gemini(obj: dict[str, Any]) -> Parsed:
@@ -116,11 +72,12 @@ def parse_gemini(obj: dict[str, Any]) -> Parsed:
             "wrong_type", "'contents' is not a non-empty list", 'write "contents": [{...}]'
         )
     turns: list[tuple[str, str]] = []
-    media = [0]
+    seen = Seen()
     sys_obj = obj.get("systemInstruction", obj.get("system_instruction"))
     if sys_obj is not None:
         parts = sys_obj.get("parts") if type(sys_obj) is dict else None
-        turns.append(("system", content(parts, "systemInstruction", media)))
+        turns.append(("system", content(parts, "systemInstruction", seen)))
+        _with_part_calls(None, seen, "system", "systemInstruction")
     for i, item in enumerate(contents, 1):
         if type(item) is not dict:
             raise LineError(
@@ -132,10 +89,15 @@ def parse_gemini(obj: dict[str, Any]) -> Parsed:
             raise LineError(
                 "unknown_role", f"contents[{i}] has role {role!r}", f"Gemini uses {fix!r}"
             )
-        turns.append((GEMINI_ROLES[role], content(item.get("parts"), f"contents[{i}]", media)))
-    parsed = from_turns(Format.GEMINI, turns, None)
-    parsed.media = media[0]
-    return _text_left(parsed)
+        text = content(item.get("parts"), f"contents[{i}]", seen)
+        if seen.calls:
+            raise LineError(
+                "bad_tool_call",
+                f"contents[{i}] has a tool_call part",
+                "Gemini contents are read as text: write tool-calling chats as OpenAI messages",
+            )
+        turns.append((GEMINI_ROLES[role], text))
+    return _text_left(from_turns(Format.GEMINI, turns, None), seen)
 
 
 def parse_sharegpt(obj: dict[str, Any], fmt: Format = Format.SHAREGPT) -> Parsed:
@@ -147,7 +109,7 @@ def parse_sharegpt(obj: dict[str, Any], fmt: Format = Format.SHAREGPT) -> Parsed
         )
     turns: list[tuple[str, str]] = []
     extras: dict[int, TurnExtra] = {}
-    media = [0]
+    seen = Seen()
     if type(obj.get("system")) is str and obj["system"].strip():
         turns.append(("system", obj["system"]))
     for i, item in enumerate(conversations, 1):
@@ -164,16 +126,35 @@ def parse_sharegpt(obj: dict[str, Any], fmt: Format = Format.SHAREGPT) -> Parsed
             extras[len(turns)] = TurnExtra(calls=parse_calls(value, f"turn {i}"))
             turns.append(("assistant", ""))
             continue
-        if role == "tool":
-            extras[len(turns)] = TurnExtra()
-        turns.append((role, content(value, f"turn {i}", media)))
+        text = content(value, f"turn {i}", seen)
+        extra = _with_part_calls(TurnExtra() if role == "tool" else None, seen, role, f"turn {i}")
+        if extra is not None:
+            extras[len(turns)] = extra
+        turns.append((role, text))
     parsed = from_turns(fmt, turns, extras or None)
-    parsed.media, parsed.tools = media[0], tools_json(obj.get("tools"))
-    return _text_left(parsed)
+    parsed.tools = tools_json(obj.get("tools"))
+    return _text_left(parsed, seen)
 
 
-def _text_left(parsed: Parsed) -> Parsed:
-    """A question that was only media has nothing left to learn from as text."""
+def _with_part_calls(
+    extra: TurnExtra | None, seen: Seen, role: str, where: str
+) -> TurnExtra | None:
+    """An assistant turn's `tool_call` parts join its calls; no other turn calls a tool."""
+    calls = seen.take_calls()
+    if not calls:
+        return extra
+    if role != "assistant":
+        raise LineError(
+            "bad_tool_call",
+            f"{where} is a {role} turn with a tool_call part",
+            "only assistant turns call tools; a tool's result is a tool turn of its own",
+        )
+    return TurnExtra(calls=(extra.calls if extra else ()) + calls)
+
+
+def _text_left(parsed: Parsed, seen: Seen) -> Parsed:
+    """Note what the parts left out; a question that was only media has no text to learn from."""
+    parsed.media, parsed.reasoning = seen.media, seen.reasoning
     if parsed.media and not (parsed.question or "").strip():
         raise LineError(
             "empty_field",

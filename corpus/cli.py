@@ -14,7 +14,7 @@ from pathlib import Path
 
 from corpus.errors import CorpusError, StrictModeError
 from corpus.export import ALIASES, TARGETS, write_export
-from corpus.facts import FactHistory, fact_histories
+from corpus.facts import FactHistory, fact_histories, shown_day
 from corpus.fix import fix_file
 from corpus.limits import DEFAULT_PLATFORM, LIMITS, custom_limit
 from corpus.loader import (
@@ -23,6 +23,7 @@ from corpus.loader import (
     iter_load,
     load_corpus,
 )
+from corpus.names import printable
 from corpus.outcome import FileReport, Notice, Reject
 from corpus.record import Record
 from corpus.report import DEFAULT_EPOCHS, SummaryBuilder, render_summary
@@ -106,13 +107,14 @@ class _Problems:
             self.files.append(event)
 
     def print(self) -> None:
-        width = max([len(f.file) for f in self.files] + [4])
+        names = [printable(f.file) for f in self.files]  # a newline in a name breaks no row
+        width = max([len(n) for n in names] + [4])
         print(f"{'file':<{width}}  lines  valid  rejected  skipped  blank  formats")
-        for f in self.files:
+        for name, f in zip(names, self.files, strict=True):
             formats = ", ".join(f"{k} {v}" for k, v in f.formats.items()) or "-"
             layout = "" if f.layout == "jsonl" else f" [{f.layout}]"
             print(
-                f"{f.file:<{width}}  {f.lines:>5}  {f.valid:>5}  {f.rejected:>8}  "
+                f"{name:<{width}}  {f.lines:>5}  {f.valid:>5}  {f.rejected:>8}  "
                 f"{f.skipped:>7}  {f.blank:>5}  {formats}{layout}"
             )
         for reject in self.rejects:
@@ -161,18 +163,21 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def render_history(history: FactHistory) -> str:
-    """A fact's versions, one line each, oldest first."""
-    state = f"{len(history.versions)} versions, changed" if history.changed else "unchanged"
+    """A fact's versions, one line each, oldest first; an absent date reads "undated"."""
+    many = len(history.versions)
+    if history.changed:
+        state = f"{many} versions, changed"
+    else:
+        state = f"{many} variant answers, unchanged" if many > 1 else "unchanged"
     rows = [f"fact {history.fact_id} ({state})", f"  question: {history.question}"]
     for v in history.versions:
-        held = f"{v.first_seen or 'undated'} .. {v.until or 'now'}"
-        confirmed = (
-            f", last confirmed {v.last_confirmed}" if v.last_confirmed != v.first_seen else ""
-        )
-        rows.append(
-            f"  {held:<24} {v.answer}  [{', '.join(v.record_ids)}; batches "
-            f"{', '.join(v.batches)}{confirmed}]"
-        )
+        held = f"{shown_day(v.first_seen)} .. {shown_day(v.until, 'now')}"
+        notes = [", ".join(v.record_ids), "batches " + ", ".join(map(printable, v.batches))]
+        if v.last_confirmed != v.first_seen:
+            notes.append(f"last confirmed {shown_day(v.last_confirmed)}")
+        if v.variant:
+            notes.append("a variant: stated alongside the answer above, not a change")
+        rows.append(f"  {held:<24} {v.answer}  [{'; '.join(notes)}]")
     return "\n".join(rows)
 
 
@@ -198,7 +203,9 @@ def _facts(args: argparse.Namespace) -> int:
     for history in histories:
         print(render_history(history))
     changed = sum(h.changed for h in histories)
-    print(f"{len(histories)} fact(s) shown, {changed} changed")
+    variants = sum(h.has_variants for h in histories)
+    also = f", {variants} with variant answers on one date" if variants else ""
+    print(f"{len(histories)} fact(s) shown, {changed} changed{also}")
     return 0
 
 
@@ -214,7 +221,7 @@ def _export(args: argparse.Namespace) -> int:
     for problem in result.problems:
         print(f"  not converted: {problem}")
     print(
-        f"wrote {len(result.lines)} line(s) to {args.out} ({result.target}); "
+        f"wrote {len(result.lines)} line(s) to {printable(str(args.out))} ({result.target}); "
         f"{len(result.problems)} not converted, {len(report.rejects)} rejected on load"
     )
     return 0 if not result.problems and report.ok else 1
@@ -224,7 +231,7 @@ def _fix(args: argparse.Namespace) -> int:
     result = fix_file(args.path, args.out)
     for change in result.changes:
         print(f"  {change}")
-    print(f"wrote {result.lines_written} line(s) to {args.out}")
+    print(f"wrote {result.lines_written} line(s) to {printable(str(args.out))}")
     return 0
 
 
@@ -241,5 +248,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except (CorpusError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {printable(str(err))}", file=sys.stderr)
         return 2

@@ -142,8 +142,9 @@ def sniff(head: bytes, whole: bool) -> Sniffed:
     if lines and all(is_binary_line(raw) for raw in lines):
         return "binary"
     first = lines[0].strip() if lines else b""
-    complete = whole or b"\n" in head  # else the first line runs past `head`: judge it per line
-    if not complete or not (first == b"{" or first.startswith(b"[")):
+    if not (whole or b"\n" in head):  # the first line runs past `head`
+        return "json" if first.startswith(b"[") else "jsonl"  # an array written on one line
+    if not (first == b"{" or first.startswith(b"[")):
         return "jsonl"  # only an opening bracket starts a value spread over lines
     try:
         value = orjson.loads(first)

@@ -1,5 +1,5 @@
 """What a file's reading leaves out on purpose — rejected DPO answers, undesirable KTO answers,
-repeated preference lines, media — counted, with the warnings that say so."""
+repeated preference lines, media, reasoning — counted, with the warnings that say so."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class Dropped:
     def __init__(self) -> None:
         self.negatives = 0  # rejected answers of DPO pairs
         self.media = 0  # image/audio/video items
+        self.reasoning = 0  # reasoning parts of assistant turns
         self.media_lines, self.undesirable, self.repeats = Lines(), Lines(), Lines()
+        self.reasoning_lines = Lines()
 
     def notices(self, notice: MakeNotice, dropped: dict[str, int]) -> Iterator[Notice]:
         """One warning per kind of data left out, its count added to `dropped`."""
@@ -71,4 +73,12 @@ class Dropped:
                 "media_dropped",
                 f"{self.media} image/audio/video item(s) dropped from {self.media_lines.count} line(s): {self.media_lines.shown()}; their text is kept",
                 "this corpus reads text only: a question about an image may not make sense without it",
+            )
+        if self.reasoning:
+            dropped["reasoning"] = self.reasoning
+            yield notice(
+                self.reasoning_lines.first[0],
+                "reasoning_dropped",
+                f"{self.reasoning} reasoning part(s) dropped from {self.reasoning_lines.count} line(s): {self.reasoning_lines.shown()}; each answer is the reply's text",
+                "reasoning is never indexed, trained on or used as a reference answer; the text, tool calls and tool results are kept",
             )

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from corpus.errors import ExportError
+from corpus.names import printable
 from corpus.record import Format, Message, Record, SourceRef
 
 
@@ -25,7 +26,7 @@ class ExportProblem(BaseModel):
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.source.file}:{self.source.line}: {self.record_id}: {self.reason}"
+        return printable(f"{self.source.file}:{self.source.line}: {self.record_id}: {self.reason}")
 
 
 class ExportResult(BaseModel):

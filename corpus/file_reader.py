@@ -99,6 +99,9 @@ class FileReader:
         if parsed.media:
             self.dropped.media += parsed.media
             self.dropped.media_lines.add(number)
+        if parsed.reasoning:
+            self.dropped.reasoning += parsed.reasoning
+            self.dropped.reasoning_lines.add(number)
         return record
 
     def _skip(self, lines: Lines, number: int) -> Record | Reject | None:

@@ -21,6 +21,7 @@ from corpus.errors import LineError, StrictModeError
 from corpus.file_reader import FileReader
 from corpus.files import corpus_files
 from corpus.outcome import FileLoad, FileReport, LoadReport, Notice, Reject
+from corpus.progress import Meter, Progress
 from corpus.record import Record
 
 # Against runaway input only (a file without newlines, a dump of many MB on one line): the
@@ -30,6 +31,8 @@ DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
 CHUNK = 1 << 20
 HEAD = 1 << 16
 
+DOCUMENT_STEP = 1_000  # elements of a JSON array between progress reports
+
 Event = Record | Reject | Notice | FileReport
 
 
@@ -38,16 +41,24 @@ def iter_load(
     *,
     strict: bool = False,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    progress: Progress | None = None,
 ) -> Iterator[Event]:
     """Stream a corpus: records, rejects and warnings as they are read, then each file's counts.
 
     Memory grows with the corpus only by the duplicate index. `strict` refuses files that are
     not JSON Lines (a JSON array, one pretty-printed object); dropping the records of files with
-    rejects is `load_corpus`'s job, since that needs the whole file first.
+    rejects is `load_corpus`'s job, since that needs the whole file first. `progress` is called
+    with (bytes read, bytes in all files) as each MiB (or thousand array elements) is read.
     """
     seen = DuplicateIndex()
-    for path in corpus_files(paths):
-        yield from _file_events(path, seen, strict, max_line_bytes)
+    files = corpus_files(paths)
+    meter = Meter(files, progress) if progress is not None else None
+    for path in files:
+        if meter is not None:
+            meter.start(path)
+        yield from _file_events(path, seen, strict, max_line_bytes, meter)
+    if meter is not None:
+        meter.finish()
 
 
 def load_file(
@@ -62,7 +73,7 @@ def load_file(
     rejects: list[Reject] = []
     warnings: list[Notice] = []
     report = FileReport(file=str(path))
-    for event in _file_events(path, seen or DuplicateIndex(), strict, max_line_bytes):
+    for event in _file_events(path, seen or DuplicateIndex(), strict, max_line_bytes, None):
         if type(event) is Record:
             records.append(event)
         elif type(event) is Reject:
@@ -79,15 +90,18 @@ def load_corpus(
     *,
     strict: bool = False,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    progress: Progress | None = None,
 ) -> LoadReport:
     """Load files or directories of JSONL; lenient keeps valid records, strict raises on any reject.
 
     In strict mode `StrictModeError.report` holds the complete list of rejects, and the records of
-    every file without rejects.
+    every file without rejects. `progress` as `iter_load` takes it.
     """
     report = LoadReport()
-    with _no_gc_pauses():
-        for event in iter_load(paths, strict=strict, max_line_bytes=max_line_bytes):
+    with no_gc_pauses():
+        for event in iter_load(
+            paths, strict=strict, max_line_bytes=max_line_bytes, progress=progress
+        ):
             if type(event) is Record:
                 report.records.append(event)
             elif type(event) is Reject:
@@ -104,7 +118,7 @@ def load_corpus(
 
 
 @contextmanager
-def _no_gc_pauses() -> Iterator[None]:
+def no_gc_pauses() -> Iterator[None]:
     """Records hold no reference cycles; the cyclic collector's passes over a growing heap of
     fresh records cost a third of the load time, so it waits until the load is done."""
     was_enabled = gc.isenabled()
@@ -116,7 +130,9 @@ def _no_gc_pauses() -> Iterator[None]:
             gc.enable()
 
 
-def _file_events(path: Path, seen: DuplicateIndex, strict: bool, ceiling: int) -> Iterator[Event]:
+def _file_events(
+    path: Path, seen: DuplicateIndex, strict: bool, ceiling: int, meter: Meter | None
+) -> Iterator[Event]:
     reader = FileReader(path, seen.add_file(str(path)), seen)
     with path.open("rb") as handle:
         head = handle.read(HEAD)
@@ -124,14 +140,27 @@ def _file_events(path: Path, seen: DuplicateIndex, strict: bool, ceiling: int) -
         data = head + handle.read() if kind == "json" else b""  # one JSON value: read it whole
     document = json_document(data) if data else None
     if kind in ("binary", "utf16"):
-        yield reader.unreadable(kind, _raw_lines(path, ceiling))
+        yield reader.unreadable(kind, _raw_lines(path, ceiling, meter))
     elif document is not None and strict:
         yield reader.whole_file_reject(*document, data)
     elif document is not None:
-        yield from reader.document(*document, data)
+        events = reader.document(*document, data)
+        yield from events if meter is None else _metered(events, meter, document[1])
     else:
-        yield from _jsonl_events(reader, _raw_lines(path, ceiling), ceiling)
+        yield from _jsonl_events(reader, _raw_lines(path, ceiling, meter), ceiling)
     yield from reader.finish()
+
+
+def _metered(
+    events: Iterator[Event], meter: Meter, elements: list[tuple[int, object]]
+) -> Iterator[Event]:
+    """A JSON array's events, reporting progress by the line each thousandth element starts on."""
+    last = elements[-1][0] if elements else 1
+    for n, event in enumerate(events, 1):
+        if n % DOCUMENT_STEP == 0:
+            line = event.source.line if type(event) is Record else getattr(event, "line", 0)
+            meter.at(line / last)
+        yield event
 
 
 def _jsonl_events(
@@ -180,12 +209,14 @@ def _too_long(size: int, ceiling: int) -> LineError:
     )
 
 
-def _raw_lines(path: Path, ceiling: int) -> Iterator[bytes | int]:
+def _raw_lines(path: Path, ceiling: int, meter: Meter | None = None) -> Iterator[bytes | int]:
     """A file's lines without their newline; a line over `ceiling` bytes comes as its size only."""
     with path.open("rb") as handle:
         rest = b""
         over = -1  # bytes of a line over the ceiling read so far, or -1
         while chunk := handle.read(CHUNK):
+            if meter is not None:
+                meter.read(len(chunk))
             if over >= 0:
                 end = chunk.find(b"\n")
                 if end < 0:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.names import printable
 from corpus.record import Record
 
 Layout = Literal["jsonl", "json_array", "json_object", "not_text"]
@@ -24,7 +25,8 @@ class LineIssue(BaseModel):
     hint: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: [{self.code}] {self.message} — {self.hint}"
+        """One line: file, line, code, message and fix, control characters escaped."""
+        return printable(f"{self.file}:{self.line}: [{self.code}] {self.message} — {self.hint}")
 
 
 class Reject(LineIssue):

@@ -26,7 +26,8 @@ class Parsed:
     """The fields a line contributes to a `Record` (before ids, dates and sources are added).
 
     `extras` maps a turn's index to its tool calls or tool-result links (None: no tool turns);
-    `media` counts images, audio and video dropped from the line; `negatives` counts the
+    `media` counts images, audio and video dropped from the line, `reasoning` the reasoning
+    parts (kept apart from the answer, so dropped: `Record` has no field for them); `negatives` counts the
     rejected answers of preference pairs dropped; `undesirable` marks a KTO line labelled
     false, which is read and checked but never becomes a record.
     """
@@ -43,6 +44,7 @@ class Parsed:
     extras: dict[int, TurnExtra] | None = None
     tools: str | None = None
     media: int = 0
+    reasoning: int = 0
     negatives: int = 0
     undesirable: bool = False
 

@@ -16,6 +16,7 @@ from corpus.chats import parse_chat, parse_sharegpt
 from corpus.diagnose import json_type
 from corpus.errors import LineError
 from corpus.parsed import Parsed, string_field
+from corpus.parts import REASONING_PARTS
 from corpus.record import Format
 
 PAIRS = (
@@ -128,8 +129,13 @@ def _check_rejected(value: Any, key: str) -> None:
     elif type(value) is list and value:
         last = value[-1]
         value = last.get("content", last.get("value")) if type(last) is dict else last
-    if type(value) is list:  # content parts
-        value = " ".join(p.get("text", "") for p in value if type(p) is dict) or None
+    if type(value) is list:  # content parts: text under `text` (OpenAI) or `value` (LLaMA-Factory)
+        texts = [
+            p.get("text", p.get("value"))
+            for p in value
+            if type(p) is dict and p.get("type") not in REASONING_PARTS
+        ]
+        value = " ".join(t for t in texts if type(t) is str) or None
     if type(value) is not str or not value.strip():
         raise LineError(
             "empty_field",

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from corpus.chats import render_calls
-from corpus.facts import FactBook, FactSummary
+from corpus.facts import FactBook, FactHistory, FactSummary
 from corpus.limits import DEFAULT_PLATFORM, LIMITS, TokenLimit
-from corpus.loader import Event
+from corpus.loader import Event, iter_load, no_gc_pauses
+from corpus.names import printable
 from corpus.outcome import FileReport, LoadReport, Notice, Reject
-from corpus.record import Record
+from corpus.progress import Progress
+from corpus.record import Record, turn_pairs
 from corpus.tokens import count_tokens, tokenizer
 
 DEFAULT_EPOCHS = 3  # OpenAI's default for small data sets
@@ -65,17 +69,26 @@ class CorpusSummary(BaseModel):
 
 def record_text(record: Record) -> str:
     """All the text a record trains on: turns joined, tool calls and offered tools included."""
-    turns = record.chat()
-    if not turns:
+    if record.messages:
+        parts = [
+            t.content + (render_calls(t.tool_calls) if t.tool_calls else "")
+            for t in record.messages
+        ]
+    else:  # a single exchange: its turns as plain pairs (`Record.chat` would build messages)
+        r = record
+        pairs = turn_pairs(r.format, r.question, r.context, r.answer, r.system, r.text, r.label)
+        parts = [content for _, content in pairs]
+    if not parts:
         return record.text or ""
-    parts = [t.content + (render_calls(t.tool_calls) if t.tool_calls else "") for t in turns]
     return "\n".join(parts + ([record.tools] if record.tools else []))
 
 
 class SummaryBuilder:
     """Fold a load's events into a `CorpusSummary`, in memory bounded by the sample size."""
 
-    def __init__(self, limit: TokenLimit, epochs: int, seed: int = 0) -> None:
+    def __init__(
+        self, limit: TokenLimit, epochs: int, seed: int = 0, *, keep_fact_text: bool = False
+    ) -> None:
         self.limit, self.epochs = limit, epochs
         self.rng = random.Random(seed)
         self.records = self.files = self.rejected = self.warnings = self.duplicates = 0
@@ -90,7 +103,7 @@ class SummaryBuilder:
         self.over: list[str] = []
         self.over_count = self.counted = 0
         self.pending: list[Record] = []
-        self.facts = FactBook(keep_text=False)
+        self.facts = FactBook(keep_text=keep_fact_text)  # texts only for `histories`
 
     def add(self, event: Record | Reject | Notice | FileReport) -> None:
         """Take one event of `iter_load` (or of a finished `LoadReport`)."""
@@ -190,6 +203,38 @@ def summarise(
     return summarise_events(events, limit=limit, epochs=epochs)
 
 
+class CorpusSurvey(NamedTuple):
+    """A corpus read once: the load, its summary and its fact histories."""
+
+    report: LoadReport
+    summary: CorpusSummary
+    histories: list[FactHistory]
+
+
+def survey_corpus(
+    paths: Sequence[str | Path] | str | Path,
+    *,
+    limit: TokenLimit | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    progress: Progress | None = None,
+) -> CorpusSurvey:
+    """Load, summarise and group facts (by id and wording) in one pass over the lines: what
+    `python -m corpus report` and `facts` print, kept in memory for a corpus that fits there."""
+    report = LoadReport()
+    builder = SummaryBuilder(limit or LIMITS[DEFAULT_PLATFORM], epochs, keep_fact_text=True)
+    sorted_into: dict[type, list[Any]] = {
+        Record: report.records,
+        Reject: report.rejects,
+        Notice: report.warnings,
+        FileReport: report.files,
+    }
+    with no_gc_pauses():
+        for event in iter_load(paths, progress=progress):
+            builder.add(event)
+            sorted_into[type(event)].append(event)
+    return CorpusSurvey(report, builder.summary(), builder.facts.histories())
+
+
 def render_summary(summary: CorpusSummary) -> str:
     """The summary as a few aligned lines for a terminal."""
     t, f = summary.tokens, summary.facts
@@ -200,18 +245,22 @@ def render_summary(summary: CorpusSummary) -> str:
         f"records        {summary.records} in {summary.files} file(s); {summary.rejected} rejected, "
         f"{summary.skipped} skipped, {summary.warnings} warning(s), {summary.duplicates} duplicate(s)",
         "per format     " + ", ".join(f"{k} {v}" for k, v in summary.per_format.items()),
-        "per batch      " + ", ".join(f"{k} {v}" for k, v in summary.per_batch.items()),
+        "per batch      " + ", ".join(f"{printable(k)} {v}" for k, v in summary.per_batch.items()),
         f"tokens         total {t.total:,}; min {t.min}, {spread}, max {t.max} ({t.tokenizer})",
         f"over limit     {summary.over_limit_count} record(s) over {summary.limit.describe()}"
         + (f" ({', '.join(summary.over_limit[:5])})" if summary.over_limit else ""),
         f"limit source   {summary.limit.cite()}",
         f"training       {summary.training_tokens:,} tokens = {t.total:,} × {summary.epochs} epochs",
-        f"facts          {f.facts} ({f.changed} changed, {f.reconfirmed} re-confirmed in a later batch)",
-        "new per batch  " + (", ".join(f"{k} {v}" for k, v in f.new_per_batch.items()) or "-"),
-        "changes/batch  " + (", ".join(f"{k} {v}" for k, v in f.changes_per_batch.items()) or "-"),
+        f"facts          {f.facts} ({f.changed} changed, {f.reconfirmed} re-confirmed in a later batch"
+        + (f", {f.variants} with variant answers on one date)" if f.variants else ")"),
+        "new per batch  "
+        + (", ".join(f"{printable(k)} {v}" for k, v in f.new_per_batch.items()) or "-"),
+        "changes/batch  "
+        + (", ".join(f"{printable(k)} {v}" for k, v in f.changes_per_batch.items()) or "-"),
     ]
     if summary.labels:
-        rows.insert(3, "labels         " + ", ".join(f"{k} {v}" for k, v in summary.labels.items()))
+        labels = ", ".join(f"{printable(k)} {v}" for k, v in summary.labels.items())
+        rows.insert(3, "labels         " + labels)
     if summary.dropped:
         rows.insert(
             1, "dropped        " + ", ".join(f"{k} {v}" for k, v in summary.dropped.items())

@@ -7,6 +7,7 @@ AppTest cannot click a tab), and results that later tabs need travel in `session
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,7 +116,7 @@ def evaluated(indexed: AppTest) -> Any:
 def test_data_tab_reads_the_demo_corpus(module_env: None) -> None:
     at = open_tab("Data")
     assert_clean(at)
-    assert int(metric(at, "Records").replace(",", "")) > 0
+    assert int(metric(at, "Current records").replace(",", "")) > 0
     files = at.dataframe[0].value
     assert {"file", "formats", "lines", "valid", "rejected", "skipped", "blank"} <= set(
         files.columns
@@ -186,6 +187,34 @@ def test_uploaded_bytes_take_the_same_path(module_env: None, tmp_path: Path) -> 
         and rejects["first"].str.startswith("escape.jsonl:").all()
     )
     assert at.get("download_button"), "the full list of rejects is offered as a download"
+
+
+def test_data_tab_shows_variants_of_an_undated_file_without_none(
+    module_env: None, tmp_path: Path
+) -> None:
+    """An undated KTO file: two desirable answers to one prompt are variants, not a change."""
+    path = tmp_path / "tent\ncare.jsonl"  # a newline in the name, shown escaped
+    ask = {"role": "user", "content": "Best way to store the tent?"}
+    path.write_text(
+        "".join(
+            json.dumps({"messages": [ask, {"role": "assistant", "content": a}], "label": True})
+            + "\n"
+            for a in ("Dry it fully, then roll it loosely.", "Keep it in its sack, dry.")
+        ),
+        encoding="utf-8",
+    )
+    at = open_tab("Data")
+    at.radio(key="data_source").set_value("Files on disk").run()
+    at.text_input(key="data_paths").input(str(path)).run()
+    assert_clean(at)
+    assert (metric(at, "Changed"), metric(at, "Variants")) == ("0", "1")
+    assert "grouped by id and wording" in texts(at).lower()
+    files = at.dataframe[0].value
+    assert list(files["file"]) == ["tent\\ncare.jsonl"]
+    history = next(d.value for d in at.dataframe if "held until" in d.value.columns)
+    assert "None" not in history.to_string()
+    assert list(history["first seen"]) == ["undated", "undated"]
+    assert list(history["status"]) == ["current", "current (variant)"]
 
 
 def test_index_tab_rebuilds_with_progress(indexed: AppTest) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus import load_corpus
+from corpus.facts import normalize_question
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -72,3 +74,15 @@ def test_loader_never_raises_and_counts_add_up(raw_lines: list[str | bytes]) -> 
     assert counts.valid == len(report.records)
     for reject in report.rejects:
         assert reject.code and reject.message and reject.hint
+
+
+# the definition `normalize_question` had before its faster pattern, written out here
+_REFERENCE_PUNCT = re.compile(r"(?<!\d)[^\w\s]+|[^\w\s]+(?!\d)|_")
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+@settings(max_examples=500)
+def test_normalize_question_matches_its_reference_definition(text: str) -> None:
+    folded = text.casefold().replace("ё", "е")
+    expected = re.sub(r"\s+", " ", _REFERENCE_PUNCT.sub(" ", folded)).strip()
+    assert normalize_question(text) == expected

@@ -11,16 +11,28 @@ import streamlit as st
 
 from answers.redact import redact
 from compare.workbench import Workbench
-from corpus import CorpusError
+from corpus import CorpusError, current_records
 from corpus.export import TARGETS
+from corpus.facts import FactHistory
+from corpus.names import printable
+from corpus.report import CorpusSurvey
 from ui import frames
 from ui.state import (
     apply_settings,
+    configured_corpus,
     export_corpus,
     files_stamp,
-    read_corpus,
 )
-from ui.uploads import MB, store_uploads
+from ui.uploads import MB, read_uploads, store_uploads
+
+# wide enough that a message and its fix are read whole, not cut at a column edge
+PROBLEM_COLUMNS = {
+    "file": st.column_config.TextColumn("file", width="small"),
+    "first": st.column_config.TextColumn("first", width="small"),
+    "code": st.column_config.TextColumn("code", width="small"),
+    "message": st.column_config.TextColumn("message", width="large"),
+    "hint": st.column_config.TextColumn("hint", width="large"),
+}
 
 
 def render_data(wb: Workbench, key: str) -> None:
@@ -60,30 +72,68 @@ def render_data(wb: Workbench, key: str) -> None:
         st.info("Choose files to read.")
         return
     try:
-        report, summary = read_corpus(key, ss.corpus_paths, files_stamp(ss.corpus_paths), wb)
+        if ss.corpus_paths:
+            report, summary, found = _read_files(ss.corpus_paths)
+            how = (
+                "Grouped by id and wording, as `python -m corpus facts` groups them; the index "
+                "also joins questions close in meaning once these files are the corpus."
+            )
+        else:
+            report, summary, _ = configured_corpus(key, wb)
+            stamp = files_stamp([str(ss.settings.compare.corpus_dir)])
+            found, how = histories(f"{key}|{stamp}", wb, report), None
     except (CorpusError, OSError) as err:
-        st.error(redact(f"Could not read the corpus: {err}"))
+        st.error(redact(f"Could not read the corpus: {printable(str(err))}"))
         return
     _data_overview(report, summary)
-    render_fact_histories(f"{key}|{ss.corpus_paths}|{files_stamp(ss.corpus_paths)}", wb, report)
+    render_fact_histories(found, how)
     _data_export(wb, key, report)
     if ss.corpus_paths:
         _use_as_corpus(ss.corpus_paths)
 
 
+def _read_files(paths: tuple[str, ...]) -> CorpusSurvey:
+    """Uploaded or named files, read once per content as the corpus CLI reads them; a rerun with
+    the same files reuses the read, and a new read shows its progress."""
+    ss = st.session_state
+    stamp = (paths, files_stamp(paths))
+    kept = ss.get("data_survey")
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    bar = st.progress(0.0, text="Reading…")
+
+    def shown(done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        bar.progress(share, text=f"Reading {done / MB:,.1f} of {total / MB:,.1f} MB")
+
+    try:
+        survey = read_uploads([Path(p) for p in paths], progress=shown)
+    finally:
+        bar.empty()
+    ss.data_survey = (stamp, survey)
+    return survey
+
+
 def _data_overview(report: Any, summary: Any) -> None:
-    tiles = st.columns(5)
-    tiles[0].metric("Records", f"{summary.records:,}")
-    tiles[1].metric("Files", summary.files)
-    tiles[2].metric("Rejected lines", summary.rejected)
-    tiles[3].metric("Warnings", summary.warnings)
-    tiles[4].metric("Tokens", f"{summary.tokens.total:,}")
+    current = len(current_records(report.records))
+    tiles = st.columns(6)
+    tiles[0].metric(
+        "Current records",
+        f"{current:,}",
+        help="One per id: a later line with the id of an older record replaces it "
+        f"({summary.records - current:,} of the valid lines were replaced so).",
+    )
+    tiles[1].metric("Valid lines", f"{summary.records:,}", help="Every line that became a record.")
+    tiles[2].metric("Files", summary.files)
+    tiles[3].metric("Rejected lines", summary.rejected)
+    tiles[4].metric("Warnings", summary.warnings)
+    tiles[5].metric("Tokens", f"{summary.tokens.total:,}", help="Of every valid line.")
     st.subheader("Files")
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "file": Path(f.file).name,
+                    "file": printable(Path(f.file).name),
                     "layout": f.layout,
                     "formats": ", ".join(f"{k} {v}" for k, v in f.formats.items()),
                     "batch": f.batch,
@@ -102,7 +152,12 @@ def _data_overview(report: Any, summary: Any) -> None:
     )
     if report.rejects:
         st.subheader(f"Rejected lines ({len(report.rejects):,})")
-        st.dataframe(frames.problems_by_code(report.rejects), hide_index=True, width="stretch")
+        st.dataframe(
+            frames.problems_by_code(report.rejects),
+            hide_index=True,
+            width="stretch",
+            column_config=PROBLEM_COLUMNS,
+        )
         st.download_button(
             f"Download all {len(report.rejects):,} rejected lines (CSV)",
             data=_problems(report.rejects).to_csv(index=False),
@@ -115,7 +170,12 @@ def _data_overview(report: Any, summary: Any) -> None:
     if report.warnings:
         codes = ", ".join(sorted({w.code for w in report.warnings}))
         with st.expander(f"Warnings ({len(report.warnings)}: {codes}) — these lines still loaded"):
-            st.dataframe(_problems(report.warnings), hide_index=True, width="stretch")
+            st.dataframe(
+                _problems(report.warnings),
+                hide_index=True,
+                width="stretch",
+                column_config=PROBLEM_COLUMNS,
+            )
     left, mid, right = st.columns(3)
     with left:
         st.markdown("**Records per batch**")
@@ -145,8 +205,8 @@ def _data_overview(report: Any, summary: Any) -> None:
         st.info(
             "Kept out on purpose: "
             + ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in summary.dropped.items())
-            + " — rejected preference answers and undesirable KTO answers are never indexed, "
-            "trained on or used as references; media are dropped and their text kept."
+            + " — rejected preference answers, undesirable KTO answers and reasoning are never "
+            "indexed, trained on or used as references; media are dropped and their text kept."
         )
     with right:
         st.markdown("**Formats and labels**")
@@ -155,47 +215,62 @@ def _data_overview(report: Any, summary: Any) -> None:
             st.bar_chart(pd.Series(summary.labels, name="records"), height=150, horizontal=True)
 
 
-def render_fact_histories(key: str, wb: Workbench, report: Any) -> None:
-    """How many facts changed and when, and any fact's history on demand (facts grouped as the
-    index groups them: by id, by wording, and by questions close in meaning)."""
-    found = histories(key, wb, report)
+def render_fact_histories(found: Sequence[FactHistory], how: str | None = None) -> None:
+    """How many facts changed and when, and the history of any fact that changed or was given
+    variant answers on one date (`how`: how the facts were grouped, when not as the index does)."""
     counts = frames.fact_counts(found)
     if not counts["facts"]:
         return
     st.subheader("Facts that change")
+    if how:
+        st.caption(how)
     left, right = st.columns([2, 3])
     with left:
-        tiles = st.columns(3)
+        tiles = st.columns(4 if counts["variants"] else 3)
         tiles[0].metric(
             "Facts", f"{counts['facts']:,}", help="Questions, grouped by id or meaning."
         )
         tiles[1].metric(
-            "Changed", f"{counts['changed']:,}", help="Facts that held more than one answer."
+            "Changed",
+            f"{counts['changed']:,}",
+            help="Facts that held another answer on a later date.",
         )
         tiles[2].metric(
             "Re-confirmed",
             f"{counts['reconfirmed']:,}",
             help="Facts restated with the same answer in a later batch: their newest date counts.",
         )
+        if counts["variants"]:
+            tiles[3].metric(
+                "Variants",
+                f"{counts['variants']:,}",
+                help="Facts given more than one answer on one date, or in an undated file: "
+                "answers stated alongside each other, not a change.",
+            )
     with right:
         per_batch = frames.changes_per_batch(found)
         if per_batch:
             st.markdown("**New answers per batch**")
             st.bar_chart(pd.Series(per_batch, name="facts changed"), height=160)
-    changed = [h for h in found if h.changed]
-    if changed:
+    shown = [h for h in found if h.changed or h.has_variants]
+    if shown:
         pick = st.selectbox(
-            f"History of a changed fact ({len(changed)})",
-            range(len(changed)),
-            format_func=lambda i: changed[i].question.replace("\n", " ")[:120],
+            f"History of a fact that changed or has variants ({len(shown)})",
+            range(len(shown)),
+            format_func=lambda i: printable(shown[i].question.replace("\n", " ")[:120]),
             key="fact_pick",
         )
-        st.dataframe(frames.history_frame(changed[pick]), hide_index=True, width="stretch")
+        st.dataframe(
+            frames.history_frame(shown[min(pick or 0, len(shown) - 1)]),
+            hide_index=True,
+            width="stretch",
+        )
 
 
 @st.cache_data(show_spinner="Grouping facts…", max_entries=8)
-def histories(key: str, _wb: Workbench, _report: Any) -> list[Any]:
-    """The fact histories of a load (cached with the load's key)."""
+def histories(key: str, _wb: Workbench, _report: Any) -> list[FactHistory]:
+    """The configured corpus's fact histories as the index groups them (cached with the load's
+    key; the question vectors come from the index's cache)."""
     return _wb.fact_histories(_report.records)
 
 
@@ -203,7 +278,7 @@ def _problems(items: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "file": Path(r.file).name,
+                "file": printable(Path(r.file).name),
                 "line": r.line,
                 "code": r.code,
                 "message": r.message,
@@ -235,7 +310,7 @@ def _data_export(wb: Workbench, key: str, report: Any) -> None:
                     [
                         {
                             "record": p.record_id,
-                            "file": Path(p.source.file).name,
+                            "file": printable(Path(p.source.file).name),
                             "line": p.source.line,
                             "reason": p.reason,
                         }

@@ -15,7 +15,8 @@ from compare.comparison import Comparison
 from compare.runs_db import RunRecord
 from compare.summary import HEADLINE as METRIC
 from compare.versions_given import version_given
-from corpus.facts import FactHistory
+from corpus.facts import FactHistory, FactVersion, shown_day
+from corpus.names import printable
 from ui import charts
 
 
@@ -138,8 +139,8 @@ def sources_frame(sources: Sequence[SourceHit]) -> pd.DataFrame:
             {
                 "record": s.record_id,
                 "score": round(s.score, 3),
-                "held from": s.held_from or s.as_of or "undated",
-                "held until": s.held_until or ("—" if not s.stale else "superseded"),
+                "held from": shown_day(s.held_from or s.as_of),
+                "held until": shown_day(s.held_until, ""),
                 "status": "superseded" if s.stale else "current",
                 "text": s.text,
             }
@@ -175,7 +176,7 @@ def problems_by_code(items: Sequence[Any]) -> pd.DataFrame:
     for r in items:
         row = rows.setdefault(
             r.code,
-            {"code": r.code, "lines": 0, "first": f"{Path(r.file).name}:{r.line}",
+            {"code": r.code, "lines": 0, "first": f"{printable(Path(r.file).name)}:{r.line}",
              "message": r.message, "hint": r.hint},
         )  # fmt: skip
         row["lines"] += 1
@@ -185,15 +186,15 @@ def problems_by_code(items: Sequence[Any]) -> pd.DataFrame:
 
 def history_frame(history: FactHistory) -> pd.DataFrame:
     """One row per version of a fact: the answer, when it was first seen and last confirmed, and
-    until when it held (empty: still current)."""
+    until when it held (empty: it still holds); an absent date reads "undated", never "None"."""
     return pd.DataFrame(
         [
             {
                 "answer": v.answer,
-                "first seen": v.first_seen,
-                "last confirmed": v.last_confirmed,
-                "held until": v.until,
-                "status": "current" if v is history.current else "superseded",
+                "first seen": shown_day(v.first_seen),
+                "last confirmed": shown_day(v.last_confirmed),
+                "held until": shown_day(v.until, ""),
+                "status": _status(history, v),
                 "records": ", ".join(v.record_ids),
             }
             for v in history.versions
@@ -201,11 +202,18 @@ def history_frame(history: FactHistory) -> pd.DataFrame:
     )
 
 
+def _status(history: FactHistory, version: FactVersion) -> str:
+    """current / superseded, and whether the version is a variant of the one before it."""
+    held = "current" if version.until is None else "superseded"
+    return f"{held} (variant)" if version.variant else held
+
+
 def fact_counts(histories: Sequence[FactHistory]) -> dict[str, int]:
-    """Facts, changed facts, and facts re-confirmed in a later batch."""
+    """Facts, changed facts, facts re-confirmed in a later batch, facts with variant answers."""
     return {
         "facts": len(histories),
         "changed": sum(h.changed for h in histories),
+        "variants": sum(h.has_variants for h in histories),
         "reconfirmed": sum(
             any(
                 v.last_confirmed and v.first_seen and v.last_confirmed > v.first_seen
@@ -221,22 +229,27 @@ def changes_per_batch(histories: Sequence[FactHistory]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for h in histories:
         for v in h.versions[1:]:
+            if v.variant:  # stated alongside the answer before it: not a change
+                continue
             batch = v.batches[0] if v.batches else "-"
             counts[batch] = counts.get(batch, 0) + 1
     return dict(sorted(counts.items()))
 
 
 def history_lines(history: FactHistory) -> list[str]:
-    """A fact's versions as Markdown list lines, newest first, with the dates each held."""
+    """A fact's versions as Markdown list lines, newest first, with the dates each held (an
+    absent date reads "undated"; a variant is said to be one)."""
     lines = []
     for v in reversed(history.versions):
-        since = v.first_seen or "undated"
-        if v is history.current:
+        since = shown_day(v.first_seen)
+        also = " (a variant stated alongside the answer below)" if v.variant else ""
+        if v.until is None:
             confirmed = (
-                f", last confirmed {v.last_confirmed}" if v.last_confirmed != v.first_seen else ""
+                f", last confirmed {shown_day(v.last_confirmed)}"
+                if v.last_confirmed != v.first_seen
+                else ""
             )
-            lines.append(f"- current since {since}{confirmed}: {v.answer}")
+            lines.append(f"- current since {since}{confirmed}{also}: {v.answer}")
         else:
-            until = f" → {v.until}" if v.until else ""
-            lines.append(f"- superseded: held {since}{until}: {v.answer}")
+            lines.append(f"- superseded: held {since} → {shown_day(v.until)}{also}: {v.answer}")
     return lines
