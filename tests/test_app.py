@@ -366,3 +366,26 @@ def test_settings_take_a_declared_cutoff_and_reject_a_bad_one(module_env: None) 
     assert_clean(at)
     assert str(at.session_state["settings"].tuning.cutoff) == "2026-03-31"
     assert not at.error
+
+
+def test_an_eval_set_with_bad_lines_runs_its_good_ones_and_lists_the_rest(
+    module_env: None, tmp_path: Path
+) -> None:
+    from compare.settings import build_settings
+
+    path = tmp_path / "eval.jsonl"
+    path.write_text(
+        '{"question": "How long is the warranty?", "reference": "Two years."}\n'
+        '{"question": "", "reference": "x"}\n'
+        "not json\n",
+        encoding="utf-8",
+    )
+    at = open_tab("Evaluate", settings=build_settings(compare_eval_path=path))
+    assert_clean(at)
+    assert any("2 lines of the eval set are not questions" in w.value for w in at.warning)
+    rejects = next(d.value for d in at.dataframe if "fix" in d.value.columns)
+    assert list(rejects["line"]) == ["eval.jsonl:2", "eval.jsonl:3"]
+    assert rejects["fix"].str.len().gt(0).all()
+    missing = open_tab("Evaluate", settings=build_settings(compare_eval_path=tmp_path / "gone"))
+    assert_clean(missing)
+    assert any("cannot read the eval file" in e.value for e in missing.error)

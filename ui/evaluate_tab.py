@@ -23,7 +23,7 @@ from ui.state import (
     METRIC,
     METRIC_LABELS,
     apply_settings,
-    eval_items,
+    eval_load,
     fact_index,
     settings_key,
     spread,
@@ -54,7 +54,25 @@ def run_evaluation(
 def render_evaluate(wb: Workbench, key: str) -> None:
     """Run the eval set, then per-question answers, quality with CIs, gaps, latency and history."""
     render_eval_source(wb)
-    items = eval_items(wb)
+    loaded = eval_load(wb)
+    items = list(loaded.items)
+    if loaded.rejects and items:
+        st.warning(
+            f"{len(loaded.rejects)} lines of the eval set are not questions and are left out; "
+            f"{len(items)} questions load. Each line, what is wrong and how to fix it:",
+            icon="⚠️",
+        )
+        st.dataframe(frames.rejects_frame(loaded.rejects), hide_index=True, width="stretch")
+    if not items:
+        first = loaded.rejects[0] if loaded.rejects else None
+        st.error(
+            f"No question to ask: {first.message} — {first.hint}"
+            if first
+            else "The eval set holds no question: make one from the corpus or pick another."
+        )
+        if len(loaded.rejects) > 1:
+            st.dataframe(frames.rejects_frame(loaded.rejects), hide_index=True, width="stretch")
+        return
     left, mid, conc, right = st.columns([3, 3, 2, 2])
     names = left.multiselect(
         "Sides",
@@ -63,14 +81,18 @@ def render_evaluate(wb: Workbench, key: str) -> None:
         format_func=charts.side_label,
         key="eval_names",
     )
-    n = mid.slider(
-        "Questions",
-        1,
-        len(items),
-        min(10, len(items)),
-        key="eval_n",
-        help="A few questions keep a demo fast; the whole set gives tighter intervals.",
-    )
+    if len(items) > 1:
+        n = mid.slider(
+            "Questions",
+            1,
+            len(items),
+            min(10, len(items)),
+            key="eval_n",
+            help="A few questions keep a demo fast; the whole set gives tighter intervals.",
+        )
+    else:  # a slider needs two ends
+        n = len(items)
+        mid.caption("1 question")
     concurrency = conc.number_input(
         "Asked at once",
         1,

@@ -170,6 +170,21 @@ def history_frames(runs: Sequence[RunRecord]) -> tuple[pd.DataFrame, pd.DataFram
     return pd.DataFrame(table), pd.DataFrame(points)
 
 
+def rejects_frame(rejects: Sequence[Any]) -> pd.DataFrame:
+    """One row per bad line: where, what is wrong and how to fix it."""
+    return pd.DataFrame(
+        [
+            {
+                "line": f"{printable(Path(r.file).name)}:{r.line}",
+                "code": r.code,
+                "message": r.message,
+                "fix": r.hint,
+            }
+            for r in rejects
+        ]
+    )
+
+
 def problems_by_code(items: Sequence[Any]) -> pd.DataFrame:
     """One row per code: how many lines, the first one, and what to do about it."""
     rows: dict[str, dict[str, Any]] = {}

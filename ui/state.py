@@ -12,10 +12,11 @@ import streamlit as st
 from answers.metrics import LABELS as METRIC_LABELS
 from compare.advice import AdviceSettings
 from compare.cost import CostSettings
+from compare.evalset import EvalLoad, EvalLoadError, read_eval
 from compare.side_table import SIDE_TABLE
 from compare.summary import HEADLINE as METRIC
 from compare.workbench import Workbench, WorkbenchSettings, build_settings
-from corpus import LoadReport, Record, current_records, load_corpus
+from corpus import LoadReport, Record, Reject, current_records, load_corpus
 from corpus.export import ExportResult, export_records
 from corpus.report import CorpusSummary, summarise
 
@@ -106,15 +107,28 @@ def apply_settings(**changes: Any) -> None:
         del ss[key]  # the Settings form shows the new values next time it is drawn
 
 
-def eval_items(wb: Workbench) -> list[Any]:
-    """The eval set's questions, read once per session and eval file."""
+def eval_load(wb: Workbench) -> EvalLoad:
+    """The eval set as read: its questions and every bad line with its fix, read once per session
+    and eval file (an unreadable file is one reject, never a traceback)."""
     ss = st.session_state
     path = ss.settings.compare.eval_path
     key = f"eval_items:{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
     if key not in ss:
-        ss[key] = wb.load_eval()
-    items: list[Any] = ss[key]
-    return items
+        try:
+            ss[key] = read_eval(path)
+        except EvalLoadError as err:
+            problem = Reject(
+                file=str(path), line=0, code="unreadable", message=str(err),
+                hint="check the path in Settings or pick another eval set",
+            )  # fmt: skip
+            ss[key] = EvalLoad(rejects=[problem])
+    loaded: EvalLoad = ss[key]
+    return loaded
+
+
+def eval_items(wb: Workbench) -> list[Any]:
+    """The eval set's questions (the valid lines; see `eval_load` for the others)."""
+    return list(eval_load(wb).items)
 
 
 def spread(items: Sequence[Any], n: int) -> list[Any]:
