@@ -56,10 +56,11 @@ def render_header(wb: Workbench, key: str) -> None:
     quiet: dict[str, Any] = {"delta_color": "off", "delta_arrow": "off", "border": True}
     tiles = st.columns([2, 2, 2, 3])
     tiles[0].metric(
-        "Corpus records",
+        "Current records",
         f"{len(current):,}",
-        f"{summary.records:,} lines read · {summary.rejected} rejected",
-        help="Current records: a line with the id of an older one replaces it.",
+        f"{summary.records:,} valid lines · {summary.rejected} rejected",
+        help="As the Data tab counts them: a line with the id of an older one replaces it, so "
+        "valid lines can outnumber current records.",
         **quiet,
     )
     pending = index.pending
