@@ -146,8 +146,8 @@ class _Rewording:
         self, history: FactHistory, kind: str, by_id: dict[str, Record], start: int
     ) -> list[EvalItem]:
         versions: list[tuple[FactVersion, date | None]] = [(history.current, None)]
-        if kind == "changed" and len(history.versions) > 1:
-            older = history.versions[-2]
+        older = _held_before(history)
+        if kind == "changed" and older is not None:
             versions.append((older, older.first_seen))  # asked as of the day it held
         items: list[EvalItem] = []
         for version, as_of in versions:
@@ -196,6 +196,16 @@ class _Rewording:
                 reworded = f"Regarding this: {reworded}"  # the frame alone, never the answer
         self.overlaps.append(overlap(original, reworded))
         return reworded, how
+
+
+def _held_before(history: FactHistory) -> FactVersion | None:
+    """The version the current one replaced on a later date (a variant stated on the current
+    version's own date is not an older answer)."""
+    current = history.current
+    for version in reversed(history.versions[:-1]):
+        if version.first_seen != current.first_seen:
+            return version
+    return None
 
 
 def _label_items(labels: list[Record], n: int, rng: random.Random, start: int) -> list[EvalItem]:

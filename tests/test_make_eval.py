@@ -153,3 +153,29 @@ def test_rewording_through_an_endpoint_and_refusing_its_copies(
         )
     else:
         assert made.refused == 0 and all(q.startswith("Could you say") for q in questions)
+
+
+def test_a_changed_fact_is_asked_as_of_the_answer_it_replaced_not_a_same_day_variant(
+    tmp_path: Path,
+) -> None:
+    """Two answers on the newest date are variants; the older answer asked as of its day is the
+    one from the earlier batch."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    lines = {
+        "2031-01-15": ["The kiln fires at 900 degrees."],
+        "2031-06-01": ["The kiln fires at 950 degrees.", "The kiln fires at 960 degrees."],
+    }
+    for day, answers in lines.items():
+        (folder / f"{day}-kiln.jsonl").write_text(
+            "".join(
+                json.dumps({"prompt": "At what heat does the kiln fire?", "completion": a}) + "\n"
+                for a in answers
+            ),
+            encoding="utf-8",
+        )
+    made = make_eval(load_corpus([folder]).records, size=10, seed=0)
+    asked_then = [i for i in made.items if i.as_of is not None]
+    assert [(i.reference, i.as_of) for i in asked_then] == [
+        ("The kiln fires at 900 degrees.", date(2031, 1, 15))
+    ]
