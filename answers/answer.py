@@ -26,12 +26,16 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     embedding_tokens: int = 0
+    # seconds the request waited for a busy model before it ran, as the server reported them
+    # (part of the answer's latency, not of the model's work)
+    queued_s: float = 0.0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             embedding_tokens=self.embedding_tokens + other.embedding_tokens,
+            queued_s=self.queued_s + other.queued_s,
         )
 
 
@@ -103,6 +107,15 @@ class Answer(BaseModel):
     def _no_secrets(cls, error: str | None) -> str | None:
         """An error text is stored, reported and shown: it never carries a key."""
         return None if error is None else redact(error)
+
+    @property
+    def answering_s(self) -> float:
+        """Seconds the answer took, less the time it waited for a busy model.
+
+        >>> Answer(answerer="tuned", latency_s=9.0, usage=Usage(queued_s=7.5)).answering_s
+        1.5
+        """
+        return max(self.latency_s - self.usage.queued_s, 0.0)
 
     @property
     def ok(self) -> bool:

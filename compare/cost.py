@@ -112,7 +112,9 @@ def answer_cost(
     embed_seconds = embed_seconds if model.embedder else 0.0
     usage, cost = answer.usage, 0.0
     if model.generator:
-        seconds = max(answer.latency_s - embed_seconds, 0.0)
+        # a local model is billed for the time it worked on this answer, not the time the
+        # answer waited for it while it worked on others
+        seconds = max(answer.answering_s - embed_seconds, 0.0)
         price = book.get(model.generator)
         cost += call_cost(price, book, usage.prompt_tokens, usage.completion_tokens, seconds)
     if model.embedder:

@@ -51,8 +51,10 @@ class SideStats(BaseModel):
     errors: int
     abstained: int
     cached: int
-    latency_p50_s: float
+    latency_p50_s: float  # time answering: latency less the wait for a busy model
     latency_p95_s: float
+    wait_p50_s: float = 0.0  # time waiting for a busy model (as the server reported it)
+    wait_p95_s: float = 0.0
     mean_prompt_tokens: float
     mean_completion_tokens: float
     mean_embedding_tokens: float
@@ -164,11 +166,9 @@ def _side_quality(
 def _side_stats(run: RunResult, name: str) -> SideStats:
     rows = run.for_answerer(name)
     ok = [r for r in rows if r.answer.ok]
-    latencies = (
-        [r.answer.latency_s for r in ok if not r.cached]
-        or [r.answer.latency_s for r in ok]
-        or [0.0]
-    )
+    timed = [r.answer for r in ok if not r.cached] or [r.answer for r in ok]
+    latencies = [a.answering_s for a in timed] or [0.0]
+    waits = [a.usage.queued_s for a in timed] or [0.0]
     retrieval = {
         m: float(np.mean([r.metrics[m] for r in rows if m in r.metrics]))
         for m in ("hit@1", "hit@5", "mrr")
@@ -192,6 +192,8 @@ def _side_stats(run: RunResult, name: str) -> SideStats:
         cached=sum(r.cached for r in rows),
         latency_p50_s=float(np.percentile(latencies, 50)),
         latency_p95_s=float(np.percentile(latencies, 95)),
+        wait_p50_s=float(np.percentile(waits, 50)),
+        wait_p95_s=float(np.percentile(waits, 95)),
         mean_prompt_tokens=_mean([r.answer.usage.prompt_tokens for r in ok]),
         mean_completion_tokens=_mean([r.answer.usage.completion_tokens for r in ok]),
         mean_embedding_tokens=_mean([r.answer.usage.embedding_tokens for r in ok]),

@@ -121,10 +121,14 @@ def _parse_reply(reply: Any, where: str) -> tuple[str, Usage]:
 
 
 def _usage(reply: Any) -> Usage:
+    """Tokens from the reply's usage; the seconds it waited for a busy model from the local
+    server's `queue_s` (an endpoint that does not say counts as no wait)."""
     usage = getattr(reply, "usage", None)
     prompt = getattr(usage, "prompt_tokens", 0) or 0
     completion = getattr(usage, "completion_tokens", 0) or 0
-    return Usage(prompt_tokens=int(prompt), completion_tokens=int(completion))
+    queued = getattr(reply, "queue_s", None)
+    waited = float(queued) if isinstance(queued, int | float) and queued > 0 else 0.0
+    return Usage(prompt_tokens=int(prompt), completion_tokens=int(completion), queued_s=waited)
 
 
 def _parse_scores(

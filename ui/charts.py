@@ -74,12 +74,15 @@ def gap_chart(df: pd.DataFrame, metric: str) -> alt.LayerChart:
 
 
 def latency_chart(df: pd.DataFrame) -> alt.Chart:
-    """p50 and p95 latency per side. Columns: side, stat, ms."""
+    """Answering p50 and p95 per side, and the median wait for a busy model. Columns: side, stat,
+    ms."""
     return (
         alt.Chart(df)
         .mark_bar(cornerRadiusTopLeft=3, cornerRadiusTopRight=3)
         .encode(
-            x=alt.X("stat:N", title=None, axis=alt.Axis(labelAngle=0)),
+            x=alt.X(
+                "stat:N", title=None, sort=["p50", "p95", "wait p50"], axis=alt.Axis(labelAngle=0)
+            ),
             xOffset=alt.XOffset("side:N", sort=list(SIDE_COLORS)),
             y=alt.Y("ms:Q", title="latency (ms)"),
             color=_side_color(),

@@ -277,7 +277,7 @@ def render_results(c: Comparison, facts: Mapping[str, FactHistory] | None = None
         else:
             st.altair_chart(charts.gap_chart(frame, metric), width="stretch")
     with latency:
-        st.markdown("**Latency** p50 / p95")
+        st.markdown("**Latency** answering p50 / p95, and the wait for a busy model")
         st.altair_chart(charts.latency_chart(frames.latency_frame(c)), width="stretch")
     kinds = frames.kind_frame(c, metric)
     if not kinds.empty:

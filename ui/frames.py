@@ -80,16 +80,16 @@ def gap_frame(c: Comparison, metric: str = METRIC) -> pd.DataFrame:
 
 
 def latency_frame(c: Comparison) -> pd.DataFrame:
-    """Rows of (side, stat, ms) for the latency chart."""
-    rows = []
-    for s in c.summary.sides:
-        rows.append(
-            {"side": charts.side_label(s.answerer), "stat": "p50", "ms": s.latency_p50_s * 1000}
-        )
-        rows.append(
-            {"side": charts.side_label(s.answerer), "stat": "p95", "ms": s.latency_p95_s * 1000}
-        )
-    return pd.DataFrame(rows)
+    """Rows of (side, stat, ms) for the latency chart: answering p50 / p95 and the median wait
+    for a busy model, apart."""
+    stats = (("p50", "latency_p50_s"), ("p95", "latency_p95_s"), ("wait p50", "wait_p50_s"))
+    return pd.DataFrame(
+        [
+            {"side": charts.side_label(s.answerer), "stat": stat, "ms": getattr(s, field) * 1000}
+            for s in c.summary.sides
+            for stat, field in stats
+        ]
+    )
 
 
 def question_frame(
