@@ -44,6 +44,12 @@ class CompareSettings(BaseSettings):
     previous_adapter: Path | None = Field(
         None, description="manifest dir of the model a re-tune replaces"
     )
+    probe_facts: int = Field(
+        40,
+        ge=1,
+        le=5000,
+        description="facts the knowledge probe asks each side (python -m compare probe --facts)",
+    )
 
 
 class WorkbenchSettings(BaseModel):
