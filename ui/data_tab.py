@@ -66,6 +66,7 @@ def render_data(wb: Workbench, key: str) -> None:
         return
     _data_overview(report, summary)
     render_fact_histories(f"{key}|{ss.corpus_paths}|{files_stamp(ss.corpus_paths)}", wb, report)
+    _probe_ledger(wb)
     _data_export(wb, key, report)
     if ss.corpus_paths:
         _use_as_corpus(ss.corpus_paths)
@@ -197,6 +198,21 @@ def render_fact_histories(key: str, wb: Workbench, report: Any) -> None:
 def histories(key: str, _wb: Workbench, _report: Any) -> list[Any]:
     """The fact histories of a load (cached with the load's key)."""
     return _wb.fact_histories(_report.records)
+
+
+def _probe_ledger(wb: Workbench) -> None:
+    """The last knowledge probe's per-fact ledger: which version of each fact every side gives."""
+    from ui.probe_view import render_ledger
+
+    result = wb.last_probe()
+    if result is None:
+        return
+    st.subheader("What each model gives, per fact")
+    st.caption(
+        f"From the knowledge probe of {result.made_at:%Y-%m-%d %H:%M} UTC over the configured "
+        "corpus (Freshness & cost tab, or python -m compare probe)."
+    )
+    render_ledger(result, key="data")
 
 
 def _problems(items: Sequence[Any]) -> pd.DataFrame:
