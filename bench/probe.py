@@ -1,8 +1,12 @@
 """The knowledge probe on the probe fixture: train its two adapters once, then estimate each
 model's effective cutoff against the cutoff it was really trained at, with the time it took.
 
-python bench/probe.py --train   # once: two LoRA adapters (r=2, ~1.2 MB each) under tests/data/probe
-python bench/probe.py           # serve base and both adapters, probe them, print the figures
+python bench/probe.py --train --threads 1   # once: two LoRA adapters (r=2, ~1.2 MB each)
+python bench/probe.py                       # serve base and both adapters, probe each, print
+
+Per model, three probes of the same 22 facts in the same run: by answers only (the baseline),
+by answers and likelihood (9 changed facts also scored as choices), and the latter again, its
+answers now read from the cache.
 """
 
 from __future__ import annotations
@@ -57,6 +61,40 @@ def train(cutoffs: tuple[date, ...] = CUTOFFS, threads: int | None = None) -> No
         )
 
 
+def probe_models() -> int:
+    """Serve each model, probe it three ways, and print a row per model."""
+    import tempfile
+
+    from compare.runs_db import RunsDatabase
+    from tests.probe_helpers import probe_server
+    from tests.tuning_servers import model_server
+
+    models: list[tuple[str, str, date | None]] = [("base", "none", None)]
+    models += [(f"adapter {c}", str(adapter_dir(c)), c) for c in CUTOFFS]
+    print("| model | trained to | estimated (answers) | by likelihood | facts | answers only "
+          "| + likelihood | again, cached |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = RunsDatabase(Path(tmp) / "runs.sqlite")
+        for label, adapter, truth in models:
+            side = "base" if truth is None else "tuned"
+            with model_server(adapter) as url:
+                plain = probe_server(url, side, likelihood=False)
+                full = probe_server(url, side, likelihood=True, cache=db)
+                again = probe_server(url, side, likelihood=True, cache=db)
+            found = full.sides[0]
+            by_likelihood = (
+                found.by_likelihood.describe() if found.by_likelihood else found.likelihood
+            )
+            print(
+                f"| {label} | {truth or 'nothing'} | {found.estimate.describe()} | {by_likelihood} "
+                f"| {found.estimate.facts} | {plain.seconds:.1f} s | {full.seconds:.1f} s "
+                f"({full.seconds / plain.seconds:.2f}×) | {again.seconds:.2f} s "
+                f"({again.seconds / plain.seconds:.3f}×) |"
+            )
+    return 0
+
+
 def _use_threads(threads: int) -> None:
     """Train on `threads` threads: on a machine busier than its cores, two threads that wait on
     each other run slower than one (pick_device would take every core)."""
@@ -86,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train:
         train(tuple(args.cutoff or CUTOFFS), args.threads)
         return 0
-    return 0
+    return probe_models()
 
 
 if __name__ == "__main__":

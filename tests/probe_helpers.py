@@ -91,7 +91,9 @@ def _scored(text: str, known: dict[str, str]) -> dict[str, Any]:
     head, _, answer = text.partition("\nAnswer:")
     question = head.removeprefix("Question: ")
     value = 0.0 if known.get(question, "").strip() == answer.strip() else -2.0
-    tokens, offsets, at = [], [], 0
+    tokens: list[str] = []
+    offsets: list[int] = []
+    at = 0
     for piece in text.split(" "):
         token = piece if not tokens else f" {piece}"
         tokens.append(token)
@@ -100,3 +102,41 @@ def _scored(text: str, known: dict[str, str]) -> dict[str, Any]:
     context = len(head) + len("\nAnswer:")
     logprobs = [None] + [value if o >= context else -0.5 for o in offsets[1:]]
     return {"tokens": tokens, "token_logprobs": logprobs, "text_offset": offsets}
+
+
+def served_model(url: str) -> str:
+    """The chat model a local server serves (its first /v1/models entry)."""
+    import httpx
+
+    return str(httpx.get(f"{url}/models", timeout=30).json()["data"][0]["id"])
+
+
+def probe_server(
+    url: str, side: str, likelihood: bool = True, max_tokens: int = 32, cache: Any = None
+) -> Any:
+    """Probe the model a server serves on every fact of the fixture, as side `side`; returns the
+    `ProbeResult` (likelihood read where the endpoint offers it and `likelihood` is set; answers
+    kept in `cache`, a RunsDatabase, when given)."""
+    from compare.effective_cutoff import batch_dates
+    from compare.knowledge_probe import LIKELIHOOD_USED, ProbeSettings, probe_sides
+    from corpus import load_corpus
+    from corpus.facts import fact_histories
+    from tuning.client import TunedAnswerer
+    from tuning.settings import TuningSettings
+
+    records = load_corpus([CORPUS]).records
+    settings = TuningSettings(
+        _env_file=None, base_url=url, model=served_model(url), max_tokens=max_tokens, timeout=300
+    )
+    answerer = TunedAnswerer(settings, name=side)
+    offered = likelihood and answerer.client.supports_loglik()
+    support = {side: LIKELIHOOD_USED if offered else "answers only"}
+    return probe_sides(
+        fact_histories(records),
+        batch_dates(records),
+        [answerer],
+        support,
+        settings=ProbeSettings(likelihood=likelihood),
+        cache=cache,
+        configurations={side: f"{url}:{settings.model}:max{max_tokens}"},
+    )

@@ -20,6 +20,7 @@ from compare.freshness import freshness
 from compare.knowledge import tuned_knowledge
 from compare.knowledge_probe import ProbeResult, probe_sides
 from compare.ledger import ledger_csv, stale_count
+from compare.report import render_markdown
 from compare.retune_plan import GROUPS, parse_groups, plan_records, retune_plan, write_plan
 from corpus import current_records, load_corpus
 from corpus.export import TARGETS
@@ -179,3 +180,5 @@ def test_the_mismatch_is_a_caveat_of_the_advice(probed: ProbeResult) -> None:
     c = judge(run(records, records, lambda s, i: True, ["rag", "tuned"]), records, k)
     notes = [n for n in caveats(c) if "outside what the model gives" in n]
     assert len(notes) == 1 and notes[0].startswith("Tuned: the manifest cutoff 2022-09-01")
+    report = render_markdown(c)
+    assert f"manifest 2022-09-01, estimated {TRAINED}" in report and "**mismatch:**" in report
