@@ -54,6 +54,7 @@ def train(cutoffs: tuple[date, ...] = CUTOFFS, threads: int | None = None) -> No
         chosen = current_records(r for r in records if r.as_of and r.as_of <= cutoff)
         started = time.perf_counter()
         result = train_adapter(chosen, cutoff, adapter_dir(cutoff), settings, RECIPE)
+        portable(adapter_dir(cutoff))
         losses = " → ".join(f"{x:.3f}" for x in result.epoch_losses[:: max(1, RECIPE.epochs // 6)])
         print(
             f"{cutoff}: {len(chosen)} records, {RECIPE.epochs} epochs in "
@@ -93,6 +94,16 @@ def probe_models() -> int:
                 f"({again.seconds / plain.seconds:.3f}×) |"
             )
     return 0
+
+
+def portable(folder: Path) -> None:
+    """Paths in the adapter's files relative to the repository, as the shipped demo adapter's
+    are: the fixture must load from any checkout."""
+    prefix = f"{ROOT}/"
+    for name in ("tuning_manifest.json", "adapter_config.json"):
+        path = folder / name
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace(prefix, ""), encoding="utf-8")
 
 
 def _use_threads(threads: int) -> None:
