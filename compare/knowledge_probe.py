@@ -2,7 +2,7 @@
 took in — which version of a changed fact it gives, whether it knows an unchanged one at all.
 
 Declared cutoffs and manifests say what a model was shown; the probe measures what it gives. Each
-fact is asked as its newest record asks it; the answer is placed by the comparison's own matcher
+fact is asked as its newest record asks it (`compare.probe_facts`); the answer is placed by the comparison's own matcher
 (`compare.versions_given`). Where the endpoint returns prompt log-probabilities, a changed fact is
 also put as a multiple-choice question whose choices are its versions' answers, through the tuned
 side's log-likelihood path, and the likeliest version is read as a second opinion. Facts are
@@ -11,7 +11,6 @@ sampled stratified by batch, language and kind; answers are cached like eval ans
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -20,7 +19,6 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from answers import Answer, Answerer, Progress
-from answers.metrics import contains_reference
 from compare.asking import ask_all
 from compare.effective_cutoff import (
     MIN_PER_BATCH,
@@ -30,14 +28,11 @@ from compare.effective_cutoff import (
     estimate_by_likelihood,
     estimate_cutoff,
 )
-from compare.evalset import EvalItem
-from compare.make_eval import stratified
-from compare.rephrase import is_russian
+from compare.probe_facts import choice_item, distinct_versions, open_item
 from compare.run import Scored
 from compare.runs_db import RunsDatabase
 from compare.versions_given import answer_key, version_stated
 from corpus.facts import FactHistory, FactVersion
-from corpus.record import Record
 
 LIKELIHOOD_USED = "used"
 PROBE_FILE = "probe.json"
@@ -99,62 +94,6 @@ class ProbeResult(BaseModel):
         return next((s for s in self.sides if s.side == name), None)
 
 
-def is_probeable(history: FactHistory) -> bool:
-    """A dated fact whose answer has words of its own: one the question does not give away."""
-    current = history.current
-    if current.first_seen is None or contains_reference(history.question, current.answer):
-        return False
-    own = answer_key(current.answer) - answer_key(history.question)
-    return bool(own)
-
-
-def choose_facts(
-    histories: Sequence[FactHistory], records: Sequence[Record], size: int, seed: int = 0
-) -> list[FactHistory]:
-    """About `size` facts, every (batch, language, changed or not) stratum represented before
-    any gets a second fact (`compare.make_eval.stratified`), in the corpus's order."""
-    by_id = {r.id: r for r in records}
-    candidates = [
-        (h, "changed" if h.changed else "stable")
-        for h in histories
-        if is_probeable(h) and h.current.record_ids[-1] in by_id
-    ]
-    chosen = stratified(candidates, by_id, size, random.Random(seed), asks=lambda _: 1)
-    picked = {id(h) for h, _ in chosen}
-    return [h for h in histories if id(h) in picked]
-
-
-def open_item(history: FactHistory) -> EvalItem:
-    """The fact asked as its newest record asks it."""
-    return EvalItem(
-        id=f"probe:{history.fact_id}",
-        question=history.question,
-        reference=history.current.answer,
-        record_id=history.current.record_ids[-1],
-        lang="ru" if is_russian(history.question) else "en",
-    )
-
-
-def choice_item(history: FactHistory) -> EvalItem:
-    """A changed fact as a multiple-choice question: one choice per distinct answer, oldest first."""
-    choices = list(dict.fromkeys(v.answer for v in _distinct(history)))
-    return open_item(history).model_copy(
-        update={
-            "id": f"probe-choice:{history.fact_id}",
-            "choices": choices,
-            "answer_index": len(choices) - 1,
-        }
-    )
-
-
-def _distinct(history: FactHistory) -> list[FactVersion]:
-    """One version per distinct answer (A -> B -> A gives A, B), in the order first held."""
-    seen: dict[frozenset[str], FactVersion] = {}
-    for version in history.versions:
-        seen.setdefault(answer_key(version.answer), version)
-    return list(seen.values())
-
-
 def probe_sides(
     facts: Sequence[FactHistory],
     batches: Sequence[BatchDate],
@@ -186,14 +125,16 @@ def probe_sides(
         concurrency=concurrency,
         progress=_offset(progress, 0, total),
     )
-    picked = ask_all(
-        chosen,
-        scored_sides,
-        configurations=keys,
-        cache=cache,
-        concurrency=concurrency,
-        progress=_offset(progress, len(asked), total),
-    ) if chosen and scored_sides else []  # fmt: skip
+    picked: list[Scored] = []
+    if chosen and scored_sides:
+        picked = ask_all(
+            chosen,
+            scored_sides,
+            configurations=keys,
+            cache=cache,
+            concurrency=concurrency,
+            progress=_offset(progress, len(asked), total),
+        )
     sides = [
         _side_probe(a.name, facts, batches, asked, picked, likelihood, settings) for a in answerers
     ]
@@ -259,7 +200,7 @@ def read_fact(history: FactHistory, scored: Scored, choice: Answer | None) -> Re
         stated = version_stated(answer.text, history)
         reading.given = _index(history, stated)
     if choice is not None and choice.ok and choice.choice_method == "loglik":
-        distinct = _distinct(history)
+        distinct = distinct_versions(history)
         if choice.choice is not None and 0 <= choice.choice < len(distinct):
             key = answer_key(distinct[choice.choice].answer)
             latest = [v for v in history.versions if answer_key(v.answer) == key][-1]

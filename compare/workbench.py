@@ -317,12 +317,8 @@ class Workbench:
         """Ask the sides closed-book about a sample of the corpus's facts, estimate each one's
         effective cutoff, and keep the result (`last_probe`)."""
         from compare.effective_cutoff import batch_dates
-        from compare.knowledge_probe import (
-            ProbeSettings,
-            choose_facts,
-            probe_sides,
-            save_probe,
-        )
+        from compare.knowledge_probe import ProbeSettings, probe_sides, save_probe
+        from compare.probe_facts import choose_facts
 
         settings = settings or ProbeSettings(facts=self.settings.compare.probe_facts)
         names = list(names or self.probe_side_names)

@@ -15,11 +15,11 @@ from compare.knowledge_probe import (
     LIKELIHOOD_USED,
     ProbeResult,
     ProbeSettings,
-    choose_facts,
     load_probe,
     probe_sides,
     save_probe,
 )
+from compare.probe_facts import choose_facts
 from compare.runs_db import RunsDatabase
 from corpus import load_corpus
 from corpus.facts import FactHistory, fact_histories
