@@ -34,6 +34,7 @@ DATES = batch_dates(RECORDS)
 # every model the tests ask: a model trained up to each batch, one that knows nothing, and one
 # that gives every fact's newest version (the newest batch's answers)
 MODELS = {f"at-{day}": known_at(day) for day in BATCHES} | {"nothing": known_at(None)}
+MODELS["silent"] = dict.fromkeys(every_question(), "")  # answers every question with nothing
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +108,13 @@ def test_a_side_whose_endpoint_fails_cannot_be_estimated(url: str) -> None:
     estimate = probe(url, {"tuned": "down"}, likelihood=False).sides[0].estimate
     assert estimate.status == "cannot_estimate" and estimate.day is None
     assert "worker crashed" in (estimate.reason or "") and "endpoint" in (estimate.fix or "")
+
+
+def test_a_side_that_replies_nothing_cannot_be_estimated(answers_only_url: str) -> None:
+    estimate = probe(answers_only_url, {"tuned": "silent"}, likelihood=False).sides[0].estimate
+    assert estimate.status == "cannot_estimate" and "every reply was empty" in (
+        estimate.reason or ""
+    )
 
 
 def test_answers_are_cached_like_eval_answers(url: str, tmp_path: Path) -> None:

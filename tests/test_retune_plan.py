@@ -182,3 +182,14 @@ def test_the_mismatch_is_a_caveat_of_the_advice(probed: ProbeResult) -> None:
     assert len(notes) == 1 and notes[0].startswith("Tuned: the manifest cutoff 2022-09-01")
     report = render_markdown(c)
     assert f"manifest 2022-09-01, estimated {TRAINED}" in report and "**mismatch:**" in report
+
+
+def test_re_tune_now_names_the_command_that_writes_the_plan() -> None:
+    from tests.test_compare_advice import corpus, is_new, judge, knowledge, run
+
+    records = corpus(100, 40)
+    asked = records[:30] + records[100:130]
+    result = run(records, asked, lambda side, i: side == "rag" or not is_new(i), ["rag", "tuned"])
+    c = judge(result, records, knowledge(records))
+    assert c.advice.verdict == "retune_now"
+    assert any("python -m compare probe --plan-out" in r for r in c.advice.reasons)
