@@ -60,10 +60,10 @@ def render(
     knowledge = knowledge or {}
     out = ["# Knowledge probe", "", headline(result), ""]
     for side in result.sides:
-        out += ["## " + side_label(side.side), ""]
-        out += [f"- {x.strip()}" for x in side_lines(side, stale_count(result, side.side),
-                                                       knowledge.get(side.side))]  # fmt: skip
-        out += ["", *curve_table(side), ""]
+        label = side_label(side.side)
+        lines = side_lines(side, stale_count(result, side.side), knowledge.get(side.side))
+        lines[0] = "estimated cutoff: " + lines[0].removeprefix(f"{label}: ")
+        out += [f"## {label}", "", *(f"- {x.strip()}" for x in lines), "", *curve_table(side), ""]
     out += ["## Ledger", "", _ledger_table(result), ""]
     if plan is not None:
         out += ["## Re-tune plan", "", *(f"- {x.strip()}" for x in plan.lines()), ""]
