@@ -179,14 +179,25 @@ def _side_probe(
         read_fact(h, answers[f"probe:{h.fact_id}"], choices.get(f"probe-choice:{h.fact_id}"))
         for h in facts
     ]
+    estimate = side_estimate(name, facts, readings, batches, settings)
+    by_likelihood = None
+    if choices:
+        by_likelihood = likelihood_estimate(name, facts, readings, batches, settings)
+        if estimate.status == "before_corpus":
+            by_likelihood = CutoffEstimate(
+                side=name,
+                method="likelihood",
+                status="cannot_estimate",
+                reason="the answers state none of the facts asked, so the likeliest versions "
+                "show which answers read likelier, not what the model learned",
+                fix="read the estimate from the answers: before the corpus",
+            )
     return SideProbe(
         side=name,
         likelihood=likelihood.get(name, "not asked"),
         readings=readings,
-        estimate=side_estimate(name, facts, readings, batches, settings),
-        by_likelihood=likelihood_estimate(name, facts, readings, batches, settings)
-        if choices
-        else None,
+        estimate=estimate,
+        by_likelihood=by_likelihood,
     )
 
 

@@ -82,9 +82,12 @@ def test_a_model_trained_up_to_a_middle_batch_is_placed_there(url: str, trained:
 
 
 def test_a_model_that_knows_nothing_comes_out_before_the_corpus(url: str) -> None:
-    estimate = probe(url, {"base": "nothing"}, likelihood=True).sides[0].estimate
-    assert estimate.status == "before_corpus", estimate.describe()
-    assert estimate.describe().startswith("before the corpus")
+    found = probe(url, {"base": "nothing"}, likelihood=True).sides[0]
+    assert found.estimate.status == "before_corpus", found.estimate.describe()
+    assert found.estimate.describe().startswith("before the corpus")
+    # its likelihood prefers whichever answers read likelier: no date is read from that
+    assert found.by_likelihood is not None and found.by_likelihood.status == "cannot_estimate"
+    assert "state none of the facts" in (found.by_likelihood.reason or "")
 
 
 def test_a_model_giving_every_newest_version_comes_out_after_the_newest_batch(
