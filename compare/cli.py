@@ -17,6 +17,7 @@ from corpus.offline import use_offline_defaults
 
 if TYPE_CHECKING:
     from compare.comparison import Comparison
+    from compare.knowledge_probe import ProbeResult
     from compare.workbench import Workbench
 
 
@@ -236,15 +237,13 @@ def _probe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from compare.knowledge_probe import ProbeSettings
-    from compare.ledger import stale_count
-    from compare.probe_report import headline, side_lines, write_probe_report
-    from compare.retune_plan import parse_groups, write_plan
+    from compare.retune_plan import parse_groups
 
     bench = _workbench(args)
-    names = bench.probe_side_names if not args.sides else (
-        bench.answerer_names if args.sides == "all" else parse_sides(args.sides)
-    )  # fmt: skip
-    groups = parse_groups(args.groups)
+    names = bench.probe_side_names
+    if args.sides:
+        names = bench.answerer_names if args.sides == "all" else parse_sides(args.sides)
+    groups = parse_groups(args.groups)  # refused before anything is asked
     if bench.index_status().built_at is None and retrieval_sides(names):
         print("no index yet: building it over the corpus first", file=sys.stderr)
         print(bench.rebuild_index().line(), file=sys.stderr)
@@ -258,19 +257,30 @@ def _probe(args: argparse.Namespace) -> int:
 
     result = bench.probe(names, settings, progress=progress, concurrency=args.concurrency)
     bar.close()
+    _probe_outputs(bench, result, args, groups)
+    return 0 if any(s.estimate.usable for s in result.sides) else 1
+
+
+def _probe_outputs(
+    bench: Workbench, result: ProbeResult, args: argparse.Namespace, groups: list[Any]
+) -> None:
+    """Print each side's cutoffs and the plan; write the report, the ledger and, asked, the
+    training file."""
+    from compare.ledger import stale_count
+    from compare.probe_report import headline, side_lines, write_probe_report
+    from compare.retune_plan import write_plan
+
     tuned = bench.knowledge(bench.records()).tuned
+    known = {tuned.side: tuned} if tuned is not None else {}
     plan = None
     try:
         plan = bench.retune_plan(result)
     except ValueError as err:
         print(f"no re-tune plan: {err}", file=sys.stderr)
-    out = args.out or bench.probe_folder
-    known = {tuned.side: tuned} if tuned is not None else {}
-    paths = write_probe_report(result, out, known, plan)
+    paths = write_probe_report(result, args.out or bench.probe_folder, known, plan)
     print(headline(result))
     for side in result.sides:
-        for line in side_lines(side, stale_count(result, side.side), known.get(side.side)):
-            print(line)
+        print("\n".join(side_lines(side, stale_count(result, side.side), known.get(side.side))))
     if plan is not None:
         print("\n".join(plan.lines()))
         if args.plan_out:
@@ -282,7 +292,6 @@ def _probe(args: argparse.Namespace) -> int:
                 f"{len(written.problems)} records could not be converted)"
             )
     print(f"report: {paths[1]}, ledger: {paths[2]}, probe: {paths[0]}")
-    return 0 if any(s.estimate.usable for s in result.sides) else 1
 
 
 def _history(args: argparse.Namespace) -> int:

@@ -193,3 +193,13 @@ def test_re_tune_now_names_the_command_that_writes_the_plan() -> None:
     c = judge(result, records, knowledge(records))
     assert c.advice.verdict == "retune_now"
     assert any("python -m compare probe --plan-out" in r for r in c.advice.reasons)
+
+
+def test_the_command_refuses_an_unknown_group_before_asking_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compare.cli import main
+
+    code = main(["probe", "--corpus", str(CORPUS), "--work", str(tmp_path), "--groups", "stale"])
+    assert code == 2 and "choose from right, older, unknown" in capsys.readouterr().err
+    assert not (tmp_path / "probe").exists()
