@@ -112,7 +112,7 @@ def advise(i: AdviceInputs, s: AdviceSettings) -> Advice:
         if needed and taught_nothing:
             return done("change_recipe", "tuning taught nothing measurable", retune_why, nothing)
         if needed and justified and _closes_gap(i):
-            return done("retune_now", "fresher facts are worth a re-tune", retune_why)
+            return done("retune_now", "fresher facts are worth a re-tune", retune_why, PLAN_HINT)
         blocked = _blocked(c) if needed else ""
         why = _rag_reason(i)
         return done("keep_rag", why, c["retrieval_wins"].value, retune_why, blocked, nothing)
@@ -127,13 +127,18 @@ def advise(i: AdviceInputs, s: AdviceSettings) -> Advice:
         if taught_nothing:
             return done("change_recipe", "tuning taught nothing measurable", retune_why, nothing)
         if justified:
-            return done("retune_now", "enough has changed since the cutoff", retune_why)
+            return done("retune_now", "enough has changed since the cutoff", retune_why, PLAN_HINT)
         return done("keep_rag", "RAG serves the new facts at query time", retune_why, _blocked(c))
     if c["tuned_wins"].met:
         return done("keep_model", "it answers better and little is new", c["tuned_wins"].value)
     return done("keep_model" if _cheaper(i) == "tuned" else "keep_rag", _equal_reason(i, s))
 
 
+PLAN_HINT = (
+    "what to re-tune on: python -m compare probe --plan-out FILE asks the model which newer "
+    "facts it already gives, gives an older version of, or does not know, and writes the "
+    "training file for the groups chosen"
+)
 RAFT_HINT = (
     "when re-tuning, train with retrieved passages in the prompts (RAFT), so the tuned model "
     "keeps using the passages it is handed"

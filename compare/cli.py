@@ -1,5 +1,6 @@
-"""`python -m compare run|advise|history|make-eval|diff|report|rebuild-and-check`: the side-by-side
-evaluation from a terminal.
+"""`python -m compare run|advise|history|make-eval|diff|report|rebuild-and-check|probe`: the
+side-by-side evaluation from a terminal, and the knowledge probe (what each model gives, and its
+effective cutoff).
 
 Exit codes: 0 ok, 1 the run finished but a side failed on every question, 2 could not run,
 3 the verdict changed (rebuild-and-check), 4 a gate failed (--fail-under, --fail-on-verdict).
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from compare import cli_pipeline as pipeline
 from compare.side_table import SIDE_NAMES, parse_sides, retrieval_sides
@@ -19,6 +20,7 @@ from corpus.offline import use_offline_defaults
 
 if TYPE_CHECKING:
     from compare.comparison import Comparison
+    from compare.knowledge_probe import ProbeResult
     from compare.workbench import Workbench
 
 
@@ -107,10 +109,53 @@ def _parser() -> argparse.ArgumentParser:
         help="reword questions by rules (offline) or through the tuning endpoint (TUNING_BASE_URL)",
     )
     make.add_argument("--work", type=Path, help="work folder (default: RAGORTUNE_WORK_DIR or work)")
+    _probe_parser(sub)
     history = sub.add_parser("history", help="list past runs and their headline numbers")
     history.add_argument("--work", type=Path, help="work folder holding runs.sqlite")
     pipeline.add_commands(sub)
     return parser
+
+
+def _probe_parser(sub: Any) -> None:
+    from corpus.export import ALIASES, TARGETS
+
+    probe = sub.add_parser(
+        "probe",
+        help="ask each model closed-book which version of each fact it gives; estimate its "
+        "effective cutoff; write the per-fact ledger and, asked, a re-tune plan's training file",
+    )
+    probe.add_argument(
+        "--corpus", type=Path, help="corpus directory (default: RAGORTUNE_CORPUS_DIR)"
+    )
+    probe.add_argument(
+        "--work", type=Path, help="work folder (default: RAGORTUNE_WORK_DIR or work)"
+    )
+    probe.add_argument(
+        "--sides",
+        help="comma-separated sides, or 'all' (default: the closed-book models and extractive "
+        f"RAG): {', '.join(SIDE_NAMES)}",
+    )
+    probe.add_argument(
+        "--facts", type=int, help="facts asked per side (default: RAGORTUNE_PROBE_FACTS or 40)"
+    )
+    probe.add_argument("--seed", type=int, default=0, help="the same seed asks the same facts")
+    probe.add_argument("--out", type=Path, help="report folder (default: <work folder>/probe)")
+    probe.add_argument("--concurrency", type=int, help="questions asked at once per HTTP side")
+    probe.add_argument("--plan-out", type=Path, help="write the re-tune plan's training file here")
+    probe.add_argument(
+        "--to",
+        default="openai",
+        choices=[*TARGETS, *ALIASES],
+        help="the training file's format (default openai)",
+    )
+    probe.add_argument(
+        "--groups",
+        default="older,unknown",
+        help="which records of the plan to train on: right, older, unknown (default older,unknown)",
+    )
+    probe.add_argument(
+        "--paraphrases", type=int, default=0, help="add N rephrasings of each question"
+    )
 
 
 def _workbench(args: argparse.Namespace) -> Workbench:
@@ -230,6 +275,67 @@ def _make_eval(args: argparse.Namespace) -> int:
     return 0 if made.items else 1
 
 
+def _probe(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from compare.knowledge_probe import ProbeSettings
+    from compare.retune_plan import parse_groups
+
+    bench = _workbench(args)
+    names = bench.probe_side_names
+    if args.sides:
+        names = bench.answerer_names if args.sides == "all" else parse_sides(args.sides)
+    groups = parse_groups(args.groups)  # refused before anything is asked
+    if bench.index_status().built_at is None and retrieval_sides(names):
+        print("no index yet: building it over the corpus first", file=sys.stderr)
+        print(bench.rebuild_index().line(), file=sys.stderr)
+    settings = ProbeSettings(facts=args.facts or bench.settings.compare.probe_facts, seed=args.seed)
+    bar = tqdm(unit="answer", file=sys.stderr)
+
+    def progress(done: int, total: int, what: str) -> None:
+        bar.total, bar.n = total, done
+        bar.set_postfix_str(what)
+        bar.refresh()
+
+    result = bench.probe(names, settings, progress=progress, concurrency=args.concurrency)
+    bar.close()
+    _probe_outputs(bench, result, args, groups)
+    return 0 if any(s.estimate.usable for s in result.sides) else 1
+
+
+def _probe_outputs(
+    bench: Workbench, result: ProbeResult, args: argparse.Namespace, groups: list[Any]
+) -> None:
+    """Print each side's cutoffs and the plan; write the report, the ledger and, asked, the
+    training file."""
+    from compare.ledger import stale_count
+    from compare.probe_report import headline, side_lines, write_probe_report
+    from compare.retune_plan import write_plan
+
+    tuned = bench.knowledge(bench.records()).tuned
+    known = {tuned.side: tuned} if tuned is not None else {}
+    plan = None
+    try:
+        plan = bench.retune_plan(result)
+    except ValueError as err:
+        print(f"no re-tune plan: {err}", file=sys.stderr)
+    paths = write_probe_report(result, args.out or bench.probe_folder, known, plan)
+    print(headline(result))
+    for side in result.sides:
+        print("\n".join(side_lines(side, stale_count(result, side.side), known.get(side.side))))
+    if plan is not None:
+        print("\n".join(plan.lines()))
+        if args.plan_out:
+            written = write_plan(
+                plan, bench.records(), args.to, args.plan_out, groups, args.paraphrases
+            )
+            print(
+                f"training file: {args.plan_out} ({len(written.lines)} lines, {args.to}; "
+                f"{len(written.problems)} records could not be converted)"
+            )
+    print(f"report: {paths[1]}, ledger: {paths[2]}, probe: {paths[0]}")
+
+
 def _history(args: argparse.Namespace) -> int:
     for run in _workbench(args).history():
         scores = ", ".join(f"{side} {value:.3f}" for side, value in run.headline.items())
@@ -253,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             "rebuild-and-check": pipeline.rebuild_and_check,
             "diff": pipeline.diff,
             "report": pipeline.report,
+            "probe": _probe,
         }
         return commands[args.command](args)
     except Exception as err:  # the edge: any failure becomes a message and exit code 2

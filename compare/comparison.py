@@ -300,7 +300,8 @@ NEAR_PERFECT = 0.95  # a retrieval side this good on its own corpus's reworded q
 
 def caveats(c: Comparison) -> list[str]:
     """What limits the verdict: sides that failed on some questions score 0 on those; a
-    retrieval side near-perfect on questions reworded offline from its own corpus."""
+    declared cutoff the knowledge probe contradicts; a retrieval side near-perfect on questions
+    reworded offline from its own corpus."""
     notes = []
     for side in c.summary.sides:
         if side.errors:
@@ -310,6 +311,7 @@ def caveats(c: Comparison) -> list[str]:
                 f"({side.first_error}); a failed answer scores 0, so fix the side before "
                 "trusting its numbers"
             )
+    notes += [f"{side_label(f.side)}: {f.mismatch}" for f in c.freshness if f.mismatch]
     notes += _easy_eval(c)
     return notes
 

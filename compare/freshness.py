@@ -30,6 +30,11 @@ class Freshness(BaseModel):
         int | None
     )  # days between the corpus's newest record and the newest one this side knows
     unknown_ids: list[str] = Field(default_factory=list)
+    basis: str = "manifest"  # where the cutoff comes from: manifest, declared, estimated from N
+    declared_cutoff: date | None = None
+    manifest_cutoff: date | None = None
+    estimated: str | None = None  # the knowledge probe's estimate, in words
+    mismatch: str | None = None  # a declared or manifest cutoff outside the probe's interval
 
 
 def freshness(records: Iterable[Record], knowledge: Knowledge) -> Freshness:
@@ -55,6 +60,11 @@ def freshness(records: Iterable[Record], knowledge: Knowledge) -> Freshness:
         unseen_before_cutoff=len(unknown) - len(after) if knowledge.cutoff is not None else 0,
         age_days=max(age, 0) if age is not None else None,
         unknown_ids=sorted(r.id for r in unknown),
+        basis=knowledge.basis,
+        declared_cutoff=knowledge.declared_cutoff,
+        manifest_cutoff=knowledge.manifest_cutoff,
+        estimated=knowledge.estimate.describe() if knowledge.estimate else None,
+        mismatch=knowledge.mismatch(),
     )
 
 

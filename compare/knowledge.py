@@ -1,18 +1,20 @@
 """What each side knows of the corpus, as pure functions over the index and tuning manifests.
 
 A record is known to the RAG side when its content hash is in the index manifest; to the tuned side
-when it is in the tuning manifest, or dated on/before a remote model's declared cutoff.
+when it is in the tuning manifest, or dated on/before a remote model's declared cutoff — or, with
+neither, on/before the cutoff the knowledge probe estimated (`compare.knowledge_probe`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from compare.cost import FixedInputs
+from compare.effective_cutoff import CutoffEstimate
 from compare.side_table import SIDE_TABLE, side_for
 from corpus import Record
 from corpus.report import DEFAULT_EPOCHS, record_text
@@ -30,6 +32,23 @@ class Knowledge(BaseModel):
     content_hashes: frozenset[str] | None = None  # None: training set unknown, use the cutoff
     cutoff: date | None = None
     built_at: datetime | None = None
+    basis: str = "manifest"  # where `cutoff` comes from, in words
+    declared_cutoff: date | None = None  # TUNING_CUTOFF, as set
+    manifest_cutoff: date | None = None  # the tuning manifest's
+    estimate: CutoffEstimate | None = None  # what the knowledge probe measured
+
+    def mismatch(self) -> str | None:
+        """The declared or manifest cutoff that lies outside the probe's interval, in words."""
+        estimate = self.estimate
+        if estimate is None or not estimate.usable:
+            return None
+        for name, day in (("manifest", self.manifest_cutoff), ("declared", self.declared_cutoff)):
+            if estimate.contradicts(day):
+                return (
+                    f"the {name} cutoff {day} lies outside what the model gives: the probe "
+                    f"estimates {estimate.describe()}"
+                )
+        return None
 
     def knows(self, record: Record) -> bool:
         """True when this side has seen this exact record."""
@@ -80,18 +99,52 @@ def index_knowledge(manifest: IndexManifest | None) -> Knowledge | None:
 
 
 def tuned_knowledge(
-    side: str, manifest: TuningManifest | None, declared_cutoff: date | None
+    side: str,
+    manifest: TuningManifest | None,
+    declared_cutoff: date | None,
+    estimate: CutoffEstimate | None = None,
 ) -> Knowledge | None:
-    """What a tuned model knows: its training records, else its declared cutoff, else None."""
+    """What a tuned model knows: its training records, else its declared cutoff, else the
+    probe's estimate, else None. A declared cutoff wins over the estimate, which stays beside it
+    so a mismatch shows."""
     if manifest is None:
         if declared_cutoff is None:
-            return None
-        return Knowledge(side=side, content_hashes=None, cutoff=declared_cutoff)
+            return estimated_knowledge(side, estimate)
+        return Knowledge(
+            side=side,
+            content_hashes=None,
+            cutoff=declared_cutoff,
+            basis="declared cutoff (TUNING_CUTOFF)",
+            declared_cutoff=declared_cutoff,
+            estimate=estimate,
+        )
     return Knowledge(
         side=side,
         content_hashes=frozenset(manifest.known_hashes()) if manifest.records else None,
         cutoff=manifest.knowledge_cutoff or declared_cutoff,
         built_at=manifest.trained_at,
+        basis="tuning manifest",
+        declared_cutoff=declared_cutoff,
+        manifest_cutoff=manifest.knowledge_cutoff,
+        estimate=estimate,
+    )
+
+
+def estimated_knowledge(side: str, estimate: CutoffEstimate | None) -> Knowledge | None:
+    """What a model knows by the probe's estimate alone: records dated on/before the estimated
+    date (before the corpus: none of them); None when there is no estimate."""
+    if estimate is None or not estimate.usable:
+        return None
+    cutoff = estimate.day
+    if estimate.status == "before_corpus":
+        first = next((p.day for p in estimate.curve if p.day is not None), None)
+        cutoff = first - timedelta(days=1) if first else None
+    return Knowledge(
+        side=side,
+        content_hashes=None,
+        cutoff=cutoff,
+        basis=f"estimated from {estimate.facts} facts",
+        estimate=estimate,
     )
 
 
@@ -102,9 +155,11 @@ def sides_knowledge(
     *,
     previous: TuningManifest | None = None,
     declared_cutoff: date | None = None,
+    estimate: CutoffEstimate | None = None,
 ) -> SidesKnowledge:
-    """Everything freshness, cost and the advice need to know about the sides."""
-    tuned_view = tuned_knowledge("tuned", tuned, declared_cutoff)
+    """Everything freshness, cost and the advice need to know about the sides; `estimate` is
+    the knowledge probe's effective cutoff of the tuned model."""
+    tuned_view = tuned_knowledge("tuned", tuned, declared_cutoff, estimate)
     new = [r for r in records if tuned_view is not None and tuned_view.is_after_cutoff(r)]
     return SidesKnowledge(
         index=index_knowledge(index),

@@ -69,7 +69,7 @@ def make_eval(
     candidates = [(h, _kind(h, baseline)) for h in histories]
     labels = [r for r in records if r.format is Format.CLASSIFICATION and r.label]
     label_n = min(len(labels), round(size * LABEL_SHARE)) if labels else 0
-    chosen = _stratified(candidates, by_id, size - label_n, rng)
+    chosen = stratified(candidates, by_id, size - label_n, rng)
     state = _Rewording(reword)
     items: list[EvalItem] = []
     for history, kind in chosen:
@@ -107,14 +107,16 @@ def _kind(history: FactHistory, baseline: date | None) -> str:
     return "changed" if history.changed else "stable"
 
 
-def _stratified(
+def stratified(
     candidates: list[tuple[FactHistory, str]],
     by_id: dict[str, Record],
     size: int,
     rng: random.Random,
+    asks: Callable[[str], int] = lambda kind: 2 if kind == "changed" else 1,
 ) -> list[tuple[FactHistory, str]]:
     """Round-robin over (batch, language, kind) strata in a seeded order: every stratum is
-    represented before any gets a second item."""
+    represented before any gets a second item; each pick spends `asks(kind)` of `size` (an
+    eval asks a changed fact twice)."""
     strata: dict[tuple[str, str, str], list[tuple[FactHistory, str]]] = defaultdict(list)
     for history, kind in candidates:
         record = by_id[history.current.record_ids[-1]]
@@ -130,7 +132,7 @@ def _stratified(
             if pool and budget > 0:
                 history, kind = pool.pop()
                 chosen.append((history, kind))
-                budget -= 2 if kind == "changed" else 1  # a changed fact asks twice
+                budget -= asks(kind)
     return chosen
 
 

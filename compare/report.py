@@ -207,7 +207,14 @@ def _freshness(c: Comparison) -> list[str]:
         "older, not seen",
         "behind the corpus by",
     ]
-    return ["", "## Freshness", "", *_table(header, rows)]
+    cutoffs = [
+        f"- {side_label(f.side)}: cutoff from {f.basis}; declared {f.declared_cutoff or '—'}, "
+        f"manifest {f.manifest_cutoff or '—'}, estimated {f.estimated or '— (python -m compare probe)'}"
+        + (f" — **mismatch:** {f.mismatch}" if f.mismatch else "")
+        for f in c.freshness
+        if f.side != "index"
+    ]
+    return ["", "## Freshness", "", *_table(header, rows), *(["", *cutoffs] if cutoffs else [])]
 
 
 def _cost(c: Comparison) -> list[str]:

@@ -52,6 +52,12 @@ class CompareSettings(BaseSettings):
     webhook_timeout_s: float = Field(
         10.0, gt=0, le=120, description="the most a webhook call may take, in all"
     )
+    probe_facts: int = Field(
+        40,
+        ge=1,
+        le=5000,
+        description="facts the knowledge probe asks each side (python -m compare probe --facts)",
+    )
 
 
 class WorkbenchSettings(BaseModel):

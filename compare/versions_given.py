@@ -18,6 +18,8 @@ True
 False
 >>> version_given("I do not know.", history) is None
 True
+>>> version_stated("Since July it costs 12.90 euros.", history).first_seen
+datetime.date(2026, 7, 1)
 """
 
 from __future__ import annotations
@@ -53,6 +55,15 @@ def _features(text: str) -> set[str]:
     return set(tokens(text)) | {f"#{n}" for n in numbers_in(text)}
 
 
+def answer_key(answer: str) -> frozenset[str]:
+    """What two answers must share to be the same version: their words and figures.
+
+    >>> answer_key("€12.90 a month") == answer_key("12,90 € a month")
+    True
+    """
+    return frozenset(_features(answer))
+
+
 def version_given(
     text: str, history: FactHistory, as_of: date | None = None
 ) -> GivenVersion | None:
@@ -79,6 +90,33 @@ def version_given(
     version = scores[0][1]
     same_answer = _features(version.answer) == _features(current.answer)
     return GivenVersion(version=version, current=current, stale=not same_answer)
+
+
+def version_stated(text: str, history: FactHistory) -> FactVersion | None:
+    """The version of a fact that `text` states, changed or not: for a changed fact the one
+    `version_given` places; for a fact that never changed its one version, when `text` states
+    every figure of the answer and at least half of its other words. Words the question already
+    holds do not count (repeating the question is not knowing the answer); an answer with no
+    words of its own cannot be told from a guess and is never placed.
+
+    >>> from corpus.facts import FactVersion
+    >>> one = FactHistory(fact_id="c", question="What is the call sign of Obelane?", versions=[
+    ...     FactVersion(record_ids=["c"], answer="Lantern-47", first_seen=None, last_confirmed=None)])
+    >>> version_stated("Its call sign is Lantern-47.", one) is not None
+    True
+    >>> version_stated("Its call sign is Lantern-74.", one) is None
+    True
+    """
+    if history.changed:
+        given = version_given(text, history)
+        return given.version if given is not None else None
+    own = _features(history.current.answer) - _features(history.question)
+    said = _features(text)
+    figures = {f for f in own if f.startswith("#")}
+    words = own - figures
+    if not own or not figures <= said or 2 * len(words & said) < len(words):
+        return None
+    return history.current
 
 
 def fact_of(answers: Iterable[Answer], facts: Mapping[str, FactHistory]) -> FactHistory | None:

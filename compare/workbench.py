@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +25,15 @@ from compare.judge import LlmJudge
 from compare.knowledge import SidesKnowledge, sides_knowledge
 from compare.runs_db import RunRecord, RunsDatabase
 from compare.settings import WorkbenchSettings, build_settings
-from compare.side_table import side_spec
+from compare.side_table import side_for, side_spec
 from compare.sides import Sides
 from corpus import Record, current_records, load_corpus
 
 if TYPE_CHECKING:
+    from compare.effective_cutoff import CutoffEstimate
+    from compare.knowledge_probe import ProbeResult, ProbeSettings
     from compare.make_eval import MadeEval
+    from compare.retune_plan import RetunePlan
     from corpus.facts import FactHistory
     from rag.manifest import IndexManifest, RebuildSummary
     from rag.status import IndexStatus
@@ -110,6 +114,7 @@ class Workbench:
             self._tuned_manifest(),
             previous=self._previous_manifest(),
             declared_cutoff=self.settings.tuning.cutoff,
+            estimate=self.probe_estimate(),
         )
 
     def freshness(self, records: Sequence[Record] | None = None) -> list[Freshness]:
@@ -248,6 +253,145 @@ class Workbench:
             reword=(lambda q: reword_with_model(q, chat)) if chat is not None else None,
             histories=self.fact_histories(records),
         )
+
+    # --- what each model gives, measured -------------------------------------------------------
+
+    @property
+    def probe_folder(self) -> Path:
+        """Where the last knowledge probe is kept."""
+        return self.settings.compare.work_dir / "probe"
+
+    @property
+    def probe_side_names(self) -> list[str]:
+        """The sides probed unless others are chosen: the closed-book models and extractive RAG
+        (the sides a model writes from passages answer as their index does, and slowly)."""
+        return [
+            n
+            for n in self.answerer_names
+            if not side_spec(n).retrieves or not side_spec(n).calls_a_model
+        ]
+
+    def likelihood_support(self, names: Sequence[str]) -> dict[str, str]:
+        """Per side: "used" when its model's endpoint returns prompt log-probabilities (asked
+        once), else why the probe reads its answers only."""
+        from compare.knowledge_probe import LIKELIHOOD_USED
+        from tuning.client import ChatClient
+
+        manifests = self._manifests()
+        found = {}
+        for name in names:
+            spec = side_spec(name)
+            if spec.retrieves or not spec.calls_a_model:
+                found[name] = "not read: this side answers from retrieved passages"
+                continue
+            if self.settings.tuning.choice_method == "letter":
+                found[name] = "off (TUNING_CHOICE_METHOD=letter): probed by answers only"
+                continue
+            try:
+                writer = self.sides.writer_settings(spec, manifests)
+            except ValueError as err:
+                found[name] = f"not read: {err}"
+                continue
+            if writer is None:
+                continue
+            client = ChatClient(writer)
+            try:
+                ok = client.supports_loglik()
+            finally:
+                client.close()
+            found[name] = (
+                LIKELIHOOD_USED
+                if ok
+                else "the endpoint returns no prompt log-probabilities: probed by answers only"
+            )
+        return found
+
+    def probe(
+        self,
+        names: Sequence[str] | None = None,
+        settings: ProbeSettings | None = None,
+        *,
+        progress: Progress | None = None,
+        concurrency: int | None = None,
+    ) -> ProbeResult:
+        """Ask the sides closed-book about a sample of the corpus's facts, estimate each one's
+        effective cutoff, and keep the result (`last_probe`)."""
+        from compare.effective_cutoff import batch_dates
+        from compare.knowledge_probe import ProbeSettings, probe_sides, save_probe
+        from compare.probe_facts import choose_facts
+
+        settings = settings or ProbeSettings(facts=self.settings.compare.probe_facts)
+        names = list(names or self.probe_side_names)
+        records = load_corpus([self.settings.compare.corpus_dir]).records
+        histories = self.fact_histories(records)
+        # short replies: a fact is stated in the first sentence, and a closed-book model that
+        # does not know one goes on for as long as it may
+        capped = Sides(self.settings.with_overrides(tuning_max_tokens=settings.max_tokens))
+        manifests = self._manifests()
+        cost = CostSettings()
+        result = probe_sides(
+            choose_facts(histories, records, settings.facts, settings.seed),
+            batch_dates(records),
+            capped.build(names, self.price_book(), cost, manifests),
+            self.likelihood_support(names),
+            settings=settings,
+            changed_in_corpus=sum(h.changed for h in histories),
+            configurations=capped.cache_keys(names, self._index_key(), manifests),
+            cache=self.db(),
+            concurrency=concurrency or self.settings.compare.concurrency,
+            progress=progress,
+            writers=self.writers(names),
+        )
+        identities = self.cache_keys(names)  # the configuration an eval run asks
+        for side in result.sides:
+            side.identity = identities.get(side.side, side.side)
+        save_probe(result, self.probe_folder)
+        return result
+
+    def last_probe(self) -> ProbeResult | None:
+        """The last knowledge probe kept in the work folder (None: never probed)."""
+        from compare.knowledge_probe import load_probe
+
+        return load_probe(self.probe_folder)
+
+    def probe_estimate(self) -> CutoffEstimate | None:
+        """The last probe's estimate of the tuned model — only when it measured the model
+        configured now (same endpoint, model and training)."""
+        tuned = side_for("tuned", retrieves=False)
+        probe = self.last_probe()
+        side = probe.side(tuned) if probe else None
+        if side is None or side.identity != self.cache_keys([tuned])[tuned]:
+            return None
+        return side.estimate
+
+    def retune_plan(self, probe: ProbeResult | None = None) -> RetunePlan:
+        """The records newer than the tuned model's cutoff, split by what the probe found it
+        gives; the cutoff is the probe's estimate, else the declared or manifest one."""
+        from compare.retune_plan import retune_plan
+
+        tuned = side_for("tuned", retrieves=False)
+        probe = probe or self.last_probe()
+        measured = probe.side(tuned) if probe else None
+        records = load_corpus([self.settings.compare.corpus_dir]).records
+        current = current_records(records)
+        if measured is not None and measured.estimate.usable:
+            cutoff, basis = self._estimated_day(measured.estimate), measured.estimate.describe()
+        else:
+            view = self.knowledge(current).tuned
+            if view is None or view.cutoff is None:
+                why = measured.estimate.describe() if measured else "the tuned model was not probed"
+                raise ValueError(
+                    f"no cutoff to plan from: {why}; set TUNING_CUTOFF or a tuning manifest, or "
+                    "probe the tuned model (python -m compare probe)"
+                )
+            cutoff, basis = view.cutoff, view.basis
+        histories = self.fact_histories(records)
+        return retune_plan(current, histories, probe, tuned, cutoff, basis)
+
+    @staticmethod
+    def _estimated_day(estimate: CutoffEstimate) -> date | None:
+        """The date an estimate stands for (None: before the corpus, every record is newer)."""
+        return None if estimate.status == "before_corpus" else estimate.day
 
     # --- manifests ----------------------------------------------------------------------------
 

@@ -251,3 +251,26 @@ def test_the_shared_html_report_renders_offline(tmp_path: Path) -> None:
     assert all(b is not None and b["width"] > 0 and b["height"] > 0 for b in bars), bars
     assert lines == len(comparison.cost.sides) and marks == len(batches)
     assert [a for a in asked if a != url] == [], "nothing but the file was requested"
+
+
+def test_knowledge_probe_in_a_browser(page: Any) -> None:
+    """The Freshness & cost tab runs a small knowledge probe; its cutoffs, curve, ledger and
+    re-tune plan appear, and the Data tab shows the same ledger."""
+    open_tab(page, "Freshness & cost")
+    page.get_by_text("What the model really knows").wait_for()
+    page.get_by_label("Facts to ask").fill("6")  # sent with the form's submit button
+    page.get_by_role("button", name="Run the knowledge probe").click()
+    try:
+        page.get_by_text("Last probe:").wait_for(timeout=400_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "5b-probe-failed.png"))
+        raise
+    settled(page)
+    assert page.get_by_text("6 facts asked").count() >= 1, "the number of facts set is asked"
+    page.get_by_text("Per-fact ledger").wait_for()
+    page.get_by_text("Re-tune plan").first.wait_for()
+    assert page.get_by_text("Download the ledger (CSV)").count() == 1
+    shot(page, "5b-probe")
+    open_tab(page, "Data")
+    page.get_by_text("What each model gives, per fact").wait_for()
+    shot(page, "1c-ledger")

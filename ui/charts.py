@@ -172,3 +172,22 @@ def history_chart(df: pd.DataFrame, metric: str) -> alt.Chart:
         )
         .properties(height=220)
     )
+
+
+def probe_curve_chart(df: pd.DataFrame) -> alt.LayerChart:
+    """Per side, the share of probed facts it gives as each date had them: the peak is its
+    effective cutoff.
+
+    Columns: side, date (a batch, or "before the corpus"), order, share.
+    """
+    base = alt.Chart(df).encode(
+        x=alt.X("date:N", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(
+            "share:Q", title="facts given as that date had them", scale=alt.Scale(domain=[0, 1])
+        ),
+        color=_side_color(),
+        tooltip=["side", "date", alt.Tooltip("share:Q", format=".2f")],
+    )
+    return alt.LayerChart(
+        layer=[base.mark_line(), base.mark_point(filled=True, size=70)]
+    ).properties(height=240)

@@ -13,6 +13,7 @@ from compare.cost import CostSettings, crossings, monthly_curve
 from compare.freshness import batch_timeline
 from compare.workbench import Workbench
 from ui import charts
+from ui.probe_view import render_probe
 from ui.state import MARKDOWN_COLORS, configured_corpus
 
 VOLUMES = [100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000]
@@ -50,6 +51,9 @@ def render_freshness_cost(wb: Workbench, key: str) -> None:
                 delta_arrow="off",
             )
             tiles[2].metric("Behind the corpus", "—" if f.age_days is None else f"{f.age_days} d")
+            if f.side != "index":
+                st.caption(cutoff_caption(f))
+    render_probe(wb, [f for f in views if f.side != "index"])
     st.subheader("Cost")
     if comparison is None:
         st.info(
@@ -59,6 +63,14 @@ def render_freshness_cost(wb: Workbench, key: str) -> None:
     render_cost_inputs(wb, comparison)
     comparison = ss.comparison
     render_cost(comparison)
+
+
+def cutoff_caption(f: Any) -> str:
+    """Which cutoff freshness uses, and the declared, manifest and estimated ones beside it."""
+    return (
+        f"Cutoff from: {f.basis} · declared {f.declared_cutoff or '—'} · manifest "
+        f"{f.manifest_cutoff or '—'} · estimated {f.estimated or '— (run the probe below)'}"
+    )
 
 
 def timeline_marks(views: Sequence[Any]) -> list[dict[str, Any]]:

@@ -87,6 +87,7 @@ def render_data(wb: Workbench, key: str) -> None:
         return
     _data_overview(report, summary)
     render_fact_histories(found, how)
+    _probe_ledger(wb)
     _data_export(wb, key, report)
     if ss.corpus_paths:
         _use_as_corpus(ss.corpus_paths)
@@ -272,6 +273,21 @@ def histories(key: str, _wb: Workbench, _report: Any) -> list[FactHistory]:
     """The configured corpus's fact histories as the index groups them (cached with the load's
     key; the question vectors come from the index's cache)."""
     return _wb.fact_histories(_report.records)
+
+
+def _probe_ledger(wb: Workbench) -> None:
+    """The last knowledge probe's per-fact ledger: which version of each fact every side gives."""
+    from ui.probe_view import render_ledger
+
+    result = wb.last_probe()
+    if result is None:
+        return
+    st.subheader("What each model gives, per fact")
+    st.caption(
+        f"From the knowledge probe of {result.made_at:%Y-%m-%d %H:%M} UTC over the configured "
+        "corpus (Freshness & cost tab, or python -m compare probe)."
+    )
+    render_ledger(result, key="data")
 
 
 def _problems(items: Sequence[Any]) -> pd.DataFrame:

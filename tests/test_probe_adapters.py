@@ -1,0 +1,54 @@
+"""The probe against real models: the base model and two LoRA adapters trained on the fixture up
+to its second and third batches (`python bench/probe.py --train`), each served by
+`python -m tuning.serve` on 127.0.0.1. The estimate must fall within one batch of the cutoff each
+adapter was trained at, and the base model, which cannot know invented facts, before the corpus."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.probe_helpers import BATCHES, FIXTURE, known_at, probe_server
+from tests.tuning_servers import model_server
+from tuning.manifest import TuningManifest
+
+ADAPTERS = {day: FIXTURE / "adapters" / f"stations-{day}" for day in BATCHES[1:3]}
+
+
+@pytest.mark.parametrize("trained", list(ADAPTERS), ids=str)
+def test_each_adapter_was_trained_on_the_facts_current_at_its_cutoff(trained: date) -> None:
+    manifest = TuningManifest.load(ADAPTERS[trained])
+    assert manifest.data_cutoff == trained
+    assert len(manifest.records) == len(known_at(trained))  # one record per fact known then
+    assert all(r.as_of and r.as_of <= trained for r in manifest.records)
+    assert not Path(manifest.adapter_path or "").is_absolute()
+    weights = ADAPTERS[trained] / "adapter_model.safetensors"
+    assert weights.stat().st_size < 2_000_000, "a small LoRA rank keeps the fixture small"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trained", list(ADAPTERS), ids=str)
+def test_an_adapter_is_placed_within_one_batch_of_its_cutoff(trained: date) -> None:
+    assert (ADAPTERS[trained] / "adapter_config.json").is_file(), "run bench/probe.py --train"
+    with model_server(str(ADAPTERS[trained])) as url:
+        result = probe_server(url, "tuned")
+    found = result.sides[0]
+    estimate = found.estimate
+    print(f"\ntrained {trained}: {estimate.describe()}; {result.seconds:.0f} s")
+    if found.by_likelihood is not None:
+        print(f"  by likelihood: {found.by_likelihood.describe()}")
+    assert estimate.status == "estimated", estimate.describe()
+    assert estimate.day is not None
+    assert abs(BATCHES.index(estimate.day) - BATCHES.index(trained)) <= 1
+
+
+@pytest.mark.slow
+def test_the_base_model_comes_out_before_the_corpus() -> None:
+    with model_server("none") as url:
+        result = probe_server(url, "base")
+    found = result.sides[0]
+    print(f"\nbase: {found.estimate.describe()}; {result.seconds:.0f} s")
+    assert found.estimate.status == "before_corpus", found.estimate.describe()
+    assert found.by_likelihood is None or not found.by_likelihood.usable
