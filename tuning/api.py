@@ -146,7 +146,7 @@ def build_app(
                 if cancel.is_set():  # the client left: the rest is never read
                     break
                 batches.append(embedder.embed(texts[start : start + EMBED_BATCH]))
-            return batches, embedder.count_tokens(texts)
+            return batches, 0 if cancel.is_set() else embedder.count_tokens(texts)
 
         batches, tokens = await run_watched(request, gates["embed"], job, cancel)
         as_base64 = req.encoding_format == "base64"

@@ -140,12 +140,12 @@ def load_with_adapters(
     """The base model with every adapter loaded beside it, unmerged, in eval mode: one copy of the
     weights; adapter i is named `adapter_name(i)`, picked with `set_adapter`, and
     `disable_adapter()` gives the base model itself."""
+    for adapter in adapters:  # before the minutes a load can take
+        _check_adapter(adapter)
     model, tokenizer = load_base(base_model, cache_dir, device)
     if adapters:
         from peft import PeftModel
 
-        for adapter in adapters:
-            _check_adapter(adapter)
         for i, adapter in enumerate(adapters):
             try:
                 if i == 0:

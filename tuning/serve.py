@@ -48,7 +48,7 @@ LIMIT_FLAGS: dict[str, tuple[str, type, str]] = {
     "max_embed_inputs": ("max_embed_inputs", int, "texts per embeddings request (2048)"),
     "keep_alive_s": ("keep_alive_s", float, "close a connection idle between requests after this (5)"),
     "read_timeout_s": ("read_timeout_s", float, "a request's head, then its body, must arrive within this (30)"),
-    "max_connections": ("max_connections", int, "open connections; requests beyond them get 503 (64)"),
+    "max_connections": ("max_connections", int, "open connections; requests beyond them get 503 (128)"),
 }  # fmt: skip
 
 

@@ -122,7 +122,7 @@ class ServeSettings(BaseSettings):
         description="a request's head, and then its body, must arrive within this many seconds",
     )
     max_connections: int = Field(
-        64, ge=1, description="open connections; a request beyond them gets 503 at once"
+        128, ge=1, description="open connections; a request beyond them gets 503 at once"
     )
 
     @field_validator("api_key", mode="before")
