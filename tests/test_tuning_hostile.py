@@ -231,3 +231,39 @@ def test_an_idle_kept_alive_connection_is_closed(url: str) -> None:
         got = _closed_by_server(sock)
     assert got.startswith(b"HTTP/1.1 200")  # answered, then closed once idle
     answers_normally(url)
+
+
+def test_a_long_prompt_read_in_chunks_answers_as_in_one_pass(generator: Recorder) -> None:
+    import torch
+
+    from tuning.generate import Generator, Sampling
+
+    story = "The harbour pilot checked the tide, the wind and the buoys. " * 60
+    messages = [{"role": "user", "content": f"{story}\nWho checked the tide?"}]
+    plain = Generator(generator.model, generator.tokenizer.inner)
+    prompt = plain.prompt_ids(messages)
+    assert len(prompt) > 2 * 256  # three passes of 256 tokens or fewer
+    with torch.inference_mode():  # the library's own generate, the whole prompt in one pass
+        whole = generator.model.generate(
+            input_ids=torch.tensor([prompt]), attention_mask=torch.ones((1, len(prompt)), dtype=torch.long),
+            max_new_tokens=16, do_sample=False, pad_token_id=plain.tokenizer.eos_token_id,
+            eos_token_id=sorted(plain.stop_ids),
+        )  # fmt: skip
+    expected = plain.tokenizer.decode(whole[0, len(prompt) :], skip_special_tokens=True)
+    assert plain.run(prompt, Sampling(16)).text == expected
+
+
+def test_a_long_text_scored_in_chunks_matches_one_forward_pass(generator: Recorder) -> None:
+    import torch
+
+    from tuning.loglik import score_text
+
+    text = "The harbour pilot checked the tide, the wind and the buoys. " * 50
+    model, tokenizer = generator.model, generator.tokenizer.inner
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) > 2 * 256
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0].float()
+    expected = torch.log_softmax(logits[:-1], -1).gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
+    scored = score_text(model, tokenizer, text)
+    assert scored.token_logprobs[1:] == pytest.approx(expected.tolist(), abs=1e-4)
