@@ -1,7 +1,8 @@
 """Local tuned side: server tokens/s and latency vs raw `model.generate`, the server's
 generation path (`model.generate` with a streamer and stop checks) vs a hand-written KV-cache
-loop (the earlier implementation, kept here as the reference), training tokens/s vs a plain
-forward+backward loop, all measured in the same run on the same model.
+loop (the earlier implementation, kept here as the reference), the shipped adapter unmerged
+(how the server serves it beside the base model) vs merged into the weights, training tokens/s
+vs a plain forward+backward loop, all measured in the same run on the same model.
 
 Usage: python bench/tuning_bench.py [--requests N] [--max-tokens N] [--steps N]
 """
@@ -30,8 +31,14 @@ from tuning.api import build_app  # noqa: E402
 from tuning.data import Example, batches_by_length, collate  # noqa: E402
 from tuning.generate import Generator, Sampling  # noqa: E402
 from tuning.loop import TrainConfig, run_epochs  # noqa: E402
-from tuning.model import load_base  # noqa: E402
+from tuning.model import (  # noqa: E402
+    adapter_name,
+    load_base,
+    load_for_inference,
+    load_with_adapters,
+)
 from tuning.serve import serve_in_thread  # noqa: E402
+from tuning.served import Variant, answering_as  # noqa: E402
 from tuning.settings import TuningSettings  # noqa: E402
 
 QUESTIONS = [
@@ -101,6 +108,42 @@ def bench_paths(model: Any, tokenizer: Any, n: int, max_tokens: int) -> tuple[fl
                 made[label] += hand_loop(model, prompt, max_tokens, gen.stop_ids)
             spent[label] += time.perf_counter() - started
     return made["generator"] / spent["generator"], made["hand"] / spent["hand"]
+
+
+ADAPTER = Path(__file__).resolve().parent.parent / "data" / "adapters" / "smollm2-demo-2026-03"
+
+
+def bench_variants(
+    plain: Any, tokenizer: Any, settings: TuningSettings, n: int, max_tokens: int
+) -> tuple[dict[str, float], float]:
+    """Tokens/s of the shipped adapter merged into the weights vs unmerged beside the base (PEFT,
+    switched per request), and of the base model plain vs through the PEFT model with its adapter
+    switched off, interleaved request by request; and the seconds one merge + unmerge takes (the
+    price of switching by merging)."""
+    merged, _ = load_for_inference(settings.base_model, settings.cache_dir, ADAPTER, "cpu")
+    peft, _ = load_with_adapters(settings.base_model, settings.cache_dir, [ADAPTER], "cpu")
+    runs = {
+        "adapter merged": (Generator(merged, tokenizer), Variant("m")),
+        "adapter unmerged": (Generator(peft, tokenizer), Variant("a", adapter_name(0))),
+        "base plain": (Generator(plain, tokenizer), Variant("p")),
+        "base, adapter off": (Generator(peft, tokenizer), Variant("b")),
+    }
+    spent, made = dict.fromkeys(runs, 0.0), dict.fromkeys(runs, 0)
+    for i in range(n):
+        prompt = runs["base plain"][0].prompt_ids(
+            [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}]
+        )
+        labels = list(runs)
+        for label in labels[i % 4 :] + labels[: i % 4]:  # each goes first in turn
+            gen, variant = runs[label]
+            started = time.perf_counter()
+            with answering_as(gen.model, variant):
+                made[label] += gen.run(prompt, Sampling(max_tokens)).completion_tokens
+            spent[label] += time.perf_counter() - started
+    started = time.perf_counter()
+    peft.merge_adapter()
+    peft.unmerge_adapter()
+    return {k: made[k] / spent[k] for k in runs}, time.perf_counter() - started
 
 
 def bench_server(
@@ -200,6 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"generation path (model.generate + streamer + stop checks): {ours_tps:.1f} tokens/s vs "
         f"hand-written KV-cache loop {hand_tps:.1f} ({ours_tps / hand_tps:.2f}x), interleaved"
+    )
+    rates, switch_s = bench_variants(model, tokenizer, settings, args.requests, args.max_tokens)
+    merged, unmerged = rates["adapter merged"], rates["adapter unmerged"]
+    print(
+        f"shipped adapter: unmerged {unmerged:.1f} tokens/s vs merged {merged:.1f} "
+        f"({unmerged / merged:.2f}x); base model through the PEFT model with the adapter off "
+        f"{rates['base, adapter off']:.1f} vs plain {rates['base plain']:.1f} "
+        f"({rates['base, adapter off'] / rates['base plain']:.2f}x); one merge + unmerge "
+        f"{switch_s:.2f} s, interleaved"
     )
     with serve_in_thread(build_app(Generator(model, tokenizer), "bench")) as url:
         srv_tps, srv_times, _ = bench_server(url, args.requests, args.max_tokens, stream=False)

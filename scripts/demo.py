@@ -1,12 +1,14 @@
 """`make demo`: the local tuned-model server and the Streamlit app on the bundled demo data.
 
-Builds the index if it is missing, starts `tuning.serve` with the shipped adapter, then the app;
-prints the local URL. Ctrl-C (or SIGTERM) stops both.
+Builds the index if it is missing, starts `tuning.serve` with the shipped adapter (which serves
+the base model beside it), prints the served model ids, then starts the app and prints its URL.
+Ctrl-C (or SIGTERM) stops both.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -34,6 +36,12 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], seconds: float) ->
         except OSError:
             time.sleep(0.5)
     return False
+
+
+def served_ids(models_url: str) -> list[str]:
+    """The model ids a running server lists (the adapter first, then the base model)."""
+    with urllib.request.urlopen(models_url, timeout=10) as reply:
+        return [str(m["id"]) for m in json.load(reply)["data"]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             env=env,
         )
         children.append(server)
-        if not wait_for_http(f"http://127.0.0.1:{args.model_port}/v1/models", server, 240):
+        models_url = f"http://127.0.0.1:{args.model_port}/v1/models"
+        if wait_for_http(models_url, server, 240):
+            print(f"serving models: {', '.join(served_ids(models_url))}", flush=True)
+        else:
             print(
                 "the tuned-model server did not start; the app will show the tuned side's error",
                 flush=True,

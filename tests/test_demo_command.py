@@ -64,6 +64,7 @@ def test_demo_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         printed = "".join(seen)
         assert f"http://127.0.0.1:{app_port}" in printed, printed[-2000:]
         assert "building the retrieval index" in printed
+        assert "serving models: smollm2-demo-2026-03, smollm2-135m-instruct" in printed
         assert (tmp_path / "index" / "manifest.json").is_file()
         assert answers(f"http://127.0.0.1:{app_port}/_stcore/health")
         assert answers(f"http://127.0.0.1:{model_port}/v1/models")

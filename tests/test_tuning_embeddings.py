@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,3 +112,31 @@ def test_the_command_serves_embeddings_without_a_chat_model() -> None:
         got = post(url, {"model": "minilm", "input": ["one", "two"]})
     assert got.status_code == 200
     assert len(got.json()["data"]) == 2 and got.json()["model"] == "minilm"
+
+
+class CountingEmbedder(Embedder):
+    """The real embedder, counting its encoder calls."""
+
+    calls = 0
+
+    def embed(self, texts: Any, batch_size: int = 64) -> np.ndarray:
+        self.calls += 1
+        return super().embed(texts, batch_size)
+
+
+@pytest.mark.slow
+def test_a_client_leaving_a_large_batch_frees_the_model() -> None:
+    loaded = Embedder.load("packaged")
+    embedder = CountingEmbedder(loaded.model, loaded.name)
+    limits = ServeSettings(_env_file=None, max_input_chars=2_000_000, max_body_bytes=2_000_000)
+    texts = [f"{TEXTS[2][:600]} ({i})" for i in range(2048)]  # 32 encoder calls of 64
+    with serve_in_thread(build_app(None, None, limits, embedder)) as base:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{base}/v1/embeddings", json={"input": texts}, timeout=1)
+        for _ in range(600):
+            if not httpx.get(f"{base}/health").json()["gates"]["embed"]["running"]:
+                break
+            time.sleep(0.05)
+        assert embedder.calls < 32  # it stopped between batches, not after all of them
+        got = httpx.post(f"{base}/v1/embeddings", json={"input": "one"}, timeout=60)
+        assert got.status_code == 200 and len(got.json()["data"]) == 1

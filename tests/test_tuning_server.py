@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +17,8 @@ import httpx
 import openai
 import pytest
 
-from tests.tuning_servers import ROOT
+from tests.tuning_servers import ROOT, CountingTokenizer, Recorder, idle
 from tuning.api import build_app
-from tuning.generate import Generation, Generator, Sampling
 from tuning.serve import serve_in_thread
 from tuning.settings import ServeSettings, TuningSettings
 
@@ -29,43 +27,6 @@ LONG = [
     {"role": "user", "content": "Write a very long story about a lighthouse keeper named Oswin."}
 ]
 SHORT = [{"role": "user", "content": "What is 2 + 2?"}]
-
-
-class CountingTokenizer:
-    """The real tokenizer, counting every call that tokenizes text."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.calls = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        return self.inner(*args, **kwargs)
-
-    def apply_chat_template(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        return self.inner.apply_chat_template(*args, **kwargs)
-
-
-class Recorder(Generator):
-    """The real generator, keeping every finished generation; `hold` blocks jobs until set."""
-
-    def __init__(self, model: Any, tokenizer: Any) -> None:
-        Generator.__init__(self, model, tokenizer)
-        self.finished = []
-        self.hold = threading.Event()
-        self.hold.set()
-
-    def run(
-        self, prompt: list[int], sampling: Sampling, on_text: Any = None, cancel: Any = None
-    ) -> Generation:
-        self.hold.wait(60)
-        gen = Generator.run(self, prompt, sampling, on_text, cancel)
-        self.finished.append(gen)
-        return gen
 
 
 @pytest.fixture(scope="module")
@@ -100,16 +61,6 @@ def until(condition: Any, seconds: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition never held"
         time.sleep(0.02)
-
-
-def idle(url: str) -> dict[str, Any]:
-    """The chat gate's state once nothing runs (waits up to 30 s for that)."""
-    for _ in range(300):
-        state = httpx.get(f"{url}/health").json()["gates"]["chat"]
-        if not state["running"] and not state["waiting"]:
-            return dict(state)
-        time.sleep(0.1)
-    raise AssertionError(f"the model is still busy: {state}")
 
 
 def test_a_stream_the_client_leaves_stops_and_frees_the_model(

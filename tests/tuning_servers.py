@@ -1,4 +1,5 @@
-"""Helpers for the tuning tests: run an ASGI app or the model server on 127.0.0.1."""
+"""Helpers for the tuning tests: run the model server on 127.0.0.1, count what the real model
+and tokenizer are asked to do, wait for the model to be free."""
 
 from __future__ import annotations
 
@@ -6,10 +7,16 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
+
+from tuning.generate import Generation, Generator, Sampling
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,3 +62,50 @@ def model_server(
         yield line.split(" at ", 1)[1].strip()
     finally:
         stop(proc)
+
+
+class CountingTokenizer:
+    """The real tokenizer, counting every call that tokenizes text."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.inner(*args, **kwargs)
+
+    def apply_chat_template(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.inner.apply_chat_template(*args, **kwargs)
+
+
+class Recorder(Generator):
+    """The real generator, keeping every finished generation; `hold` blocks jobs until set."""
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        Generator.__init__(self, model, tokenizer)
+        self.finished: list[Generation] = []
+        self.hold = threading.Event()
+        self.hold.set()
+
+    def run(
+        self, prompt: list[int], sampling: Sampling, on_text: Any = None, cancel: Any = None
+    ) -> Generation:
+        self.hold.wait(60)
+        gen = Generator.run(self, prompt, sampling, on_text, cancel)
+        self.finished.append(gen)
+        return gen
+
+
+def idle(url: str) -> dict[str, Any]:
+    """The chat gate's state once nothing runs (waits up to 30 s for that)."""
+    for _ in range(300):
+        state = httpx.get(f"{url}/health").json()["gates"]["chat"]
+        if not state["running"] and not state["waiting"]:
+            return dict(state)
+        time.sleep(0.1)
+    raise AssertionError(f"the model is still busy: {state}")

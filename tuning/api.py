@@ -1,8 +1,9 @@
 """The local server's routes: chat and text completions, embeddings, models and health.
 
 Every request is checked against the limits before its text is tokenized; a model is reached
-only through its gate (bounded queue, 503 + Retry-After when full), and a request whose client
-leaves stops its generation within a token and frees the model.
+only through its gate (bounded queue, 503 + Retry-After when full), a request's `model` picks
+the base model or one adapter of it, and a request whose client leaves stops its work within a
+layer and frees the model.
 """
 
 from __future__ import annotations
@@ -10,19 +11,21 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
-from tuning.completions import complete_text, completion_body
+from tuning.completions import complete_all, completion_body
 from tuning.embed import Embedder, to_base64
 from tuning.errors import TuningError
 from tuning.gate import Busy, ModelGate
-from tuning.generate import Generator, Sampling
+from tuning.generate import Generation, Generator, Sampling
 from tuning.guard import Guard
-from tuning.limits import Refused, check_decoding, check_embed_input
+from tuning.limits import Refused, check_chat, check_completion, check_embed_input
 from tuning.schemas import (
     ChatRequest,
     CompletionRequest,
@@ -30,18 +33,23 @@ from tuning.schemas import (
     chat_completion,
     error_body,
 )
+from tuning.served import ServedModels, Variant, answering_as
 from tuning.settings import ServeSettings
 from tuning.watch import ClientGone, run_watched, stream_chat
+
+EMBED_BATCH = 64  # texts per encoder call; a client that leaves is noticed between calls
 
 
 def build_app(
     generator: Generator | None,
-    model_name: str | None,
+    models: ServedModels | str | None,
     settings: ServeSettings | None = None,
     embedder: Embedder | None = None,
 ) -> Any:
-    """The ASGI app serving a chat model, an embedding model, or both."""
+    """The ASGI app serving chat models (the ids in `models`, or one id as loaded), an
+    embedding model, or both."""
     limits = settings or ServeSettings(_env_file=None)
+    served = ServedModels.single(models) if isinstance(models, str) else models
     app = FastAPI(title="rag-or-tune local model", docs_url=None, redoc_url=None)
     gates = {
         "chat": ModelGate("chat", limits.queue_max, limits.queue_wait_s),
@@ -50,73 +58,73 @@ def build_app(
     app.state.gates = gates
     _add_error_handlers(app)
     created = int(time.time())
+    chat_ids = served.ids if generator is not None and served is not None else []
 
     @app.get("/health")
     def health() -> dict[str, Any]:
         states = {k: {"running": g.running, "waiting": g.waiting, "served": g.served}
                   for k, g in gates.items()}  # fmt: skip
-        return {"status": "ok", "chat_model": model_name if generator else None,
-                "embedding_model": embedder.name if embedder else None, "gates": states}  # fmt: skip
+        return {"status": "ok", "chat_model": chat_ids[0] if chat_ids else None,
+                "chat_models": chat_ids, "embedding_model": embedder.name if embedder else None,
+                "gates": states}  # fmt: skip
 
     @app.get("/v1/models")
-    def models() -> dict[str, Any]:
-        names = ([model_name] if generator else []) + ([embedder.name] if embedder else [])
+    def models_list() -> dict[str, Any]:
+        names = chat_ids + ([embedder.name] if embedder else [])
         data = [{"id": n, "object": "model", "created": created, "owned_by": "local"}
                 for n in names]  # fmt: skip
         return {"object": "list", "data": data}
 
-    def chat_model(requested: str | None) -> Generator:
-        if generator is None:
+    def chat_model(requested: str | None) -> tuple[Generator, Variant]:
+        if generator is None or served is None:
             message = "no chat model loaded here — start the server with --adapter"
             raise Refused(404, message, "model_not_found")
-        if requested and requested != model_name:
-            message = f"model {requested!r} not served here; this server serves {model_name!r}"
-            raise Refused(404, message, "model_not_found")
-        return generator
+        return generator, served.pick(requested)
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(req: ChatRequest, request: Request) -> Any:
-        gen = chat_model(req.model)
+        gen, variant = chat_model(req.model)
         asked = req.max_completion_tokens or req.max_tokens
         if asked == 0:
             raise Refused(400, "max_tokens must be at least 1 for a chat completion")
         max_tokens = asked or limits.default_max_tokens
-        check_decoding(max_tokens, req.chars(), gen.max_context, limits)
+        check_chat(req, max_tokens, gen.max_context, limits)
         prompt = gen.prompt_ids(req.turns())
         try:
             gen.check_fits(prompt, max_tokens)
         except TuningError as err:
             raise Refused(400, str(err), "context_length_exceeded") from err
-        sampling = Sampling(max_tokens, req.temperature or 0.0, req.stops(), req.seed)
+        sampling = Sampling(max_tokens, req.temperature or 0.0, req.stops(), req.seed, req.top_p)
         cancel = threading.Event()
-        reply_id, name = f"chatcmpl-{uuid.uuid4().hex[:24]}", str(model_name)
+        reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+        def generate(on_text: Callable[[str], None] | None = None) -> Generation:
+            with answering_as(gen.model, variant):
+                return gen.run(prompt, sampling, on_text, cancel)
+
         if req.stream:
-            include = bool((req.stream_options or {}).get("include_usage"))
-            head = (request, gates["chat"], gen, prompt, sampling, cancel)
-            return await stream_chat(*head, reply_id, name, include)
-
-        def job() -> Any:
-            return gen.run(prompt, sampling, None, cancel)
-
-        result = await run_watched(request, gates["chat"], job, cancel)
-        return chat_completion(reply_id, name, result)
+            head = (request, gates["chat"], generate, cancel, reply_id, variant.id)
+            return await stream_chat(*head, req.include_usage())
+        result = await run_watched(request, gates["chat"], generate, cancel)
+        return chat_completion(reply_id, variant.id, result)
 
     @app.post("/v1/completions", response_model=None)
     async def completions(req: CompletionRequest, request: Request) -> Any:
-        gen = chat_model(req.model)
+        gen, variant = chat_model(req.model)
         if req.stream:
             raise Refused(400, "stream is not supported on /v1/completions — use chat completions")
         max_tokens = limits.default_max_tokens if req.max_tokens is None else req.max_tokens
         prompts = req.prompts()
-        check_decoding(max_tokens, sum(map(len, prompts)), gen.max_context, limits)
-        sampling = Sampling(max_tokens, req.temperature or 0.0, req.stops(), req.seed)
+        check_completion(req, prompts, max_tokens, gen.max_context, limits)
+        sampling = Sampling(max_tokens, req.temperature or 0.0, req.stops(), req.seed, req.top_p)
         cancel = threading.Event()
 
         def job() -> list[tuple[str, Any, int, int]]:
-            return [complete_text(gen, p, sampling, req, cancel) for p in prompts]
+            with answering_as(gen.model, variant):
+                return complete_all(gen, prompts, sampling, req, cancel)
 
         results = await run_watched(request, gates["chat"], job, cancel)
-        return completion_body(str(model_name), results, max_tokens)
+        return completion_body(variant.id, results, max_tokens)
 
     @app.post("/v1/embeddings")
     async def embeddings(req: EmbeddingRequest, request: Request) -> Any:
@@ -130,12 +138,19 @@ def build_app(
             raise Refused(404, message, "model_not_found")
         texts = req.texts()
         check_embed_input(texts, req.dimensions, embedder, limits)
+        cancel = threading.Event()
 
         def job() -> Any:
-            return embedder.embed(texts), embedder.count_tokens(texts)
+            batches = []
+            for start in range(0, len(texts), EMBED_BATCH):
+                if cancel.is_set():  # the client left: the rest is never read
+                    break
+                batches.append(embedder.embed(texts[start : start + EMBED_BATCH]))
+            return batches, 0 if cancel.is_set() else embedder.count_tokens(texts)
 
-        vectors, tokens = await run_watched(request, gates["embed"], job, threading.Event())
+        batches, tokens = await run_watched(request, gates["embed"], job, cancel)
         as_base64 = req.encoding_format == "base64"
+        vectors = [v for batch in batches for v in batch]
         data = [{"object": "embedding", "index": i,
                  "embedding": to_base64(v) if as_base64 else v.tolist()}
                 for i, v in enumerate(vectors)]  # fmt: skip
@@ -147,7 +162,7 @@ def build_app(
         }
 
     key = limits.api_key.get_secret_value() if limits.api_key else None
-    return Guard(app, key, limits.max_body_bytes)
+    return Guard(app, key, limits.max_body_bytes, limits)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -162,6 +177,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return fail(400, f"invalid request: {where}")
 
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not parse the body at all
+            message = (
+                f"invalid request: {exc.detail} — send one JSON object in UTF-8, "
+                "nested no deeper than JSON readers allow"
+            )
+            return fail(400, message, "invalid_json")
+        return fail(exc.status_code, str(exc.detail))
+
     @app.exception_handler(Refused)
     async def refused(_request: Request, exc: Refused) -> JSONResponse:
         return fail(exc.status, str(exc), exc.code)
@@ -174,3 +199,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientGone)
     async def gone(_request: Request, _exc: ClientGone) -> Response:
         return Response(status_code=499)  # nobody reads it; an access log shows why
+
+    @app.exception_handler(Exception)
+    async def broken(_request: Request, exc: Exception) -> JSONResponse:
+        # the server stays up; the reply names the kind of failure, never a traceback
+        return fail(500, f"internal error: {type(exc).__name__} — the request was not served")

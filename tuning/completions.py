@@ -12,15 +12,20 @@ from typing import Any
 from tuning.generate import Generator, Sampling
 from tuning.loglik import score_text
 from tuning.schemas import CompletionRequest, usage
+from tuning.stopping import Cancelled
 
 
 def complete_text(
     gen: Generator, prompt: str, sampling: Sampling, req: CompletionRequest, cancel: threading.Event
 ) -> tuple[str, Any, int, int]:
-    """(text, logprobs block, prompt tokens, completion tokens) for one raw prompt."""
+    """(text, logprobs block, prompt tokens, completion tokens) for one raw prompt; raises
+    `Cancelled` once `cancel` is set."""
     ids = [int(t) for t in gen.tokenizer(prompt, add_special_tokens=False)["input_ids"]]
     gen.check_fits(ids, sampling.max_tokens)
-    new = gen.run(ids, sampling, None, cancel).text if sampling.max_tokens else ""
+    made = gen.run(ids, sampling, None, cancel) if sampling.max_tokens else None
+    if cancel.is_set() or (made is not None and made.cancelled):
+        raise Cancelled()
+    new = made.text if made is not None else ""
     text = prompt + new if req.echo else new
     if req.logprobs is None:
         return (
@@ -29,7 +34,7 @@ def complete_text(
             len(ids),
             len(gen.tokenizer(new, add_special_tokens=False)["input_ids"]) if new else 0,
         )
-    scored = score_text(gen.model, gen.tokenizer, prompt + new, req.logprobs)
+    scored = score_text(gen.model, gen.tokenizer, prompt + new, req.logprobs, cancel)
     if not req.echo:  # only the generated tokens, as OpenAI does without echo
         keep = [i for i, o in enumerate(scored.text_offset) if o >= len(prompt)]
         scored.tokens, scored.text_offset = (
@@ -40,6 +45,24 @@ def complete_text(
         scored.top_logprobs = [scored.top_logprobs[i] for i in keep]
     completion = sum(1 for o in scored.text_offset if o >= len(prompt))
     return text, scored.as_openai(), len(ids), completion
+
+
+def complete_all(
+    gen: Generator,
+    prompts: list[str],
+    sampling: Sampling,
+    req: CompletionRequest,
+    cancel: threading.Event,
+) -> list[tuple[str, Any, int, int]]:
+    """Every prompt in turn, stopping between (and within) prompts once `cancel` is set: a
+    client that leaves a batch frees the model at once, not after the batch."""
+    results = []
+    for prompt in prompts:
+        try:
+            results.append(complete_text(gen, prompt, sampling, req, cancel))
+        except Cancelled:
+            break
+    return results
 
 
 def completion_body(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuning.errors import TuningError
+from tuning.stopping import PREFILL_CHUNK, Cancelled, stop_on
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Sampling:
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    top_p: float | None = None
 
 
 def held_back(text: str, stop: tuple[str, ...]) -> int:
@@ -80,6 +82,7 @@ class _Pieces:
         self.eos = eos
         self.ids: list[int] = []
         self.prompt_seen = False
+        self.stopped = False  # a stop string was seen: generation ends at this token
         self.on_text: Callable[[str], None] = gen.pieces.append
 
     def put(self, value: Any) -> None:
@@ -96,7 +99,7 @@ class _Pieces:
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
         cut = cut_at_stop(text, self.stop)
         if cut is not None:
-            text, final = text[:cut], True
+            text, final, self.stopped = text[:cut], True, True
         elif not final:
             text = text[: len(text) - held_back(text, self.stop)]
             if text.endswith("\ufffd"):  # half a UTF-8 character: wait for its next token
@@ -107,18 +110,25 @@ class _Pieces:
             self.on_text(piece)
 
 
-class _Cancel:
-    """A stopping criterion that ends generation once the request's `cancel` event is set."""
+class _Stop:
+    """A stopping criterion: the request's `cancel` event is set, or the streamer saw a stop string.
 
-    def __init__(self, cancel: threading.Event, gen: Generation) -> None:
+    Stop strings are matched in the decoded text here rather than by `generate(stop_strings=...)`,
+    whose tables grow with vocabulary x stop length: four 20,000-character stops asked it for
+    73 GiB.
+    """
+
+    def __init__(self, cancel: threading.Event, gen: Generation, pieces: _Pieces) -> None:
         self.cancel = cancel
         self.gen = gen
+        self.pieces = pieces
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        stop = self.cancel.is_set()
-        self.gen.cancelled = self.gen.cancelled or stop
+        cancelled = self.cancel.is_set()
+        self.gen.cancelled = self.gen.cancelled or cancelled
+        stop = cancelled or self.pieces.stopped
         return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
 
@@ -169,22 +179,26 @@ class Generator:
         greedy = sampling.temperature <= 0
         if not greedy:
             torch.manual_seed(sampling.seed if sampling.seed is not None else 0)
-        with torch.inference_mode():
-            output = self.model.generate(
-                input_ids=torch.tensor([prompt], device=device),
-                attention_mask=torch.ones((1, len(prompt)), dtype=torch.long, device=device),
-                max_new_tokens=sampling.max_tokens,
-                do_sample=not greedy,
-                temperature=None if greedy else sampling.temperature,
-                top_p=None,
-                top_k=None,
-                eos_token_id=sorted(self.stop_ids),
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-                streamer=pieces,
-                stopping_criteria=[_Cancel(cancel or threading.Event(), gen)],
-                stop_strings=list(sampling.stop) or None,
-                tokenizer=self.tokenizer if sampling.stop else None,
-            )
+        try:
+            with torch.inference_mode(), stop_on(self.model, cancel):
+                output = self.model.generate(
+                    input_ids=torch.tensor([prompt], device=device),
+                    attention_mask=torch.ones((1, len(prompt)), dtype=torch.long, device=device),
+                    max_new_tokens=sampling.max_tokens,
+                    do_sample=not greedy,
+                    temperature=None if greedy else sampling.temperature,
+                    top_p=None if greedy else sampling.top_p,
+                    top_k=None,
+                    eos_token_id=sorted(self.stop_ids),
+                    pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                    streamer=pieces,
+                    stopping_criteria=[_Stop(cancel or threading.Event(), gen, pieces)],
+                    prefill_chunk_size=PREFILL_CHUNK if len(prompt) > PREFILL_CHUNK else None,
+                )
+        except Cancelled:  # the client left mid-pass: nobody reads what was made so far
+            gen.cancelled, gen.finish_reason = True, "stop"
+            gen.completion_tokens = len(pieces.ids)
+            return gen
         new = [int(t) for t in output[0, len(prompt) :].tolist()]
         gen.completion_tokens = len(pieces.ids)
         hit_stop = cut_at_stop(self.tokenizer.decode(pieces.ids), sampling.stop) is not None

@@ -1,17 +1,21 @@
-"""The server's door: an API key when one is set, and no body larger than the limit is read.
+"""The server's door: an API key when one is set, no body larger than the limit is read, and
+none is waited for longer than the read timeout.
 
 Pure ASGI, in front of FastAPI: a refused request is answered before its body is parsed, so a
-10 MB body costs the server nothing but reading up to the limit.
+10 MB body costs the server nothing but reading up to the limit, and a client that trickles its
+body a byte at a time holds nothing past the timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
 from typing import Any
 
 from tuning.schemas import error_body
+from tuning.settings import ServeSettings
 
 Scope = dict[str, Any]
 OPEN_PATHS = frozenset({"/health"})  # liveness needs no key: it says nothing about the model
@@ -43,12 +47,21 @@ def key_matches(header: str | None, key: str) -> bool:
 
 
 class Guard:
-    """ASGI middleware: 401 without the right key (when a key is set), 413 past `max_body_bytes`."""
+    """ASGI middleware: 401 without the right key (when a key is set), 413 past `max_body_bytes`,
+    408 when the body takes longer than `read_timeout_s`; `settings` are the server's limits,
+    for whoever starts it."""
 
-    def __init__(self, app: Any, api_key: str | None, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: Any,
+        api_key: str | None,
+        max_body_bytes: int,
+        settings: ServeSettings | None = None,
+    ) -> None:
         self.app = app
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self.settings = settings or ServeSettings(_env_file=None)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -64,7 +77,17 @@ class Guard:
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await _reply(send, 413, _too_large(self.max_body_bytes))
             return
-        body, complete = await _read_body(receive, self.max_body_bytes)
+        timeout = self.settings.read_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                body, complete = await _read_body(receive, self.max_body_bytes)
+        except TimeoutError:
+            message = (
+                f"request body not received within {timeout:g} s — send it at once, "
+                "or raise --read-timeout-s"
+            )
+            await _reply(send, 408, error_body(message, "invalid_request_error", "read_timeout"))
+            return
         if not complete:
             await _reply(send, 413, _too_large(self.max_body_bytes))
             return

@@ -4,8 +4,12 @@
 
 from __future__ import annotations
 
+import inspect
+import threading
 from dataclasses import dataclass
 from typing import Any
+
+from tuning.stopping import PREFILL_CHUNK, Cancelled, stop_on
 
 
 @dataclass
@@ -34,9 +38,16 @@ def split_tokens(tokenizer: Any, text: str) -> tuple[list[int], list[tuple[int, 
     return [int(t) for t in enc["input_ids"]], [(int(a), int(b)) for a, b in enc["offset_mapping"]]
 
 
-def score_text(model: Any, tokenizer: Any, text: str, top: int = 1) -> Scored:
+def score_text(
+    model: Any, tokenizer: Any, text: str, top: int = 1, cancel: threading.Event | None = None
+) -> Scored:
     """Each token of `text` with log P(token | the tokens before it), and the `top` likeliest
-    tokens at each position (OpenAI's `top_logprobs`)."""
+    tokens at each position (OpenAI's `top_logprobs`); raises `Cancelled` once `cancel` is set.
+
+    The text goes through the model `PREFILL_CHUNK` tokens at a time over a key/value cache, so
+    the logits held at once stay at one chunk's (not 1.6 GB for an 8,192-token prompt) and a
+    client that leaves stops the work between layers.
+    """
     import torch
 
     ids, spans = split_tokens(tokenizer, text)
@@ -45,17 +56,39 @@ def score_text(model: Any, tokenizer: Any, text: str, top: int = 1) -> Scored:
     if len(ids) < 2:
         return Scored(tokens, offsets, [None] * len(ids), [None] * len(ids))
     device = next(model.parameters()).device
-    with torch.inference_mode():
-        logits = model(input_ids=torch.tensor([ids], device=device)).logits[0, :-1].float()
-    logprobs = torch.log_softmax(logits, dim=-1)
-    taken = logprobs.gather(1, torch.tensor(ids[1:], device=device)[:, None])[:, 0].tolist()
-    best = torch.topk(logprobs, k=max(1, top), dim=-1)
+    key = cache_argument(model)
+    taken: list[float] = []
     tops: list[dict[str, float] | None] = [None]
-    for values, indices in zip(best.values.tolist(), best.indices.tolist(), strict=True):
-        tops.append(
-            {tokenizer.decode([i]): round(v, 6) for i, v in zip(indices, values, strict=True)}
-        )
+    cache = None
+    with torch.inference_mode(), stop_on(model, cancel):
+        # the last token predicts nothing we report, so it is never fed
+        for start in range(0, len(ids) - 1, PREFILL_CHUNK):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            piece = ids[start : min(start + PREFILL_CHUNK, len(ids) - 1)]
+            result = model(
+                input_ids=torch.tensor([piece], device=device), use_cache=True, **{key: cache}
+            )
+            cache = getattr(result, key)
+            logprobs = torch.log_softmax(result.logits[0].float(), dim=-1)
+            targets = torch.tensor(ids[start + 1 : start + 1 + len(piece)], device=device)
+            taken.extend(logprobs.gather(1, targets[:, None])[:, 0].tolist())
+            best = torch.topk(logprobs, k=max(1, top), dim=-1)
+            for values, indices in zip(best.values.tolist(), best.indices.tolist(), strict=True):
+                tops.append(
+                    {
+                        tokenizer.decode([i]): round(v, 6)
+                        for i, v in zip(indices, values, strict=True)
+                    }
+                )
     return Scored(tokens, offsets, [None, *[round(x, 6) for x in taken]], tops)
+
+
+def cache_argument(model: Any) -> str:
+    """The key/value cache's argument name in this transformers version (`cache` from 5.23 on,
+    `past_key_values` before), read from the model's own forward (through a PEFT wrapper)."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
 
 
 def continuation_logprob(scored: Scored, context_chars: int) -> float:

@@ -6,11 +6,12 @@ import importlib.util
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuning.errors import TuningError
-from tuning.settings import PACKAGED_BASE
+from tuning.settings import PACKAGED_BASE, TuningSettings
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -104,6 +105,20 @@ def load_base(
     return model, tokenizer
 
 
+def base_model_id(settings: TuningSettings) -> str:
+    """The id the local server serves the base model under (`--base-name` overrides it).
+
+    >>> base_model_id(TuningSettings(_env_file=None))
+    'smollm2-135m-instruct'
+    """
+    return settings.base_model.lower()
+
+
+def _check_adapter(adapter: Path) -> None:
+    if not (adapter / "adapter_config.json").is_file():
+        raise TuningError(f"{adapter}: no adapter_config.json — pass a directory train wrote")
+
+
 def load_for_inference(
     base_model: str, cache_dir: Path, adapter: Path | None, device: str | None = None
 ) -> tuple[Any, PreTrainedTokenizerBase]:
@@ -112,12 +127,49 @@ def load_for_inference(
     if adapter is not None:
         from peft import PeftModel
 
-        if not (adapter / "adapter_config.json").is_file():
-            raise TuningError(f"{adapter}: no adapter_config.json — pass a directory train wrote")
+        _check_adapter(adapter)
         # merged, inference skips the LoRA matmuls: as fast as the base model
         model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     model.eval()
     return model, tokenizer
+
+
+def load_with_adapters(
+    base_model: str, cache_dir: Path, adapters: Sequence[Path], device: str | None = None
+) -> tuple[Any, PreTrainedTokenizerBase]:
+    """The base model with every adapter loaded beside it, unmerged, in eval mode: one copy of the
+    weights; adapter i is named `adapter_name(i)`, picked with `set_adapter`, and
+    `disable_adapter()` gives the base model itself."""
+    for adapter in adapters:  # before the minutes a load can take
+        _check_adapter(adapter)
+    model, tokenizer = load_base(base_model, cache_dir, device)
+    if adapters:
+        from peft import PeftModel
+
+        for i, adapter in enumerate(adapters):
+            try:
+                if i == 0:
+                    model = PeftModel.from_pretrained(
+                        model, str(adapter), adapter_name=adapter_name(0)
+                    )
+                else:
+                    model.load_adapter(str(adapter), adapter_name=adapter_name(i))
+            except (OSError, ValueError, RuntimeError, KeyError) as err:
+                raise TuningError(
+                    f"{adapter}: cannot load as an adapter of {base_model}: {err} — "
+                    "pass adapters trained on this base model"
+                ) from err
+    model.eval()
+    return model, tokenizer
+
+
+def adapter_name(index: int) -> str:
+    """PEFT's name for the index-th loaded adapter (served ids may hold dots; PEFT's may not).
+
+    >>> adapter_name(1)
+    'adapter1'
+    """
+    return f"adapter{index}"
 
 
 def timed(label: str, started: float) -> str:

@@ -138,6 +138,32 @@ class ServeSettings(BaseSettings):
         32_000, ge=1, description="characters of all messages (or inputs) of one request"
     )
     max_embed_inputs: int = Field(2048, ge=1, description="texts in one embeddings request")
+    max_messages: int = Field(
+        256, ge=1, description="messages of one chat request, and text parts of one message"
+    )
+    max_prompts: int = Field(64, ge=1, description="prompts of one /v1/completions request")
+    max_batch_tokens: int = Field(
+        4096,
+        ge=1,
+        description="tokens one /v1/completions request may generate over all its prompts "
+        "(prompts x max_tokens)",
+    )
+    max_stop_strings: int = Field(4, ge=0, description="stop strings of one request")
+    max_stop_chars: int = Field(
+        256, ge=1, description="characters of one stop string (they count as input too)"
+    )
+    max_logprobs: int = Field(5, ge=0, le=20, description="largest `logprobs` a completion may ask")
+    keep_alive_s: float = Field(
+        5.0, gt=0, description="an idle kept-alive connection is closed after this many seconds"
+    )
+    read_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="a request's head, and then its body, must arrive within this many seconds",
+    )
+    max_connections: int = Field(
+        128, ge=1, description="open connections; a request beyond them gets 503 at once"
+    )
 
     @field_validator("api_key", mode="before")
     @classmethod

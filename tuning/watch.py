@@ -14,7 +14,7 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from tuning.gate import ModelGate
-from tuning.generate import Generation, Generator, Sampling
+from tuning.generate import Generation
 from tuning.schemas import chat_chunk, usage
 
 POLL_S = 0.1  # how often a waiting request checks whether its client is still there
@@ -46,15 +46,14 @@ async def run_watched(
 async def stream_chat(
     request: Any,
     gate: ModelGate,
-    gen: Generator,
-    prompt: list[int],
-    sampling: Sampling,
+    generate: Callable[[Callable[[str], None]], Generation],
     cancel: threading.Event,
     reply_id: str,
     name: str,
     include_usage: bool,
 ) -> Any:
-    """Start the job, wait for the model (a full queue is still a plain 503), then stream."""
+    """Start the job (`generate(on_text)` in the model's thread), wait for the model (a full
+    queue is still a plain 503), then stream."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -64,7 +63,7 @@ async def stream_chat(
     def job() -> Generation:
         put(None)  # the model is ours: the reply can start
         try:
-            return gen.run(prompt, sampling, put, cancel)
+            return generate(put)
         finally:
             put(_END)
 
