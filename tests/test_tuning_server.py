@@ -251,3 +251,29 @@ def test_the_projects_client_waits_out_a_full_queue(generator: Recorder) -> None
             generator.hold.set()
     assert [a.error for a in answers] == [None, None]
     assert tuned.client.retry.waits >= 1  # the second was told 503 + Retry-After, and waited
+
+
+def test_a_reply_says_how_long_it_waited_for_the_model(url: str) -> None:
+    """A request sent while the model writes another waits for it, says so as `queue_s`, and the
+    project's client counts that wait apart from the time answering."""
+    from answers import Answer
+    from tuning.client import ChatClient
+
+    settings = TuningSettings(_env_file=None, base_url=f"{url}/v1", model="base", max_tokens=8)
+    client = ChatClient(settings)
+
+    def running() -> bool:
+        return bool(httpx.get(f"{url}/health", timeout=10).json()["gates"]["chat"]["running"])
+
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(chat, url, LONG, 48)
+        until(running)
+        started = time.monotonic()
+        _, usage = client.complete(SHORT)
+        took = time.monotonic() - started
+        assert first.result().status_code == 200
+    assert 0.1 < usage.queued_s < took, (usage.queued_s, took)
+    answer = Answer(answerer="tuned", latency_s=took, usage=usage)
+    assert answer.answering_s == pytest.approx(took - usage.queued_s)
+    alone = chat(url, SHORT, 4).json()
+    assert isinstance(alone["queue_s"], float) and 0 <= alone["queue_s"] < usage.queued_s

@@ -3,7 +3,8 @@
 Every request is checked against the limits before its text is tokenized; a model is reached
 only through its gate (bounded queue, 503 + Retry-After when full), a request's `model` picks
 the base model or one adapter of it, and a request whose client leaves stops its work within a
-layer and frees the model.
+layer and frees the model. A chat or text completion also says, as `queue_s`, how long it waited
+for the model before its work began, so a client can tell waiting from answering.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tuning.schemas import (
 )
 from tuning.served import ServedModels, Variant, answering_as
 from tuning.settings import ServeSettings
-from tuning.watch import ClientGone, run_watched, stream_chat
+from tuning.watch import ClientGone, run_queued, run_watched, stream_chat
 
 EMBED_BATCH = 64  # texts per encoder call; a client that leaves is noticed between calls
 
@@ -105,8 +106,8 @@ def build_app(
         if req.stream:
             head = (request, gates["chat"], generate, cancel, reply_id, variant.id)
             return await stream_chat(*head, req.include_usage())
-        result = await run_watched(request, gates["chat"], generate, cancel)
-        return chat_completion(reply_id, variant.id, result)
+        result, queued = await run_queued(request, gates["chat"], generate, cancel)
+        return chat_completion(reply_id, variant.id, result) | {"queue_s": round(queued, 4)}
 
     @app.post("/v1/completions", response_model=None)
     async def completions(req: CompletionRequest, request: Request) -> Any:
@@ -123,8 +124,8 @@ def build_app(
             with answering_as(gen.model, variant):
                 return complete_all(gen, prompts, sampling, req, cancel)
 
-        results = await run_watched(request, gates["chat"], job, cancel)
-        return completion_body(variant.id, results, max_tokens)
+        results, queued = await run_queued(request, gates["chat"], job, cancel)
+        return completion_body(variant.id, results, max_tokens) | {"queue_s": round(queued, 4)}
 
     @app.post("/v1/embeddings")
     async def embeddings(req: EmbeddingRequest, request: Request) -> Any:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.responses import StreamingResponse
 
@@ -17,6 +18,7 @@ from tuning.gate import ModelGate
 from tuning.generate import Generation
 from tuning.schemas import chat_chunk, usage
 
+T = TypeVar("T")
 POLL_S = 0.1  # how often a waiting request checks whether its client is still there
 _END = object()
 
@@ -41,6 +43,22 @@ async def run_watched(
         if not task.done():
             cancel.set()  # the job ends within a token; the gate frees the model when it does
             task.cancel()
+
+
+async def run_queued(
+    request: Any, gate: ModelGate, job: Callable[[], T], cancel: threading.Event
+) -> tuple[T, float]:
+    """`run_watched`, and the seconds the request waited for the model before its job began
+    (a reply reports them as `queue_s`, so a client can tell waiting from answering)."""
+    asked = time.monotonic()
+    began: list[float] = []
+
+    def timed() -> T:
+        began.append(time.monotonic())
+        return job()
+
+    result = await run_watched(request, gate, timed, cancel)
+    return result, (began[0] - asked) if began else 0.0
 
 
 async def stream_chat(
