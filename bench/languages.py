@@ -12,7 +12,8 @@ for Cyrillic queries (auto) or on every query:
   - tests/data/languages/crosslingual.jsonl: a Russian question whose fact only an English record states, and back;
   - passages: the demo's news questions (data/eval/demo_documents.jsonl) and the document
     fixture's (tests/data/documents_eval.jsonl), hit when the passage they ask about is found;
-  - the app's Russian example (q002) answered by extractive RAG, right or not;
+  - the app's Russian example (q002) answered by extractive RAG, right or not, and the passage
+    questions' multiple choice as extractive RAG picks it (right per language);
 and times the model load, both index builds and each query (p50 / p95, query embedding included).
 """
 
@@ -77,6 +78,7 @@ class Result:
     scores: dict[str, dict[str, tuple[float, float, int]]] = field(default_factory=dict)
     latency: dict[str, tuple[float, float]] = field(default_factory=dict)
     example: dict[str, str] = field(default_factory=dict)
+    choices: dict[str, str] = field(default_factory=dict)  # mode -> right choices per set
     # mode -> (top fact score of each answerable question: the demo eval's, its news passages',
     # the document fixture's; of each off-topic one asked of both indexes; the tuned threshold)
     abstain: dict[str, tuple[list[float], list[float], float]] = field(default_factory=dict)
@@ -199,6 +201,19 @@ def example_answer(index: RagIndex) -> str:
     return f"{'right' if right else 'wrong'}: {answer.text!r}"
 
 
+def choices_right(index: RagIndex, path: Path) -> str:
+    """How many multiple-choice questions extractive RAG answers with the right choice, per
+    language."""
+    answerer = RagAnswerer(index)
+    right: dict[str, list[bool]] = {}
+    for row in read_lines(path):
+        asked = Question(text=row["question"], choices=tuple(row["choices"]))
+        right.setdefault(row["lang"], []).append(
+            answerer.answer(asked).choice == row["answer_index"]
+        )
+    return ", ".join(f"{lang} {sum(v)}/{len(v)}" for lang, v in sorted(right.items()))
+
+
 def measure(name: str, modes: list[str], overrides: dict[str, Any], root: Path) -> Result:
     """Every figure for one embedder."""
     result = Result(name)
@@ -237,6 +252,10 @@ def measure(name: str, modes: list[str], overrides: dict[str, Any], root: Path) 
         result.latency[mode] = (statistics.median(timings), statistics.quantiles(timings, n=20)[-1])
         index = opened[id(demo)]
         result.example[mode] = example_answer(index)
+        result.choices[mode] = (
+            f"demo news {choices_right(index, DEMO_DOCS)}; "
+            f"document fixture {choices_right(opened[id(docs)], DOCS_EVAL)}"
+        )
         off_topic: list[tuple[str, date | None]] = [
             (row["question"], None) for row in read_lines(OFF_TOPIC)
         ]
@@ -288,6 +307,8 @@ def report(results: list[Result], modes: list[str]) -> None:
             )
         for r in results:
             print(f"  {EXAMPLE} {r.name:<28} {r.example[mode]}")
+        for r in results:
+            print(f"  multiple choice right {r.name:<26} {r.choices[mode]}")
         for r in results:
             on, off, chosen = r.abstain[mode]
             cells = [

@@ -37,11 +37,13 @@ class RagSettings(BaseSettings):
         None,
         description="a packaged embedder (packaged:use-multilingual, packaged:minilm, "
         "packaged:e5-small) or a sentence-transformers name or path; None or `packaged` = "
-        "packaged:use-multilingual, chosen on bench/languages.py: on the demo eval and the fact "
-        "fixture Russian questions find their record first as often as English ones (within "
-        "0.02; all-MiniLM-L6-v2 trails by 0.11 on the demo), a question finds a record in the "
-        "other language (hit@5 0.96 vs 0.18), builds take a tenth of the time and queries no "
-        "longer; English hit@1 on the demo eval falls from 0.935 to 0.870",
+        "packaged:use-multilingual, chosen on bench/languages.py: Russian questions find their "
+        "record first as often as English ones (within 0.02 on the demo eval and the fact "
+        "fixture; all-MiniLM-L6-v2 trails by 0.11 on the demo), a question finds a record in "
+        "the other language (hit@5 0.96 vs 0.18), builds take a tenth of the time and queries "
+        "a third; it costs English hit@1 on the demo eval (0.935 -> 0.870) and finds long "
+        "multi-topic passages less often (demo news hit@5 1.00 -> 0.67): packaged:minilm suits "
+        "English corpora of long passages",
     )
     embed_batch_size: int | None = Field(
         None,
@@ -77,8 +79,10 @@ class RagSettings(BaseSettings):
         ge=-1.0,
         le=1.0,
         description="extractive answers abstain below this cosine similarity; None = the value "
-        "tuned for the embedder: 0.40 for packaged:use-multilingual (every demo eval question "
-        "kept, 14 of 16 off-topic ones abstained), 0.35 for all-MiniLM-L6-v2 and other models",
+        "tuned for the embedder on bench/languages.py (109 answerable demo and passage "
+        "questions, 32 off-topic ones): 0.30 for packaged:use-multilingual (106 kept, 22 "
+        "abstained; at 0.35: 103, 27), 0.35 for all-MiniLM-L6-v2 and other models (109, 17), "
+        "0.82 for packaged:e5-small (109, 30)",
     )
     same_fact: float | None = Field(
         None,
@@ -87,9 +91,11 @@ class RagSettings(BaseSettings):
         description="records whose questions are this similar (question-only embedding cosine) "
         "state the same fact, when they also name the same things, ask for the same kind of "
         "answer, are each other's clear best match and were not stated in one batch; None = the "
-        "value tuned for the embedder (bench/facts.py): 0.82 for all-MiniLM-L6-v2 and other "
-        "models (precision 1.0 on the demo and the fact fixture from 0.82 up), 0.75 for "
-        "packaged:use-multilingual (precision 1.0 there at every threshold from 0.70)",
+        "value tuned for the embedder (bench/facts.py): 0.82 for all-MiniLM-L6-v2, other models "
+        "and packaged:use-multilingual (precision 1.0 on the demo and the fact fixture from "
+        "0.82 up for MiniLM, from 0.70 up for USE, whose lower thresholds link no more and, on "
+        "a templated corpus, compare 5x the candidate pairs), 0.92 for packaged:e5-small (1.0 "
+        "from 0.92 up, 0.75 below)",
     )
     same_fact_form: float | None = Field(
         None,
@@ -98,15 +104,17 @@ class RagSettings(BaseSettings):
         description="records whose questions are only this similar state the same fact when, "
         'besides the guards of same_fact, their answers read the same but for a figure ("up '
         'to 2 GB each" then "up to 1 GB each"); None = the value tuned for the embedder: 0.65 '
-        "for all-MiniLM-L6-v2 and other models, 0.60 for packaged:use-multilingual",
+        "for all-MiniLM-L6-v2 and other models, 0.60 for packaged:use-multilingual (the demo's "
+        "recall 0.2 -> 0.7 at precision 1.0; 0.65: 0.5), 0.92 for packaged:e5-small (no lower "
+        "route: its cosines crowd together)",
     )
     hybrid: Literal["auto", "on", "off"] = Field(
         "auto",
         description="blend character n-gram retrieval into dense retrieval: auto = for queries "
         "in Cyrillic script when the embedder is English-trained (all-MiniLM-L6-v2, or a model "
-        "named here), never with a multilingual packaged one (on the demo, blending Russian "
-        "questions cost the multilingual embedder cross-lingual hit@1 0.86 -> 0.14 and gained "
-        "no Russian hit@1 with the other-language penalty); on = every query; off = never",
+        "named here), never with a multilingual packaged one (with USE, blending Cyrillic "
+        "queries raised the demo's Russian hit@1 0.857 -> 0.929 but cut Russian questions' "
+        "hit@5 on English records 1.00 -> 0.43); on = every query; off = never",
     )
     dense_weight: float = Field(
         0.4,
@@ -130,8 +138,9 @@ class RagSettings(BaseSettings):
         description="subtracted from the score of a hit written in another script than the "
         "query (Cyrillic or Latin): a multilingual embedder finds a fact's statement in either "
         "language, and the asker's own comes first; None = the value tuned for the embedder: "
-        "0.10 for packaged:use-multilingual (demo eval hit@1 0.770 -> 0.865 with cross-lingual "
-        "hit@1 0.93 -> 0.82; 0.20 fell to 0.43), 0 for all-MiniLM-L6-v2 and other models",
+        "0.10 for packaged:use-multilingual (demo eval hit@1 0.770 -> 0.865, cross-lingual "
+        "hit@1 0.93 -> 0.82; at 0.20 it fell to 0.43), 0 for packaged:e5-small (0.03 cut its "
+        "cross-lingual hit@1 0.57 -> 0.21), all-MiniLM-L6-v2 and other models",
     )
     lock_timeout_s: float = Field(
         60.0, ge=0.0, description="how long a second rebuild waits for the first before refusing"
