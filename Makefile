@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) bench/embed_server.py
 	$(PY) bench/embed_remote.py
 	$(PY) bench/facts.py
+	$(PY) bench/languages.py
 	$(PY) bench/chaos.py
 	$(PY) bench/eval_concurrency.py
 	$(PY) bench/server_faults.py

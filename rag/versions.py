@@ -265,8 +265,9 @@ def _linked(
         book.add(record)
         statements.append(Statement.of(record))
     questions = QuestionVectors(settings.work_dir, model, encode)
+    tuned = settings.tuned(model)
     for first, second in same_fact_pairs(
-        statements, questions, settings.same_fact, settings.same_fact_form
+        statements, questions, tuned.same_fact, tuned.same_fact_form
     ):
         book.link(first, second)
     return book, statements, questions

@@ -13,9 +13,16 @@ import numpy as np
 import pytest
 
 from rag.build import rebuild_index
-from rag.embedding import Embedder, batch_size_for, load_embedder, resolve_device
+from rag.embedding import (
+    Embedder,
+    batch_size_for,
+    load_sentence_transformer,
+    minilm_path,
+    resolve_device,
+)
 from rag.index import RagIndex
 from rag.manifest import read_manifest
+from rag.packaged import MINILM
 from rag.remote_embedding import RemoteEmbedder
 from rag.store import open_client, open_collection
 from tests.rag_helpers import ROOT, load, qa, settings_for, write_batch
@@ -34,7 +41,7 @@ LIGHTHOUSE = [
 
 @pytest.fixture(scope="module")
 def onnx_embedder() -> Embedder:
-    return load_embedder(None, "cpu", onnx_dir=ONNX_DIR)
+    return load_sentence_transformer(minilm_path(), "cpu", onnx_dir=ONNX_DIR)
 
 
 @pytest.mark.parametrize(
@@ -79,15 +86,15 @@ def test_an_index_built_through_an_embeddings_server_matches_the_local_one(
     stored = open_collection(open_client(remote), manifest.collection).get(
         include=["embeddings", "documents"]
     )
-    local = load_embedder(None, "cpu").encode(stored["documents"])
+    local = load_sentence_transformer(minilm_path(), "cpu").encode(stored["documents"])
     assert float(np.abs(np.asarray(stored["embeddings"]) - local).max()) <= TOLERANCE
 
     index = RagIndex.open(remote)  # queries go through the server too
     assert isinstance(index.embedder, RemoteEmbedder)
     assert index.retrieve("Which lens lights the Skerrow lamp?", k=1)[0].record_id == "lamp"
 
-    # back to the model in process: another embedder, so everything is embedded again
-    local_settings = settings_for(work)
+    # back to the same model in process: another embedder, so everything is embedded again
+    local_settings = settings_for(work, embed_model=MINILM)
     again = rebuild_index(records, local_settings)
     assert again.full and again.embedded_nodes == manifest.nodes
     assert f"the embedder changed from {embed_url}#all-minilm-l6-v2 to " in again.line()

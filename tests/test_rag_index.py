@@ -13,7 +13,13 @@ from filelock import FileLock
 
 from corpus import Record
 from rag.build import rebuild_index
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import (
+    Embedder,
+    TextEmbedder,
+    load_embedder,
+    load_sentence_transformer,
+    minilm_path,
+)
 from rag.errors import IndexBusyError, IndexNotBuiltError
 from rag.facts import names
 from rag.hits import Hit
@@ -56,9 +62,15 @@ LONG_TEXT = " ".join(
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The packaged model, loaded once for the whole session (every later load hits the cache)."""
+def embedder() -> TextEmbedder:
+    """The packaged default, loaded once for the whole session (every later load hits the cache)."""
     return load_embedder(None)
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Embedder:
+    """The packaged sentence-transformers model, whose single queries take a shorter path."""
+    return load_sentence_transformer(minilm_path())
 
 
 @pytest.fixture
@@ -75,7 +87,7 @@ def build(folder: Path, work: Path, full: bool = False) -> tuple[list[Record], R
 
 
 def test_build_matches_corpus_and_manifest(
-    corpus_dir: Path, tmp_path: Path, embedder: Embedder
+    corpus_dir: Path, tmp_path: Path, embedder: TextEmbedder
 ) -> None:
     work = tmp_path / "index"
     records, summary = build(corpus_dir, work)
@@ -84,7 +96,7 @@ def test_build_matches_corpus_and_manifest(
     assert index_state(settings) == expected_state(records, settings)
     manifest = read_manifest(work)
     assert manifest is not None
-    assert manifest.dimension == embedder.dimension == 384
+    assert manifest.dimension == embedder.dimension == 512  # USE multilingual
     # one entry per version of a fact, keyed by the record it starts with and its first day
     assert {key: (e.record_id, e.hash) for key, e in manifest.records.items()} == {
         f"{r.id}@{r.as_of:%Y%m%d}": (r.id, r.content_hash) for r in records
@@ -97,7 +109,7 @@ def test_build_matches_corpus_and_manifest(
 
 
 def test_incremental_add_change_delete(
-    corpus_dir: Path, tmp_path: Path, embedder: Embedder
+    corpus_dir: Path, tmp_path: Path, embedder: TextEmbedder
 ) -> None:
     work = tmp_path / "index"
     build(corpus_dir, work)
@@ -131,7 +143,7 @@ def test_incremental_add_change_delete(
 
 
 def test_full_rebuild_replaces_everything(
-    corpus_dir: Path, tmp_path: Path, embedder: Embedder
+    corpus_dir: Path, tmp_path: Path, embedder: TextEmbedder
 ) -> None:
     work = tmp_path / "index"
     build(corpus_dir, work)
@@ -142,7 +154,7 @@ def test_full_rebuild_replaces_everything(
 
 
 def test_long_text_is_split_into_chunks_and_returns_one_hit(
-    tmp_path: Path, embedder: Embedder
+    tmp_path: Path, embedder: TextEmbedder
 ) -> None:
     folder = tmp_path / "corpus"
     write_batch(folder, "2026-03-01", [{"id": "archive", "text": LONG_TEXT}, *MARCH])
@@ -155,7 +167,7 @@ def test_long_text_is_split_into_chunks_and_returns_one_hit(
     assert len({h.record_id for h in hits}) == len(hits)
 
 
-def test_reopen_in_a_new_process(corpus_dir: Path, tmp_path: Path, embedder: Embedder) -> None:
+def test_reopen_in_a_new_process(corpus_dir: Path, tmp_path: Path, embedder: TextEmbedder) -> None:
     work = tmp_path / "index"
     build(corpus_dir, work)
     script = (
@@ -174,7 +186,7 @@ def test_reopen_in_a_new_process(corpus_dir: Path, tmp_path: Path, embedder: Emb
 
 
 def test_as_of_limits_results_to_what_was_known(
-    corpus_dir: Path, tmp_path: Path, embedder: Embedder
+    corpus_dir: Path, tmp_path: Path, embedder: TextEmbedder
 ) -> None:
     build(corpus_dir, tmp_path / "index")
     index = RagIndex.open(settings_for(tmp_path / "index"))
@@ -188,7 +200,7 @@ def test_as_of_limits_results_to_what_was_known(
 
 @pytest.mark.parametrize("hybrid", ["on", "off"])
 def test_newer_fact_wins_a_near_tie_and_the_old_one_is_stale(
-    corpus_dir: Path, tmp_path: Path, embedder: Embedder, hybrid: str
+    corpus_dir: Path, tmp_path: Path, embedder: TextEmbedder, hybrid: str
 ) -> None:
     build(corpus_dir, tmp_path / "index")
     index = RagIndex.open(settings_for(tmp_path / "index", hybrid=hybrid))
@@ -229,12 +241,10 @@ def test_node_ids_are_injective() -> None:
         "storage " * 400,  # past the model's 256-token window: truncated the same way
     ],
 )
-def test_the_query_fast_path_gives_the_same_vector_as_encode(
-    embedder: Embedder, query: str
-) -> None:
-    assert embedder.fast_query, "the packaged model is transformer + mean pooling + normalize"
-    fast = embedder.encode_query(query)
-    general = embedder.encode([query])[0]
+def test_the_query_fast_path_gives_the_same_vector_as_encode(minilm: Embedder, query: str) -> None:
+    assert minilm.fast_query, "the packaged model is transformer + mean pooling + normalize"
+    fast = minilm.encode_query(query)
+    general = minilm.encode([query])[0]
     assert fast.dtype == general.dtype == np.float32 and fast.shape == general.shape
     assert np.allclose(fast, general, atol=1e-5)
 

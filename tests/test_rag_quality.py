@@ -1,36 +1,28 @@
 """Retrieval quality on the demo eval set (hit@1, hit@5, MRR from its record ids) as of each
 question's date and asked today, dense alone and blended with character n-grams, before and after
-fact versions; and the cross-lingual rate (a question in one language, its record in the other)."""
+fact versions, per question language; the fact fixture per language; and cross-lingual retrieval
+(a question in one language, its record in the other: tests/data/languages)."""
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from compare.evalset import EvalItem, load_eval
+from corpus import load_corpus
 from rag.build import rebuild_index
 from rag.index import RagIndex
-from tests.conftest import DEMO_CORPUS, DEMO_EVAL
+from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT
 from tests.rag_helpers import load, settings_for
 
-# (question, id of the record in the other language that answers it); written by hand from the
-# corpus, for facts stated in one language only
-CROSS_LINGUAL: list[tuple[str, str]] = [
-    ("Сколько сотрудников работает в Nordlicht Systems?", "nd-company-employees"),
-    ("Сколько минимум пользователей нужно для тарифа Team?", "nd-team-min-users"),
-    ("Сколько стоит дополнительное место в хранилище?", "nd-storage-addon"),
-    ("Для каких языков программирования есть официальные SDK к API?", "nd-api-sdk"),
-    ("Сколько файлов можно положить в одну папку?", "nd-max-files-folder"),
-    ("Можно ли входить в аккаунт с помощью passkey?", "nd-sec-passkeys"),
-    ("What phone number do I call for Nordlicht Drive support?", "nd-ru-support-phone"),
-    ("What is the highest bug bounty reward?", "nd-ru-sec-bugbounty"),
-    ("How many articles are in the knowledge base?", "nd-ru-support-kb-articles"),
-    ("Is there a sandbox environment for testing the API?", "nd-ru-api-sandbox"),
-    ("Can the phone app scan paper documents?", "nd-ru-feature-doc-scan"),
-    ("Are EU prices shown with VAT included?", "nd-ru-vat"),
-]
-MODES = ("off", "on", "auto")  # lexical blending: never, always, for Cyrillic queries (default)
+CROSS_LINGUAL = ROOT / "tests" / "data" / "languages" / "crosslingual.jsonl"
+FACTS = ROOT / "tests" / "data" / "facts"
+# lexical blending: never, always, auto (the default: for Cyrillic queries when the embedder is
+# English-trained, never with the multilingual default)
+MODES = ("off", "on", "auto")
 # the same eval and demo data asked of the retrieval before fact versions (the code of commit
 # cf98cce: BM25 fused by rank, near-tie superseding): (dated, today) -> hit@1, hit@5, MRR
 BEFORE = {"dated": (0.797, 0.932, 0.848), "today": (0.770, 0.905, 0.825)}
@@ -98,24 +90,82 @@ def test_demo_eval_retrieval_quality(demo_index: RagIndex) -> None:
     # the retrieval before fact versions: 0.770 / 0.905 asked today, 0.797 / 0.932 dated
     assert today["hit@1"] >= 0.85 and today["hit@5"] >= 0.93
     assert dated["hit@1"] >= 0.84 and dated["hit@5"] >= 0.93
+    # Russian questions find their record first as often as English ones (all-MiniLM-L6-v2 with
+    # the n-gram blend: 0.821 vs 0.935)
+    by_lang = {
+        lang: scores(ranks(demo_index, [i for i in items if i.lang == lang]))["hit@1"]
+        for lang in ("en", "ru")
+    }
+    assert by_lang["ru"] >= by_lang["en"] - 0.05, by_lang
 
 
 @pytest.mark.slow
-def test_cross_lingual_rate_is_reported(demo_index: RagIndex) -> None:
+def test_questions_find_records_in_the_other_language(demo_index: RagIndex) -> None:
+    probes = [json.loads(line) for line in CROSS_LINGUAL.read_text(encoding="utf-8").splitlines()]
     known = set(load_ids(DEMO_CORPUS))
-    assert {rid for _, rid in CROSS_LINGUAL} <= known
-    rates = {}
+    assert len(probes) >= 20 and {p["record_id"] for p in probes} <= known
+    found: dict[str, list[int | None]] = {}
     for mode in MODES:
         index = variant(demo_index, hybrid=mode)
-        hits = [rid in {h.record_id for h in index.retrieve(q, k=5)} for q, rid in CROSS_LINGUAL]
-        half = len(hits) // 2
-        rates[mode] = (sum(hits[:half]), sum(hits[half:]))
-        print(
-            f"\ncross-lingual hit@5 (hybrid={mode}): Russian question -> English record "
-            f"{rates[mode][0]}/{half}, English question -> Russian record {rates[mode][1]}/{half}"
-        )
-    # the English-trained embedder does not bridge languages; this guards the little it does
-    assert sum(rates["auto"]) >= 2
+        for direction in ("ru->en", "en->ru"):
+            asked = [p for p in probes if f"{p['lang']}->{p['record_lang']}" == direction]
+            rank = [
+                next(
+                    (n for n, h in enumerate(index.retrieve(p["question"], k=5), 1)
+                     if h.record_id == p["record_id"]),
+                    None,
+                )
+                for p in asked
+            ]  # fmt: skip
+            s = scores(rank)
+            print(line(f"cross-lingual {direction}, hybrid={mode} (n={len(asked)})", s))
+            if mode == "auto":
+                found[direction] = rank
+    # all-MiniLM-L6-v2 with the n-gram blend: hit@5 0/14 and 3/14, hit@1 1/14 and 2/14
+    every = found["ru->en"] + found["en->ru"]
+    assert sum(r is not None for r in every) >= 25, found
+    assert sum(r == 1 for r in every) >= 20, found
+    for direction, rank in found.items():
+        assert sum(r is not None for r in rank) >= 12, direction
+
+
+@pytest.mark.slow
+def test_fact_fixture_per_language(tmp_path: Path) -> None:
+    report = load_corpus([FACTS / "corpus"])
+    settings = settings_for(tmp_path / "index")
+    rebuild_index(report.records, settings)
+    index = RagIndex.open(settings)
+    fact_of = fixture_facts(report.records)
+    first: dict[str, list[bool]] = {}
+    for name in ("eval-today.jsonl", "eval-as-of.jsonl"):
+        for line_ in (FACTS / name).read_text(encoding="utf-8").splitlines():
+            item = json.loads(line_)
+            day = date.fromisoformat(item["as_of"]) if item["as_of"] else None
+            current = [h for h in index.retrieve(item["question"], k=5, as_of=day) if not h.stale]
+            top = current[0] if current else None
+            right = (
+                top is not None
+                and fact_of.get(top.record_id) == item["fact"]
+                and _same(top.answer, item["reference"])
+            )
+            first.setdefault(item["lang"], []).append(right)
+    rate = {lang: sum(v) / len(v) for lang, v in first.items()}
+    print(f"\nfact fixture, the right version first: {rate}")
+    assert min(rate.values()) >= 0.95 and rate["ru"] >= rate["en"] - 0.05, rate
+
+
+def fixture_facts(records: list) -> dict[str, str]:
+    """record id -> the fact it states, from the fixture's histories.json."""
+    by_line = {(f"corpus/{Path(r.source.file).name}", r.source.line): r.id for r in records}
+    fact_of = {}
+    for fact in json.loads((FACTS / "histories.json").read_text(encoding="utf-8")):
+        for where in fact["lines"]:
+            fact_of[by_line[(where["file"], where["line"])]] = fact["fact"]
+    return fact_of
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()).rstrip(".") == " ".join(b.casefold().split()).rstrip(".")
 
 
 def load_ids(folder: Path) -> list[str]:

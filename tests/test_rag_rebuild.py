@@ -16,9 +16,10 @@ import pytest
 from bench.chaos_reader import Readers, mismatch, total, unexplained
 from bench.servers import chroma_server
 from rag.build import rebuild_index
-from rag.embedding import default_model_path
+from rag.embedding import minilm_path
 from rag.index import RagIndex
 from rag.manifest import MARKER, read_manifest
+from rag.packaged import MINILM
 from rag.rebuild import main
 from rag.store import generations, open_client
 from tests.rag_helpers import (
@@ -313,15 +314,16 @@ def test_another_embedder_means_a_full_rebuild_said_in_the_summary(
 ) -> None:
     corpus, work = tmp_path / "corpus", tmp_path / "index"
     write_batch(corpus, "2030-01-06", OBSERVATORY)
-    assert main(["--corpus", str(corpus), "--work", str(work), "--quiet"]) == 0
+    first = ["--corpus", str(corpus), "--work", str(work), "--quiet", "--embed-model", MINILM]
+    assert main(first) == 0
     capsys.readouterr()
     # the same weights under another path count as another embedder: the index cannot know
     alias = tmp_path / "minilm-copy"
-    alias.symlink_to(default_model_path(), target_is_directory=True)
+    alias.symlink_to(minilm_path(), target_is_directory=True)
     args = ["--corpus", str(corpus), "--work", str(work), "--quiet", "--embed-model", str(alias)]
     assert main(args) == 0
     line = capsys.readouterr().out
     assert line.startswith("full rebuild into generation 2: added 2 ")
-    assert f"the embedder changed from {default_model_path()} to {alias}" in line
+    assert f"the embedder changed from {minilm_path()} to {alias}" in line
     manifest = read_manifest(work)
     assert manifest is not None and manifest.embed_model == str(alias)

@@ -138,8 +138,9 @@ def render_settings() -> None:
         d.text_input(
             FIELDS["set_embed"],
             key="set_embed",
-            placeholder="packaged all-MiniLM-L6-v2",
-            help="Empty: the packaged all-MiniLM-L6-v2.",
+            placeholder="packaged (USE multilingual)",
+            help="Empty: the packaged multilingual embedder (packaged:use-multilingual); "
+            "packaged:minilm, packaged:e5-small or a sentence-transformers name or path.",
         )
         st.text_input(FIELDS["set_corpus"], key="set_corpus")
         st.form_submit_button("Apply settings", type="primary", on_click=_apply)
