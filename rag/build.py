@@ -19,6 +19,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from corpus import Record
+from rag.bulk import max_batch
 from rag.embedding import TextEmbedder, embedder_name, open_embedder
 from rag.errors import IndexBusyError
 from rag.ingest import batched, embed_and_add
@@ -44,7 +45,15 @@ from rag.plan import (
 )
 from rag.restamp import restamp
 from rag.settings import RagSettings
-from rag.store import drop_collection, generations, location, open_client, open_collection
+from rag.store import (
+    Hnsw,
+    apply_hnsw,
+    drop_collection,
+    generations,
+    location,
+    open_client,
+    open_collection,
+)
 from rag.versions import fact_versions
 
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
@@ -136,7 +145,9 @@ def _rebuild_locked(
     for name in existing:  # a killed full rebuild's generation that no manifest names
         if name not in (live, target.collection):
             drop_collection(client, name)
-    collection = open_collection(client, target.collection)
+    hnsw = Hnsw.of(settings)
+    collection = open_collection(client, target.collection, hnsw)
+    tuned = apply_hnsw(collection, hnsw)  # a collection made now has it already: no note
     held = current_state(manifest, collection, target, marker is not None)
     versions = fact_versions(source(), settings, lazy.name, lambda texts: lazy.get().encode(texts))
     wanted = versions.wanted()
@@ -146,8 +157,18 @@ def _rebuild_locked(
 
     entries = dict(plan.keep)
     serial = (manifest.revision if manifest is not None else 0) + 1  # a killed run's is reused
+    write_batch = settings.bulk_batch or max_batch(client)
     embedded = embed_and_add(
-        source, plan, settings, lazy.get, collection, entries, progress, serial, versions
+        source,
+        plan,
+        settings,
+        lazy.get,
+        collection,
+        entries,
+        progress,
+        serial,
+        versions,
+        write_batch,
     )
     # a later batch ended or re-confirmed a version: new dates in place, before the switch
     restamp(collection, versions, entries, everything=held.repaired)
@@ -163,7 +184,7 @@ def _rebuild_locked(
         embedded_nodes=embedded,
         reused_nodes=sum(n for _, n in plan.adopt.values()),
         generation=target.generation,
-        reason=target.reason,
+        reason="; ".join(r for r in (target.reason, tuned) if r),
     )
     summary.seconds = time.perf_counter() - start
     _write(settings, lazy, manifest, target, wanted, entries, summary, serial)  # the switch

@@ -37,6 +37,7 @@ class IndexedRecord(BaseModel):
     record_id: str = ""  # the record whose text is embedded (entries are keyed by version)
     meta: str = ""  # digest of its fact fields: a change is re-written without re-embedding
     also: tuple[str, ...] = ()  # content hashes of the version's other records (reworded)
+    format: str = ""  # the embedded record's format (the manifest's counts per format)
 
 
 class RebuildSummary(BaseModel):
