@@ -22,6 +22,7 @@ from corpus import Record
 from rag.bulk import max_batch
 from rag.embedding import TextEmbedder, embedder_name, open_embedder
 from rag.errors import IndexBusyError
+from rag.factstate import FactState
 from rag.ingest import batched, embed_and_add
 from rag.lease import Lease, writer_lease
 from rag.manifest import (
@@ -37,6 +38,7 @@ from rag.manifest import (
     write_marker,
 )
 from rag.plan import (
+    Held,
     Target,
     Want,
     choose_target,
@@ -44,6 +46,7 @@ from rag.plan import (
     plan_changes,
 )
 from rag.restamp import restamp
+from rag.scope import decide_again
 from rag.settings import RagSettings
 from rag.store import (
     Hnsw,
@@ -54,7 +57,7 @@ from rag.store import (
     open_client,
     open_collection,
 )
-from rag.versions import fact_versions
+from rag.versions import FactVersions, fact_versions
 
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
 Records = Iterable[Record] | Callable[[], Iterable[Record]]  # a callable: read again per pass
@@ -149,9 +152,38 @@ def _rebuild_locked(
     collection = open_collection(client, target.collection, hnsw)
     tuned = apply_hnsw(collection, hnsw)  # a collection made now has it already: no note
     held = current_state(manifest, collection, target, marker is not None)
-    versions = fact_versions(source(), settings, lazy.name, lambda texts: lazy.get().encode(texts))
+    state = FactState.open(work)
+    try:
+        return _write_versions(
+            source, settings, progress, rejected, start, client, manifest, lazy, target,
+            live, collection, tuned, held, state,
+        )  # fmt: skip
+    finally:
+        state.close()
+
+
+def _write_versions(
+    source: Callable[[], Iterable[Record]],
+    settings: RagSettings,
+    progress: Progress | None,
+    rejected: int,
+    start: float,
+    client: Any,
+    manifest: IndexManifest | None,
+    lazy: _LazyEmbedder,
+    target: Target,
+    live: str | None,
+    collection: Any,
+    tuned: str,
+    held: Held,
+    state: FactState,
+) -> RebuildSummary:
+    """Decide the fact versions, write what changed, switch the manifest, keep the fact state."""
+    work = settings.work_dir
+    rules = rules_key(lazy.name, settings)
+    versions = _decide(source, settings, lazy, manifest, target, held, state, rules)
     wanted = versions.wanted()
-    plan = plan_changes(wanted, held)
+    plan = plan_changes(wanted, held, versions.replaces)
     for chunk in batched(plan.junk, DELETE_BATCH):
         collection.delete(ids=chunk)  # never admitted by any manifest: no reader needs them
 
@@ -171,8 +203,11 @@ def _rebuild_locked(
         write_batch,
     )
     # a later batch ended or re-confirmed a version: new dates in place, before the switch
-    restamp(collection, versions, entries, everything=held.repaired)
-    entries = {k: e.model_copy(update=versions.manifest_fields(k)) for k, e in entries.items()}
+    decided = {k: e for k, e in entries.items() if k in versions.entries}
+    restamp(collection, versions, decided, everything=held.repaired)
+    entries.update(
+        {k: e.model_copy(update=versions.manifest_fields(k)) for k, e in decided.items()}
+    )
     summary = RebuildSummary(
         added=plan.added,
         updated=plan.updated,
@@ -188,10 +223,47 @@ def _rebuild_locked(
     )
     summary.seconds = time.perf_counter() - start
     _write(settings, lazy, manifest, target, wanted, entries, summary, serial)  # the switch
+    state.commit(serial, rules)  # the fact state of this manifest (one behind if killed first)
     old = live if target.new and live != target.collection else None
     _retire(client, settings, collection, plan.retired, old)
     clear_marker(work)
     return summary
+
+
+def rules_key(model: str, settings: RagSettings) -> str:
+    """What fact identity was decided by: the embedder and the thresholds."""
+    return f"{model}|{settings.same_fact}|{settings.same_fact_form}"
+
+
+def _decide(
+    source: Callable[[], Iterable[Record]],
+    settings: RagSettings,
+    lazy: _LazyEmbedder,
+    manifest: IndexManifest | None,
+    target: Target,
+    held: Held,
+    state: FactState,
+    rules: str,
+) -> FactVersions:
+    """The fact versions to write: only those a change reaches when the fact state is the one
+    of the live manifest, else (a first or full build, a repair, other rules) every one."""
+    if state.meta("model") != lazy.name:  # vectors of another embedder are of no use
+        state.clear()
+        state.set_meta("model", lazy.name)
+
+    def encode(texts: list[str]) -> Any:
+        return lazy.get().encode(texts)
+
+    scoped = (
+        manifest is not None
+        and not target.new
+        and not held.repaired
+        and state.is_for(manifest.revision, rules)
+    )
+    versions = decide_again(source, settings, lazy.name, encode, state) if scoped else None
+    if versions is None:
+        versions = fact_versions(source(), settings, lazy.name, encode, state)
+    return versions
 
 
 def _retire(
@@ -232,16 +304,16 @@ def _write(
     summary: RebuildSummary,
     serial: int,
 ) -> None:
-    # a kept entry may lack a date (an older manifest): the corpus record has it
+    # a kept entry may lack a date or a format (an older manifest): the corpus record has them
     entries = {
         rid: e
-        if e.as_of == wanted[rid].as_of
-        else e.model_copy(update={"as_of": wanted[rid].as_of})
+        if rid not in wanted or (e.as_of, e.format) == (wanted[rid].as_of, wanted[rid].format)
+        else e.model_copy(update={"as_of": wanted[rid].as_of, "format": wanted[rid].format})
         for rid, e in entries.items()
     }
     formats: dict[str, int] = {}
-    for want in wanted.values():
-        formats[want.format] = formats.get(want.format, 0) + 1
+    for entry in entries.values():
+        formats[entry.format] = formats.get(entry.format, 0) + 1
     dates = [e.as_of for e in entries.values() if e.as_of]
     manifest = IndexManifest(
         built_at=datetime.now(UTC),
