@@ -218,6 +218,7 @@ def _write_versions(
         full=target.new,
         embedded_nodes=embedded,
         reused_nodes=sum(n for _, n in plan.adopt.values()),
+        decided=versions.decided,
         generation=target.generation,
         reason="; ".join(r for r in (target.reason, tuned) if r),
     )

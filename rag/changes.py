@@ -16,7 +16,7 @@ from itertools import islice
 from corpus import Record
 from rag.factstate import FactState, skey_of
 
-ROWS = 10_000  # corpus rows per insert
+ROWS = 2_000  # corpus rows per insert: what Python holds of the corpus at once
 
 
 @dataclass

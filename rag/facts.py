@@ -19,7 +19,7 @@ import numpy as np
 
 from corpus import Record
 from corpus.facts import normalize_question, question_of
-from rag.neighbours import Asker, AskerIndex, Rules, compatible
+from rag.neighbours import Asker, AskerIndex, Askers, Rules, compatible
 from rag.questions import QuestionVectors
 
 NAME = re.compile(r"«[^»]+»|\"[^\"]+\"|\b\w*\d\w*\b|(?<=\s)[A-ZА-ЯЁ][\w-]*", re.UNICODE)
@@ -238,7 +238,7 @@ def askers_of(
 def link(
     statements: Sequence[Statement],
     asked: Sequence[str | None],
-    index: AskerIndex,
+    index: Askers,
     rules: Rules,
 ) -> Linking:
     """The pairs of records whose questions state one fact, within `statements`.
@@ -305,7 +305,7 @@ def link(
 
 
 def _rivals(
-    askers: list[Asker], vectors: list[np.ndarray], floors: dict[str, float], index: AskerIndex
+    askers: list[Asker], vectors: list[np.ndarray], floors: dict[str, float], index: Askers
 ) -> dict[int, list[tuple[str, float]]]:
     """For each asker with a partner, every other question above its floor, closest first (one
     scan of the index for all of them)."""

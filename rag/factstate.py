@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from rag.neighbours import Asker
 FILE = "facts.sqlite"
 FORMAT = "1"  # the layout of this file: another one is ignored and written again
 CHUNK = 500  # keys per `IN (...)` query (SQLite allows 999 parameters by default)
-CACHE_KB = 32_768  # SQLite's page cache: bounded, whatever the corpus size
+CACHE_KB = 16_384  # SQLite's page cache (and sort memory): bounded, whatever the corpus size
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +59,11 @@ CREATE TABLE IF NOT EXISTS askers (
     comp INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS askers_comp ON askers(comp);
+CREATE INDEX IF NOT EXISTS askers_names ON askers(names);
+CREATE TABLE IF NOT EXISTS asker_names (name TEXT NOT NULL, key TEXT NOT NULL, comp INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS asker_names_name ON asker_names(name);
+CREATE INDEX IF NOT EXISTS asker_names_key ON asker_names(key, name);
+CREATE INDEX IF NOT EXISTS asker_names_comp ON asker_names(comp);
 CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, comp INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_comp ON entries(comp);
 CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
@@ -68,7 +72,7 @@ CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
 
 def statement_json(statement: Statement) -> str:
     """A statement as stored (without its answer text, which fact identity never needs)."""
-    fields = asdict(statement)
+    fields = dict(vars(statement))  # its fields are plain values: no deep copy needed
     fields["answer"] = None
     fields["as_of"] = statement.as_of.isoformat() if statement.as_of else None
     return json.dumps(fields, ensure_ascii=False)
@@ -87,6 +91,7 @@ class FactState:
     def __init__(self, path: Path, *, writable: bool = True) -> None:
         self.path = path
         self.writable = writable
+        self._sizes: dict[str, int] = {}  # how many questions name a thing (until a write)
         if writable:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -146,14 +151,14 @@ class FactState:
 
     def clear(self) -> None:
         """Forget everything (a full pass writes it all again)."""
-        for table in ("meta", "statements", "askers", "entries", "vectors"):
+        for table in ("meta", "statements", "askers", "asker_names", "entries", "vectors"):
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
         self._schema()
         self.set_meta("format", FORMAT)
 
     def forget_groups(self) -> None:
         """Drop every statement, asker and entry, keeping the question vectors."""
-        for table in ("statements", "askers", "entries"):
+        for table in ("statements", "askers", "asker_names", "entries"):
             self.db.execute(f"DELETE FROM {table}")
 
     def commit(self, revision: int, rules: str) -> None:
@@ -263,10 +268,11 @@ class FactState:
     ) -> None:
         """Put new groups in the place of old ones: (seq, statement, group) rows, (asker,
         vector key, floor, group) rows and (entry key, group) rows."""
+        self._sizes.clear()
         old = sorted(set(comps))
         for part in _chunks(old):
             marks = ",".join("?" * len(part))
-            for table in ("statements", "askers", "entries"):
+            for table in ("statements", "askers", "asker_names", "entries"):
                 self.db.execute(f"DELETE FROM {table} WHERE comp IN ({marks})", part)
         self.db.executemany(
             "INSERT OR REPLACE INTO statements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -288,7 +294,78 @@ class FactState:
                 for a, text_key, floor, comp in askers
             ),
         )
+        self.db.executemany(
+            "INSERT INTO asker_names VALUES (?, ?, ?)",
+            ((name, a.key, comp) for a, _, _, comp in askers for name in a.names),
+        )
         self.db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", entries)
+
+    # --- questions looked up as a scope needs them (`rag.lookup`) --------------------------------
+
+    def asker_keys(self, comps: Iterable[int]) -> list[str]:
+        """The questions of some groups."""
+        keys: list[str] = []
+        for part in _chunks(sorted(set(comps))):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT key FROM askers WHERE comp IN ({marks})"
+            keys += [k for (k,) in self.db.execute(query, part)]
+        return keys
+
+    def stored_askers(
+        self, keys: Iterable[str]
+    ) -> dict[str, tuple[Asker, float | None, int, np.ndarray]]:
+        """Some stored questions by key: the asker, its rival floor, group and vector."""
+        found = {}
+        for part in _chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(part))
+            query = (
+                "SELECT a.key, a.text, a.names, a.kind, a.forms, a.floor, a.comp, v.vector "
+                f"FROM askers a JOIN vectors v ON v.key = a.text_key WHERE a.key IN ({marks})"
+            )
+            for key, text, names, kind, forms, floor, comp, blob in self.db.execute(query, part):
+                asker = Asker(key, text, _set(names), kind, _set(forms))
+                found[key] = (asker, floor, comp, np.frombuffer(blob, dtype=np.float32))
+        return found
+
+    def keys_naming_all(self, names: frozenset[str]) -> set[str]:
+        """Questions that name every one of `names` (and maybe more): the postings of the
+        rarest name, each checked for the others."""
+        order = sorted(names, key=self._posting_size)
+        query = "SELECT key FROM asker_names a WHERE a.name = ?" + "".join(
+            " AND EXISTS (SELECT 1 FROM asker_names b WHERE b.key = a.key AND b.name = ?)"
+            for _ in order[1:]
+        )
+        return {k for (k,) in self.db.execute(query, order)}
+
+    def _posting_size(self, name: str) -> int:
+        if name not in self._sizes:
+            query = "SELECT COUNT(*) FROM asker_names WHERE name = ?"
+            self._sizes[name] = int(self.db.execute(query, (name,)).fetchone()[0])
+        return self._sizes[name]
+
+    def keys_naming_exactly(self, names: frozenset[str]) -> set[str]:
+        """Questions that name exactly `names` (nothing at all, for an empty set)."""
+        query = "SELECT key FROM askers WHERE names = ?"
+        return {k for (k,) in self.db.execute(query, ("\n".join(sorted(names)),))}
+
+    def vector_blocks(self, size: int) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Every stored question's key and vector, `size` at a time."""
+        query = "SELECT a.key, v.vector FROM askers a JOIN vectors v ON v.key = a.text_key"
+        cursor = self.db.execute(query)
+        while rows := cursor.fetchmany(size):
+            matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32)
+            yield [key for key, _ in rows], matrix.reshape(len(rows), -1)
+
+    def floored(self) -> list[tuple[str, float, int, np.ndarray]]:
+        """Questions with a partner: key, rival floor, group and vector."""
+        query = (
+            "SELECT a.key, a.floor, a.comp, v.vector FROM askers a "
+            "JOIN vectors v ON v.key = a.text_key WHERE a.floor IS NOT NULL"
+        )
+        return [
+            (key, floor, comp, np.frombuffer(blob, dtype=np.float32))
+            for key, floor, comp, blob in self.db.execute(query)
+        ]
 
 
 def skey_of(record_id: str, content_hash: str, day: date | None) -> str:

@@ -108,8 +108,10 @@ def embed_and_add(
                     meta=versions.meta_hash(key),  # written with its fact fields: no restamp
                 )
             done += len(batch)
-            if progress:
-                progress(done, total)
+            if progress:  # counts nodes stored: a killed rebuild keeps what this reported
+                progress(writer.written, total)
+    if progress:
+        progress(done, total)
     return done
 
 

@@ -53,6 +53,7 @@ class RebuildSummary(BaseModel):
     seconds: float = 0.0
     embedded_nodes: int = 0
     reused_nodes: int = 0  # written by an interrupted run, complete, kept instead of re-embedded
+    decided: int = 0  # records whose fact identity this rebuild decided (the rest kept theirs)
     generation: int = 0
     reason: str = ""  # why a full rebuild happened, or why a requested one was not needed
 

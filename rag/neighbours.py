@@ -11,9 +11,10 @@ lookup per question instead of a comparison of every pair.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Protocol
 
 import numpy as np
 
@@ -76,6 +77,54 @@ def similarity(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return exact.astype(np.float32)
 
 
+class Askers(Protocol):
+    """What fact identity asks of the questions of a corpus (`AskerIndex` in memory, or the fact
+    state's in SQL with a scope's own laid over them)."""
+
+    def get(self, key: str) -> Asker | None:
+        """The asker of a normalised question."""
+        ...
+
+    def vector(self, key: str) -> np.ndarray:
+        """Its question vector."""
+        ...
+
+    def partners(self, asker: Asker, vector: np.ndarray, rules: Rules) -> list[tuple[str, float]]:
+        """(key, cosine) of every question `asker` could be joined with."""
+        ...
+
+    def scan(self, vectors: np.ndarray, floors: np.ndarray) -> Iterator[tuple[int, str, float]]:
+        """(query row, key, cosine) of every question more alike than its query's floor."""
+        ...
+
+
+def viable_among(
+    asker: Asker, vector: np.ndarray, others: Sequence[Asker], rows: np.ndarray, rules: Rules
+) -> list[tuple[str, float]]:
+    """(key, cosine) of those of `others` (compatible with `asker`; their vectors `rows`) it
+    could be joined with: asking for no other kind of answer, alike enough (`Rules.is_viable`)."""
+    if not others:
+        return []
+    found = []
+    floor = min(rules.same, rules.form) if rules.form_route else rules.same
+    for other, sim in zip(others, similarity(rows, vector).tolist(), strict=True):
+        if sim < floor or (asker.kind and other.kind and asker.kind != other.kind):
+            continue
+        if rules.is_viable(sim, bool(asker.forms & other.forms)):
+            found.append((other.key, sim))
+    return found
+
+
+def scan_rows(
+    keys: Sequence[str], rows: np.ndarray, queries: np.ndarray, floors: np.ndarray
+) -> Iterator[tuple[int, str, float]]:
+    """(query, key, cosine) of the rows more alike than each query's floor (float64 sums)."""
+    block = (rows.astype(np.float64) @ queries.astype(np.float64).T).astype(np.float32)
+    hits, cols = np.nonzero(block > floors[None, :])
+    for r, c in zip(hits.tolist(), cols.tolist(), strict=True):
+        yield c, keys[r], float(block[r, c])
+
+
 class AskerIndex:
     """Every asker of a corpus with its vector, looked up by key and by the things it names."""
 
@@ -110,8 +159,9 @@ class AskerIndex:
         row = self._size
         if row == len(self._vectors):  # grow by half: amortised appends
             grown = max(1024, row + row // 2)
-            self._vectors = np.resize(self._vectors, (grown, self.dimension))
-            self._live = np.resize(self._live, grown)
+            vectors, live = np.empty((grown, self.dimension), np.float32), np.zeros(grown, bool)
+            vectors[:row], live[:row] = self._vectors[:row], self._live[:row]
+            self._vectors, self._live = vectors, live
         self._vectors[row] = vector
         self._live[row] = True
         self._size += 1
@@ -155,37 +205,18 @@ class AskerIndex:
         """(key, cosine) of every asker `asker` could be joined with: compatible, asking for no
         other kind of answer, and alike enough (`Rules.is_viable`)."""
         rows = self.candidates(asker)
-        if not rows:
-            return []
-        sims = similarity(self._vectors[rows], vector)
-        found = []
-        floor = min(rules.same, rules.form) if rules.form_route else rules.same
-        for row, sim in zip(rows, sims.tolist(), strict=True):
-            if sim < floor:
-                continue
-            other = self.askers[row]
-            assert other is not None
-            if asker.kind and other.kind and asker.kind != other.kind:
-                continue
-            if rules.is_viable(sim, bool(asker.forms & other.forms)):
-                found.append((other.key, sim))
-        return found
+        others = [self.askers[r] for r in rows]
+        return viable_among(asker, vector, others, self._vectors[rows], rules)  # type: ignore[arg-type]
 
     def scan(self, vectors: np.ndarray, floors: np.ndarray) -> Iterator[tuple[int, str, float]]:
         """(query row, asker key, cosine) of every asker more alike than its query's floor, one
         block of the index at a time (a query's own asker included when it is indexed)."""
         if not len(vectors):
             return
-        queries = vectors.astype(np.float64)
         for start in range(0, self._size, SCAN_BLOCK):
-            stop = min(start + SCAN_BLOCK, self._size)
-            block = (self._vectors[start:stop].astype(np.float64) @ queries.T).astype(np.float32)
-            block[~self._live[start:stop]] = -2.0
-            rows, cols = np.nonzero(block > floors[None, :])
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                asker = self.askers[start + r]
-                assert asker is not None
-                yield c, asker.key, float(block[r, c])
+            live = np.flatnonzero(self._live[start : start + SCAN_BLOCK]) + start
+            keys = [self.askers[r].key for r in live.tolist()]  # type: ignore[union-attr]
+            yield from scan_rows(keys, self._vectors[live], vectors, floors)
 
     def live(self) -> Iterable[Asker]:
         """Every indexed asker."""

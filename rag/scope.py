@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,30 +32,18 @@ from rag.facts import (
     questions_asked,
 )
 from rag.factstate import FactState, template_keys
+from rag.lookup import StateAskers
 from rag.neighbours import AskerIndex, Rules, similarity
 from rag.questions import Encode, QuestionVectors
 from rag.settings import RagSettings
 from rag.versions import (
     FactVersions,
-    _by_source,
+    asked_by_source,
     entries_of,
     histories_of,
     keep_groups,
     rules_of,
 )
-
-FULL_SHARE = 0.5  # more of the corpus than this changed: a full pass costs less than a scope
-
-
-@dataclass
-class Stored:
-    """Every question the state holds, indexed, with its group and rival floor; the vectors of
-    those a scope took out (the old questions of the groups decided again)."""
-
-    index: AskerIndex
-    comp: dict[str, int]
-    floor: dict[str, float]
-    old: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def decide_again(
@@ -67,12 +54,10 @@ def decide_again(
     state: FactState,
 ) -> FactVersions | None:
     """The versions of the facts a change reaches, written into `state` (uncommitted), with the
-    entry keys they replace (`FactVersions.replaces`); None when the corpus changed so that
-    deciding everything again is needed (records reordered) or cheaper (most of it changed)."""
+    entry keys they replace (`FactVersions.replaces`); None when records the state holds are read
+    in another order (which decides ties): then everything is decided again."""
     changes = detect_changes(source(), state)
-    if not changes.in_order or len(changes.new) + len(changes.gone) > FULL_SHARE * max(
-        changes.records, 1
-    ):
+    if not changes.in_order:
         return None
     renumber(state)
     questions = QuestionVectors(state, model, encode)
@@ -88,19 +73,90 @@ def decide_again(
     seeds |= state.comps_where("id", {s.id for _, s in fresh})
     seeds |= state.comps_where("qkey", {s.key for _, s in fresh if s.key is not None})
     seeds |= state.comps_where("tkey", flipped)
-    stored = _stored(state)
-    comps, scope, asked = _closure(state, seeds, fresh, gone, templates, stored, questions, rules)
-    comps |= _rival_reach(stored, comps, scope, asked)
-    scope, asked = _scope(state, comps, fresh, gone, templates, stored, questions)
+    view = Scope(state, fresh, gone, templates, questions)
+    comps = view.closure(seeds, rules)
+    comps |= view.rival_reach(comps)
+    scope, asked, askers = view.of(comps)
     statements = [s for _, s in scope]
-    linking = link(statements, asked, stored.index, rules)
+    linking = link(statements, asked, askers, rules)
     entries = entries_of(statements, histories_of(statements, linking.pairs))
-    versions = FactVersions(entries, _by_source(statements, asked), questions)
+    versions = FactVersions(entries, asked_by_source(statements, asked), questions)
     versions.replaces = state.entries(comps)
+    versions.decided = len(statements)
     seqs = [seq for seq, _ in scope]
-    keep_groups(state, statements, linking, stored.index, versions, state.next_comp(), seqs, comps)
+    keep_groups(state, statements, linking, askers, versions, state.next_comp(), seqs, comps)
     state.drop_unused_vectors()
     return versions
+
+
+class Scope:
+    """The records of some stored groups after a change, with their questions laid over the
+    stored ones."""
+
+    def __init__(
+        self,
+        state: FactState,
+        fresh: Sequence[tuple[int, Statement]],
+        gone: set[str],
+        templates: Container[str],
+        questions: QuestionVectors,
+    ) -> None:
+        self.state, self.fresh, self.gone = state, fresh, gone
+        self.templates, self.questions = templates, questions
+
+    def of(
+        self, comps: set[int]
+    ) -> tuple[list[tuple[int, Statement]], list[str | None], StateAskers]:
+        """(corpus place, statement) of the groups' records (the state's, less those gone, plus
+        the fresh ones) in corpus order, what each asks, and the questions with theirs in place
+        of the groups' stored ones."""
+        kept = [(seq, s) for seq, s in self.state.statements(comps) if s.skey not in self.gone]
+        scope = sorted([*kept, *self.fresh], key=lambda row: row[0])
+        statements = [s for _, s in scope]
+        asked = questions_asked(statements, self.templates)
+        _, _, askers = askers_of(statements, asked)
+        matrix = self.questions.vectors([a.text for a in askers])
+        index = AskerIndex(int(matrix.shape[1]) if askers else 0)
+        for asker, vector in zip(askers, matrix, strict=True):
+            index.add(asker, vector)
+        return scope, asked, StateAskers(self.state, index, set(self.state.asker_keys(comps)))
+
+    def closure(self, seeds: set[int], rules: Rules) -> set[int]:
+        """The seed groups and every group their questions can now be joined with, until no new
+        group is reached."""
+        comps = set(seeds)
+        while True:
+            _, _, askers = self.of(comps)
+            reached = set()
+            for asker in askers.scope.live():
+                for key, _ in askers.partners(asker, askers.vector(asker.key), rules):
+                    if key not in askers.scope:
+                        comp = askers.comp(key)
+                        assert comp is not None
+                        reached.add(comp)
+            if reached <= comps:
+                return comps
+            comps |= reached
+
+    def rival_reach(self, comps: set[int]) -> set[int]:
+        """Groups outside `comps` with a question that a changed question (one of the groups',
+        old or new) comes closer to than that question's rival floor: a new rival can make its
+        pairs ambiguous, a removed one can stop doing so."""
+        outside = [row for row in self.state.floored() if row[2] not in comps]
+        if not outside:
+            return set()
+        _, _, askers = self.of(comps)
+        changed = [askers.scope.vector(a.key) for a in askers.scope.live()]
+        changed += [row[3] for row in self.state.stored_askers(askers.hidden).values()]
+        if not changed:
+            return set()
+        rows = np.stack([row[3] for row in outside])
+        floors = np.asarray([row[1] for row in outside], np.float32)
+        reached = set()
+        for vector in changed:
+            close = np.flatnonzero(similarity(rows, vector) > floors).tolist()
+            reached |= {outside[i][2] for i in close}
+        return reached
 
 
 def _fresh(
@@ -167,102 +223,3 @@ class TemplateBook(Container[str]):
             found = self.state.contexts(tkey, leaving=self.gone) | self.added.get(tkey, set())
             self.known[tkey] = len(found) >= TEMPLATE_USES
         return self.known[tkey]
-
-
-def _stored(state: FactState) -> Stored:
-    rows = list(state.askers())
-    dimension = len(rows[0][3]) if rows else 0
-    stored = Stored(AskerIndex(dimension), {}, {})
-    for asker, floor, comp, vector in rows:
-        stored.index.add(asker, vector)
-        stored.comp[asker.key] = comp
-        if floor is not None:
-            stored.floor[asker.key] = floor
-    return stored
-
-
-def _scope(
-    state: FactState,
-    comps: set[int],
-    fresh: Sequence[tuple[int, Statement]],
-    gone: set[str],
-    templates: Container[str],
-    stored: Stored,
-    questions: QuestionVectors,
-) -> tuple[list[tuple[int, Statement]], list[str | None]]:
-    """The records of some groups (the state's, less those gone, plus the fresh ones), in corpus
-    order, with what each asks; their askers replace the stored ones in the index."""
-    kept = [(seq, s) for seq, s in state.statements(comps) if s.skey not in gone]
-    fresh_keys = {s.skey for _, s in fresh}
-    scope = sorted([*(r for r in kept if r[1].skey not in fresh_keys), *fresh], key=lambda r: r[0])
-    statements = [s for _, s in scope]
-    asked = questions_asked(statements, templates)
-    for key, comp in stored.comp.items():
-        if comp in comps and key not in stored.old:
-            stored.old[key] = stored.index.vector(key).copy()  # before the scope replaces it
-    for key in stored.old:
-        stored.index.remove(key)
-    _, _, askers = askers_of(statements, asked)
-    if askers:
-        matrix = questions.vectors([a.text for a in askers])
-        if not stored.index.dimension:  # the state held no question yet
-            stored.index = AskerIndex(int(matrix.shape[1]))
-        for asker, vector in zip(askers, matrix, strict=True):
-            stored.index.add(asker, vector)
-    return scope, asked
-
-
-def _closure(
-    state: FactState,
-    seeds: set[int],
-    fresh: Sequence[tuple[int, Statement]],
-    gone: set[str],
-    templates: Container[str],
-    stored: Stored,
-    questions: QuestionVectors,
-    rules: Rules,
-) -> tuple[set[int], list[tuple[int, Statement]], list[str | None]]:
-    """The seed groups and every group their questions can now be joined with, until no new
-    group is reached; with the records and questions of them."""
-    comps = set(seeds)
-    while True:
-        scope, asked = _scope(state, comps, fresh, gone, templates, stored, questions)
-        statements = [s for _, s in scope]
-        _, _, askers = askers_of(statements, asked)
-        mine = {a.key for a in askers}
-        reached = set()
-        for asker in askers:
-            for key, _ in stored.index.partners(asker, stored.index.vector(asker.key), rules):
-                if key not in mine:
-                    reached.add(stored.comp[key])
-        if reached <= comps:
-            return comps, scope, asked
-        comps |= reached
-
-
-def _rival_reach(
-    stored: Stored, comps: set[int], scope: list[tuple[int, Statement]], asked: list[str | None]
-) -> set[int]:
-    """Groups outside `comps` with a question that a changed question (one of the scope's, old
-    or new) comes closer to than that question's rival floor: a new rival can make its pairs
-    ambiguous, a removed one can stop doing so."""
-    outside = [k for k in stored.floor if stored.comp.get(k) not in comps and k in stored.index]
-    if not outside:
-        return set()
-    changed = [stored.index.vector(k) for k in _scope_keys(scope, asked) if k in stored.index]
-    changed += list(stored.old.values())
-    if not changed:
-        return set()
-    rows = np.stack([stored.index.vector(k) for k in outside])
-    floors = np.asarray([stored.floor[k] for k in outside], np.float32)
-    reached = set()
-    for vector in changed:
-        close = similarity(rows, vector) > floors
-        reached |= {stored.comp[outside[i]] for i in np.flatnonzero(close).tolist()}
-    return reached
-
-
-def _scope_keys(scope: list[tuple[int, Statement]], asked: list[str | None]) -> list[str]:
-    statements = [s for _, s in scope]
-    _, _, askers = askers_of(statements, asked)
-    return [a.key for a in askers]

@@ -22,7 +22,7 @@ from corpus.facts import FactHistory, FactVersion, normalize_question
 from rag.facts import MARGIN, Linking, Statement, corpus_index, link, names, questions_asked
 from rag.factstate import FactState, skey_of
 from rag.hits import OPEN
-from rag.neighbours import AskerIndex, Rules
+from rag.neighbours import Askers, Rules
 from rag.nodes import NodeSpec, date_int, node_id, record_nodes
 from rag.plan import Want
 from rag.questions import Encode, QuestionVectors, text_key
@@ -186,6 +186,7 @@ class FactVersions:
         self.questions = questions
         # entry keys of the previous index these versions decide again; None: every entry
         self.replaces: set[str] | None = None
+        self.decided = 0  # records whose fact identity was decided for these versions
 
     def wanted(self) -> dict[str, Want]:
         """What the index must hold, per entry key, for the rebuild plan."""
@@ -363,10 +364,12 @@ def fact_versions(
     index = corpus_index(statements, asked, questions)
     linking = link(statements, asked, index, rules_of(settings))
     entries = entries_of(statements, histories_of(statements, linking.pairs))
-    versions = FactVersions(entries, _by_source(statements, asked), questions)
+    versions = FactVersions(entries, asked_by_source(statements, asked), questions)
+    versions.decided = len(statements)
     if state is not None:
         state.forget_groups()
         keep_groups(state, statements, linking, index, versions, first_comp=1)
+        state.drop_unused_vectors()
     return versions
 
 
@@ -375,9 +378,10 @@ def rules_of(settings: RagSettings) -> Rules:
     return Rules(settings.same_fact, settings.same_fact_form, MARGIN)
 
 
-def _by_source(
+def asked_by_source(
     statements: Sequence[Statement], asked: Sequence[str | None]
 ) -> dict[tuple[str, int], str | None]:
+    """What each record asks, by its (file, line)."""
     return dict(zip((s.source for s in statements), asked, strict=True))
 
 
@@ -385,7 +389,7 @@ def keep_groups(
     state: FactState,
     statements: Sequence[Statement],
     linking: Linking,
-    index: AskerIndex,
+    index: Askers,
     versions: FactVersions,
     first_comp: int,
     seqs: Sequence[int] | None = None,
