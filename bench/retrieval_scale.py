@@ -86,7 +86,20 @@ def synthetic(n: int, seed: int = 7) -> Iterator[np.ndarray]:
         yield unit(picks + SPREAD * rng.standard_normal((size, DIM)) / np.sqrt(DIM))
 
 
-PLACES = ["Lisbon", "Oslo", "Riga", "Tallinn", "Vilnius", "Dublin", "Helsinki", "Porto", "Gdansk", "Bergen", "Turku", "Malmo"]
+PLACES = [
+    "Lisbon",
+    "Oslo",
+    "Riga",
+    "Tallinn",
+    "Vilnius",
+    "Dublin",
+    "Helsinki",
+    "Porto",
+    "Gdansk",
+    "Bergen",
+    "Turku",
+    "Malmo",
+]
 TOPICS = [
     "opening hours", "parking fee", "warranty period", "delivery time", "return policy",
     "monthly price", "storage limit", "support hours", "cancellation fee", "upload limit",
@@ -103,7 +116,28 @@ ASKS = [
     "When did {name} last raise the {topic} for plan {model}?",
     "Can a {name} account in {place} ask for a lower {topic}?",
 ]
-SYLLABLES = ["ka", "lo", "mi", "ren", "tor", "vel", "sa", "dri", "un", "fa", "bel", "os", "qui", "mar", "te", "ny", "ho", "zan", "pe", "ri"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ren",
+    "tor",
+    "vel",
+    "sa",
+    "dri",
+    "un",
+    "fa",
+    "bel",
+    "os",
+    "qui",
+    "mar",
+    "te",
+    "ny",
+    "ho",
+    "zan",
+    "pe",
+    "ri",
+]
 
 
 def question(i: int) -> str:
