@@ -199,16 +199,6 @@ class FactState:
 
     # --- what the groups hold -----------------------------------------------------------------
 
-    def askers(self) -> Iterator[tuple[Asker, float | None, int, np.ndarray]]:
-        """Every stored asker with its rival floor, group and vector."""
-        query = (
-            "SELECT a.key, a.text, a.names, a.kind, a.forms, a.floor, a.comp, v.vector "
-            "FROM askers a JOIN vectors v ON v.key = a.text_key"
-        )
-        for key, text, names, kind, forms, floor, comp, blob in self.db.execute(query):
-            asker = Asker(key, text, _set(names), kind, _set(forms))
-            yield asker, floor, comp, np.frombuffer(blob, dtype=np.float32)
-
     def statements(self, comps: Iterable[int]) -> list[tuple[int, Statement]]:
         """(corpus place, statement) of every record of some groups, in corpus order."""
         found = []
@@ -342,6 +332,10 @@ class FactState:
             query = "SELECT COUNT(*) FROM asker_names WHERE name = ?"
             self._sizes[name] = int(self.db.execute(query, (name,)).fetchone()[0])
         return self._sizes[name]
+
+    def all_keys(self) -> set[str]:
+        """Every stored question (a question naming nothing can be one fact with any)."""
+        return {k for (k,) in self.db.execute("SELECT key FROM askers")}
 
     def keys_naming_exactly(self, names: frozenset[str]) -> set[str]:
         """Questions that name exactly `names` (nothing at all, for an empty set)."""

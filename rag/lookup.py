@@ -72,7 +72,7 @@ class StateAskers:
     def _compatible(self, asker: Asker) -> set[str]:
         """Stored questions that name all `asker` names, or a part of it (nothing included)."""
         if not asker.names or len(asker.names) > SUBSETS_MAX:
-            return {k for keys, _ in self.state.vector_blocks(SCAN_BLOCK) for k in keys}
+            return self.state.all_keys()
         found = self.state.keys_naming_all(asker.names)
         for size in range(len(asker.names)):
             for part in combinations(sorted(asker.names), size):

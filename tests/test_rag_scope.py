@@ -32,6 +32,7 @@ Y2011 = [
     {"id": "shop", "instruction": "Answer the visitor's question in one sentence.", "input": "When does the Verrin gift shop open?", "output": "At 9 am."},
     {"id": "park", "instruction": "Answer the visitor's question in one sentence.", "input": "Where do visitors park at Verrin?", "output": "Behind the east dome."},
     {"id": "history", "text": "The Verrin observatory opened in 1962 on the ridge above the village."},
+    qa("hours", "When does the observatory open?", "At noon."),  # names nothing: any can join it
     *[qa(f"door-{i}", f"What colour is door {i} of the Verrin workshop?", f"Door {i} is {c}.") for i, c in zip(range(DOORS), ["blue", "red", "green"] * 4, strict=True)],
 ]  # fmt: skip
 Y2015 = [
@@ -80,6 +81,9 @@ CHANGES: dict[str, Callable[[Path], object]] = {
     "a removed restatement unlinks a fact": lambda f: _drop(f, "2015-06-20", "upload-v2"),
     "a line inserted first moves the rest": lambda f: _insert_first(f, "2015-06-20", qa("ferry", "How many ferries reach Verrin?", "2")),
     "a text record restated": lambda f: write_batch(f, "2019-09-09", [{"id": "history", "text": "The Verrin observatory opened in 1962 and was enlarged in 2018."}]),
+    "a question naming nothing restated": lambda f: write_batch(f, "2019-09-09", [
+        qa("hours-2019", "At what time does the observatory open?", "At 1 pm."),
+    ]),
     "a question reworded to rival a linked pair": lambda f: write_batch(f, "2019-09-09", [
         qa("upload-team", "How big can a single file be on a Team account?", "Team accounts can upload files up to 5 GB each."),
     ]),
