@@ -148,11 +148,11 @@ def test_the_graph_settings_reach_the_collection_and_a_changed_width_the_live_on
     work = tmp_path / "index"
     narrow = settings_for(work, hnsw_m=12, hnsw_ef_construction=60, hnsw_ef_search=40)
     rebuild_index(load(corpus_dir), narrow)
-    manifest = read_manifest(work)
-    assert manifest is not None
 
     def held() -> Hnsw:
-        return held_hnsw(open_client(narrow).get_collection(manifest.collection))
+        live = read_manifest(work)
+        assert live is not None
+        return held_hnsw(open_client(narrow).get_collection(live.collection))
 
     assert held() == Hnsw(12, 60, 40)
     wider = narrow.model_copy(update={"hnsw_ef_search": 90, "hnsw_m": 24})
@@ -160,9 +160,7 @@ def test_the_graph_settings_reach_the_collection_and_a_changed_width_the_live_on
     assert held() == Hnsw(12, 60, 90) and summary.embedded_nodes == 0
     assert "search width 40 -> 90" in summary.line() and "--full" in summary.line()
     full = rebuild_index(load(corpus_dir), wider, full=True)
-    manifest = read_manifest(work)
-    assert manifest is not None and full.full
-    assert held() == Hnsw(24, 60, 90) and "search width" not in full.line()
+    assert full.full and held() == Hnsw(24, 60, 90) and "search width" not in full.line()
 
 
 def test_long_text_is_split_into_chunks_and_returns_one_hit(
