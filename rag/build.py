@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +47,7 @@ from rag.plan import (
     plan_changes,
 )
 from rag.restamp import restamp
-from rag.scope import decide_again
+from rag.scope import decide, rules_key
 from rag.settings import RagSettings
 from rag.store import (
     Hnsw,
@@ -57,7 +58,7 @@ from rag.store import (
     open_client,
     open_collection,
 )
-from rag.versions import FactVersions, fact_versions
+from rag.versions import FactVersions
 
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
 Records = Iterable[Record] | Callable[[], Iterable[Record]]  # a callable: read again per pass
@@ -153,35 +154,42 @@ def _rebuild_locked(
     tuned = apply_hnsw(collection, hnsw)  # a collection made now has it already: no note
     held = current_state(manifest, collection, target, marker is not None)
     state = FactState.open(work)
+    run = _Run(source, settings, progress, rejected, start, client, manifest, lazy, target)
+    run.live, run.collection, run.tuned, run.held, run.state = live, collection, tuned, held, state
     try:
-        return _write_versions(
-            source, settings, progress, rejected, start, client, manifest, lazy, target,
-            live, collection, tuned, held, state,
-        )  # fmt: skip
+        return _write_versions(run)
     finally:
         state.close()
 
 
-def _write_versions(
-    source: Callable[[], Iterable[Record]],
-    settings: RagSettings,
-    progress: Progress | None,
-    rejected: int,
-    start: float,
-    client: Any,
-    manifest: IndexManifest | None,
-    lazy: _LazyEmbedder,
-    target: Target,
-    live: str | None,
-    collection: Any,
-    tuned: str,
-    held: Held,
-    state: FactState,
-) -> RebuildSummary:
+@dataclass
+class _Run:
+    """What one rebuild works with once it holds the lock and knows its target."""
+
+    source: Callable[[], Iterable[Record]]
+    settings: RagSettings
+    progress: Progress | None
+    rejected: int
+    start: float
+    client: Any
+    manifest: IndexManifest | None
+    lazy: _LazyEmbedder
+    target: Target
+    live: str | None = None  # the collection the live manifest names
+    collection: Any = None  # the collection written
+    tuned: str = ""  # what changed in the collection's graph settings, in words
+    held: Held = field(default_factory=lambda: Held(live={}))
+    state: FactState | None = None
+
+
+def _write_versions(run: _Run) -> RebuildSummary:
     """Decide the fact versions, write what changed, switch the manifest, keep the fact state."""
-    work = settings.work_dir
-    rules = rules_key(lazy.name, settings)
-    versions = _decide(source, settings, lazy, manifest, target, held, state, rules)
+    settings, manifest, target, held, collection = (
+        run.settings, run.manifest, run.target, run.held, run.collection,
+    )  # fmt: skip
+    assert run.state is not None
+    rules = rules_key(run.lazy.name, settings)
+    versions = _decide(run, rules)
     wanted = versions.wanted()
     plan = plan_changes(wanted, held, versions.replaces)
     for chunk in batched(plan.junk, DELETE_BATCH):
@@ -189,19 +197,11 @@ def _write_versions(
 
     entries = dict(plan.keep)
     serial = (manifest.revision if manifest is not None else 0) + 1  # a killed run's is reused
-    write_batch = settings.bulk_batch or max_batch(client)
+    write_batch = settings.bulk_batch or max_batch(run.client)
     embedded = embed_and_add(
-        source,
-        plan,
-        settings,
-        lazy.get,
-        collection,
-        entries,
-        progress,
-        serial,
-        versions,
-        write_batch,
-    )
+        run.source, plan, settings, run.lazy.get, collection, entries, run.progress, serial,
+        versions, write_batch,
+    )  # fmt: skip
     # a later batch ended or re-confirmed a version: new dates in place, before the switch
     decided = {k: e for k, e in entries.items() if k in versions.entries}
     restamp(collection, versions, decided, everything=held.repaired)
@@ -213,58 +213,37 @@ def _write_versions(
         updated=plan.updated,
         deleted=plan.deleted,
         unchanged=len(plan.keep),
-        rejected=rejected,
+        rejected=run.rejected,
         repaired=held.repaired,
         full=target.new,
         embedded_nodes=embedded,
         reused_nodes=sum(n for _, n in plan.adopt.values()),
         decided=versions.decided,
         generation=target.generation,
-        reason="; ".join(r for r in (target.reason, tuned) if r),
+        reason="; ".join(r for r in (target.reason, run.tuned) if r),
     )
-    summary.seconds = time.perf_counter() - start
-    _write(settings, lazy, manifest, target, wanted, entries, summary, serial)  # the switch
-    state.commit(serial, rules)  # the fact state of this manifest (one behind if killed first)
-    old = live if target.new and live != target.collection else None
-    _retire(client, settings, collection, plan.retired, old)
-    clear_marker(work)
+    summary.seconds = time.perf_counter() - run.start
+    _write(settings, run.lazy, manifest, target, wanted, entries, summary, serial)  # the switch
+    run.state.commit(serial, rules)  # the state of this manifest (one behind if killed first)
+    old = run.live if target.new and run.live != target.collection else None
+    _retire(run.client, settings, collection, plan.retired, old)
+    clear_marker(settings.work_dir)
     return summary
 
 
-def rules_key(model: str, settings: RagSettings) -> str:
-    """What fact identity was decided by: the embedder and the thresholds."""
-    return f"{model}|{settings.same_fact}|{settings.same_fact_form}"
-
-
-def _decide(
-    source: Callable[[], Iterable[Record]],
-    settings: RagSettings,
-    lazy: _LazyEmbedder,
-    manifest: IndexManifest | None,
-    target: Target,
-    held: Held,
-    state: FactState,
-    rules: str,
-) -> FactVersions:
-    """The fact versions to write: only those a change reaches when the fact state is the one
-    of the live manifest, else (a first or full build, a repair, other rules) every one."""
-    if state.meta("model") != lazy.name:  # vectors of another embedder are of no use
-        state.clear()
-        state.set_meta("model", lazy.name)
-
-    def encode(texts: list[str]) -> Any:
-        return lazy.get().encode(texts)
-
-    scoped = (
+def _decide(run: _Run, rules: str) -> FactVersions:
+    """The fact versions to write (see `rag.scope.decide`)."""
+    assert run.state is not None
+    manifest, lazy = run.manifest, run.lazy
+    trusted = (
         manifest is not None
-        and not target.new
-        and not held.repaired
-        and state.is_for(manifest.revision, rules)
+        and not run.target.new
+        and not run.held.repaired
+        and run.state.is_for(manifest.revision, rules)
     )
-    versions = decide_again(source, settings, lazy.name, encode, state) if scoped else None
-    if versions is None:
-        versions = fact_versions(source(), settings, lazy.name, encode, state)
-    return versions
+    return decide(
+        run.source, run.settings, lazy.name, lambda t: lazy.get().encode(t), run.state, trusted
+    )
 
 
 def _retire(

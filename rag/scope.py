@@ -40,10 +40,34 @@ from rag.versions import (
     FactVersions,
     asked_by_source,
     entries_of,
+    fact_versions,
     histories_of,
     keep_groups,
     rules_of,
 )
+
+
+def rules_key(model: str, settings: RagSettings) -> str:
+    """What fact identity was decided by: the embedder and the thresholds."""
+    return f"{model}|{settings.same_fact}|{settings.same_fact_form}"
+
+
+def decide(
+    source: Callable[[], Iterable[Record]],
+    settings: RagSettings,
+    model: str,
+    encode: Encode,
+    state: FactState,
+    trusted: bool,
+) -> FactVersions:
+    """The fact versions a rebuild writes: only those a change reaches when the state is
+    `trusted` (the one of the live manifest, by the same rules: not a first or full build, not a
+    repair), else every one. Either way the state is left as the new versions decided it."""
+    if state.meta("model") != model:  # vectors of another embedder are of no use
+        state.clear()
+        state.set_meta("model", model)
+    versions = decide_again(source, settings, model, encode, state) if trusted else None
+    return versions or fact_versions(source(), settings, model, encode, state)
 
 
 def decide_again(

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from corpus import Record
-from rag.build import rebuild_index, rules_key
+from rag.build import rebuild_index
 from rag.embedding import load_embedder
 from rag.factstate import FactState
 from rag.manifest import read_manifest
-from rag.scope import decide_again
+from rag.scope import decide_again, rules_key
 from rag.settings import RagSettings
 from rag.versions import FactVersions, fact_versions
 from tests.rag_helpers import load, qa, settings_for, write_batch
