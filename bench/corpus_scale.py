@@ -186,6 +186,13 @@ def main() -> None:
             if "changes" in steps:
                 measure("state", original, edited)  # what the rebuild of the original left
             for step in steps:
+                if step == "changes":  # the edited corpus where the original was, as a team's
+                    (Path(tmp) / "before").mkdir()  # folder reads after an edit in place
+                    for path in original.iterdir():
+                        path.rename(Path(tmp) / "before" / path.name)
+                    for path in edited.iterdir():
+                        path.rename(original / path.name)
+                    edited = original
                 r = measure(step, original, edited)
                 rows[step].append((size, r["rss_mb"]))
                 result = ", ".join(
