@@ -45,8 +45,10 @@ def start_rebuild(corpus: Path, work: Path, url: str | None, *extra: str) -> Any
     """`python -m rag.rebuild` in a child process; `.seen` fills with its progress counts."""
     command = [sys.executable, "-m", "rag.rebuild", "--corpus", str(corpus), "--work", str(work)]
     command += ["--chroma-url", url] if url else []
+    # progress counts stored nodes, a bulk batch at a time: small batches let kills land mid-run
+    env = {**os.environ, "RAG_BULK_BATCH": os.environ.get("RAG_BULK_BATCH", "256")}
     proc: Any = subprocess.Popen(
-        [*command, *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [*command, *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     proc.seen, proc.tail = [], ""
 

@@ -1,18 +1,22 @@
 """Big corpora in bounded memory: load + validate, report and change detection at two sizes.
 
 Generates a corpus of dated batches (default 500k and 1M records) in a temp folder, edits 1% of
-it, and measures each step in a child process of its own (peak RSS from `resource.getrusage`):
+it, and measures each step in a child process of its own (peak RSS from `resource.getrusage`,
+Python's own peak from `tracemalloc`):
 
 - validate: `iter_load` over every file (parse, check, build records, find duplicates);
 - report:   the streaming `SummaryBuilder` (tokens counted, median/p95 from a fixed sample);
-- changes:  the manifest-like dict id -> content hash of the original corpus, then the edited
-            corpus streamed as (id, content hash) pairs and compared as `IndexManifest.pending`
-            does (new, changed, removed).
+- dicts:    the baseline: an id -> content hash dict of the original corpus (what a manifest
+            held), then one of the edited corpus, compared as `IndexManifest.pending` does;
+- changes:  what a rebuild does: the edited corpus compared with the fact state a rebuild of
+            the original left (`rag.changes.detect_changes`, SQL over `facts.sqlite`). The state
+            is written first, in a child process of its own, and not measured.
 
-Memory should grow with the records only by what must be kept (ids and hashes), so the
-"per record" column is the RSS growth from the smaller to the larger size over the added records.
+Memory should grow with the records only by what must be kept, so the "per record" column is
+the RSS growth from the smaller to the larger size over the added records.
 
-Usage: python bench/corpus_scale.py [--sizes 500000 1000000] [--batches 10] [--steps validate,changes,report]
+Usage: python bench/corpus_scale.py [--sizes 500000 1000000] [--batches 10]
+       [--steps validate,dicts,changes,report]
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-STEPS = ("validate", "report", "changes")
+STEPS = ("validate", "report", "dicts", "changes", "state")
 PRODUCTS = ("Orrin", "Vellmar", "Kestrel", "Tarvo", "Lumo", "Sable")
 
 
@@ -74,24 +79,68 @@ def child(step: str, original: Path, edited: Path) -> dict[str, float]:
     from corpus import iter_load, iter_records
     from corpus.loader import current_pairs
     from corpus.report import summarise_events
+    from rag.changes import detect_changes, removed_ids
+    from rag.factstate import FactState
 
     start = time.perf_counter()
+    tracemalloc.start()
     if step == "validate":
         count = sum(1 for _ in iter_load(original))
         figures: dict[str, float] = {"events": count}
     elif step == "report":
         summary = summarise_events(iter_load(original))
         figures = {"events": summary.records, "facts": summary.facts.facts}
-    else:
-        manifest = current_pairs(iter_records(original))  # what an index manifest holds
+    elif step == "dicts":
+        manifest = current_pairs(iter_records(original))  # what an index manifest held
         wanted = current_pairs(iter_records(edited))
         new = sum(1 for rid in wanted if rid not in manifest)
         changed = sum(1 for rid, h in wanted.items() if rid in manifest and manifest[rid] != h)
         removed = sum(1 for rid in manifest if rid not in wanted)
         figures = {"events": len(wanted), "new": new, "changed": changed, "removed": removed}
+    elif step == "state":
+        tracemalloc.stop()
+        write_state(original, state_dir(original))
+        return {"seconds": time.perf_counter() - start}
+    else:
+        state = FactState.open(state_dir(original))
+        changes = detect_changes(iter_records(edited), state)
+        figures = {
+            "events": changes.records,
+            "new": changes.added - changes.changed_ids,
+            "changed": changes.changed_ids,
+            "removed": removed_ids(state),
+        }
+        state.close()
     figures["seconds"] = time.perf_counter() - start
+    figures["python_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
     figures["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
+
+
+def state_dir(original: Path) -> Path:
+    """Where the fact state of the original corpus is written."""
+    return original.parent / "index"
+
+
+def write_state(original: Path, work: Path, chunk: int = 20_000) -> None:
+    """The fact state a rebuild of the original corpus leaves: every record as a statement
+    (each its own group here: change detection reads records, not groups)."""
+    from itertools import islice
+
+    from corpus import iter_records
+    from rag.factstate import FactState
+    from rag.versions import statements_of
+
+    state = FactState.open(work)
+    records = iter_records(original)
+    seq = 0
+    while batch := list(islice(records, chunk)):
+        rows = [(seq + i, s, seq + i) for i, s in enumerate(statements_of(batch))]
+        state.replace_groups([], rows, [], [])
+        seq += len(batch)
+    state.commit(1, "bench")
+    state.close()
 
 
 def measure(step: str, original: Path, edited: Path) -> dict[str, float]:
@@ -112,8 +161,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument(
         "--steps",
-        default="validate,changes",
-        help="any of validate,report,changes; report counts every token (slow at 1M records)",
+        default="validate,dicts,changes",
+        help="any of validate,report,dicts,changes; report counts every token (slow at 1M records)",
     )
     parser.add_argument("--child", nargs=3, metavar=("STEP", "ORIGINAL", "EDITED"))
     args = parser.parse_args()
@@ -124,23 +173,42 @@ def main() -> None:
     steps = [s for s in args.steps.split(",") if s]
     baseline = measure("validate", *_empty_corpus())
     print(f"python + corpus imports, empty corpus: peak RSS {baseline['rss_mb']:.0f} MB")
-    print(f"{'records':>10}  {'step':<9} {'seconds':>8} {'records/s':>10} {'peak RSS':>9}  result")
+    print(
+        f"{'records':>10}  {'step':<9} {'seconds':>8} {'records/s':>10} {'peak RSS':>9} "
+        f"{'Python':>10}  result"
+    )
     rows: dict[str, list[tuple[int, float]]] = {s: [] for s in steps}
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             original, edited = Path(tmp, "original"), Path(tmp, "edited")
             write_corpus(original, size, args.batches)
             write_corpus(edited, size, args.batches, edit_share=0.01)
+            if "changes" in steps:
+                measure("state", original, edited)  # what the rebuild of the original left
             for step in steps:
+                if step == "changes":  # the edited corpus where the original was, as a team's
+                    (Path(tmp) / "before").mkdir()  # folder reads after an edit in place
+                    for path in original.iterdir():
+                        path.rename(Path(tmp) / "before" / path.name)
+                    for path in edited.iterdir():
+                        path.rename(original / path.name)
+                    edited = original
                 r = measure(step, original, edited)
                 rows[step].append((size, r["rss_mb"]))
                 result = ", ".join(
-                    f"{k} {int(v):,}" for k, v in r.items() if k not in ("seconds", "rss_mb")
+                    f"{k} {int(v):,}"
+                    for k, v in r.items()
+                    if k not in ("seconds", "rss_mb", "python_mb")
                 )
                 print(
                     f"{size:>10,}  {step:<9} {r['seconds']:>8.1f} {size / r['seconds']:>10,.0f} "
-                    f"{r['rss_mb']:>6.0f} MB  {result}"
+                    f"{r['rss_mb']:>6.0f} MB {r['python_mb']:>7.1f} MB  {result}",
+                    flush=True,
                 )
+    if "validate" in rows and "changes" in rows:
+        print("change detection's own peak RSS (changes minus validate: reading the corpus):")
+        for (n, reading), (_, comparing) in zip(rows["validate"], rows["changes"], strict=True):
+            print(f"  {n:>10,} records: {comparing - reading:,.0f} MB")
     if len(args.sizes) > 1:
         print("RSS growth per added record (larger size minus smaller, over the added records):")
         for step, points in rows.items():

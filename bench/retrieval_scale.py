@@ -1,21 +1,33 @@
-"""Retrieval through a chroma server at scale: search latency at 1M stored vectors (synthetic,
-with the index's metadata), the query embedding measured on its own, and p50/p95 of the whole
-query path at 50k embedded records.
+"""Retrieval through a chroma server at scale: recall@10 against exact search and latency at a
+quarter, half and all of 1M stored vectors, per HNSW search width; and bulk loading, the
+project's writer beside chroma's own `add` in several batch sizes.
 
-Usage: python bench/retrieval_scale.py [--vectors 1000000] [--embedded 50000] [--queries 200]
-1M x 384 float32 is 1.5 GB of vectors plus the HNSW graph and chroma's log: the script prints
-the free disk first, keeps everything in one temporary folder and removes it at the end.
+Two kinds of vectors: synthetic ones scattered around topic centres (unit length, 384-d: nearly
+uniform on the sphere, the hard case for a graph index), and real embeddings of generated
+questions by the packaged model (encoded once into --cache, then reused; 1M take an hour or more
+on two cores). Vectors carry the index's node metadata, so rows cost what real ones do.
+
+A chroma server applies a new search width only when it loads the collection again (chromadb
+1.5.9), so each width is measured after `modify` and a restart of the server on the same folder.
+
+Usage: python bench/retrieval_scale.py [--vectors 1000000] [--kinds synthetic,real]
+         [--ef 100,200,400,800] [--bulk 50000] [--queries 200] [--cache work/bench-cache]
+         [--dir /tmp] [--encode-only]
+HNSW links and construction width come from RAG_HNSW_M / RAG_HNSW_EF_CONSTRUCTION (the
+defaults), or --m / --ef-construction.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +39,20 @@ use_offline_defaults()
 
 import numpy as np  # noqa: E402
 
-from bench.index import make_record  # noqa: E402
-from bench.servers import chroma_server  # noqa: E402
-from rag.build import rebuild_index  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
-from rag.index import RagIndex  # noqa: E402
+from bench.servers import free_port, start_chroma, stop_chroma  # noqa: E402
+from rag.bulk import BulkWriter, max_batch  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
-from rag.store import open_client  # noqa: E402
+from rag.store import Hnsw, open_client, open_collection  # noqa: E402
 
-DIM, BATCH = 384, 5_000
+DIM, CENTRES, SPREAD = 384, 2_000, 2.4
+CHUNK = 20_000  # vectors made (and for real ones, encoded and cached) at a time
+CHECKED = 100  # queries whose recall is checked against exact search
+REAL_VERSION = 1  # bump when the generated questions change: the cache is keyed by it
 
 
-def p50_p95(ms: list[float]) -> str:
-    """Median and 95th percentile, formatted."""
-    return f"p50 {statistics.median(ms):.1f} ms, p95 {statistics.quantiles(ms, n=20)[-1]:.1f} ms"
+def p50_p95(ms: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile."""
+    return statistics.median(ms), statistics.quantiles(ms, n=20)[-1]
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -53,141 +65,327 @@ def folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def server_rss_mb() -> float:
-    """Resident memory of the newest `chroma run` child of this process, from /proc."""
-    for pid in sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int, reverse=True):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"chroma" in cmd and b"run" in cmd:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            continue
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def synthetic(
-    rng: np.random.Generator, centres: np.ndarray, size: int, spread: float
-) -> np.ndarray:
-    """Unit vectors scattered around topic centres: neighbours exist, as they do for texts."""
-    picks = centres[rng.integers(0, len(centres), size)]
-    return unit(picks + spread * rng.standard_normal((size, DIM)) / np.sqrt(DIM))
+# --- the vectors ----------------------------------------------------------------------------
+
+
+def synthetic(n: int, seed: int = 7) -> Iterator[np.ndarray]:
+    """Unit vectors scattered around topic centres, CHUNK at a time."""
+    rng = np.random.default_rng(seed)
+    centres = unit(rng.standard_normal((CENTRES, DIM)))
+    for lo in range(0, n, CHUNK):
+        size = min(CHUNK, n - lo)
+        picks = centres[rng.integers(0, CENTRES, size)]
+        yield unit(picks + SPREAD * rng.standard_normal((size, DIM)) / np.sqrt(DIM))
+
+
+PLACES = [
+    "Lisbon",
+    "Oslo",
+    "Riga",
+    "Tallinn",
+    "Vilnius",
+    "Dublin",
+    "Helsinki",
+    "Porto",
+    "Gdansk",
+    "Bergen",
+    "Turku",
+    "Malmo",
+]
+TOPICS = [
+    "opening hours", "parking fee", "warranty period", "delivery time", "return policy",
+    "monthly price", "storage limit", "support hours", "cancellation fee", "upload limit",
+    "student discount", "membership fee", "minimum order", "battery life", "screen size",
+    "data retention", "backup schedule", "spare parts", "installation cost", "trial length",
+]  # fmt: skip
+ASKS = [
+    "What is the {topic} of {name} in {place}?",
+    "How long is the {topic} for {name} customers?",
+    "Does {name} change its {topic} in {year}?",
+    "Who sets the {topic} at the {name} branch in {place}?",
+    "Is the {topic} of {name} {model} the same in {place}?",
+    "Where can I read the {topic} rules of {name}?",
+    "When did {name} last raise the {topic} for plan {model}?",
+    "Can a {name} account in {place} ask for a lower {topic}?",
+]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ren",
+    "tor",
+    "vel",
+    "sa",
+    "dri",
+    "un",
+    "fa",
+    "bel",
+    "os",
+    "qui",
+    "mar",
+    "te",
+    "ny",
+    "ho",
+    "zan",
+    "pe",
+    "ri",
+]
+
+
+def question(i: int) -> str:
+    """A generated FAQ question: many templates, made-up names, places, models, years."""
+    rng = random.Random(i)
+    name = "".join(rng.sample(SYLLABLES, rng.randint(2, 3))).capitalize()
+    return rng.choice(ASKS).format(
+        topic=rng.choice(TOPICS),
+        name=name,
+        place=rng.choice(PLACES),
+        year=rng.randint(2015, 2031),
+        model=f"{rng.choice('ABCDEFGHKLMNPRSTVX')}{rng.randint(1, 99)}",
+    )
+
+
+def real(n: int, cache: Path) -> Iterator[np.ndarray]:
+    """The packaged model's vectors of `question(0..n)`, CHUNK at a time, from a cache file that
+    grows as they are first encoded (an interrupted run resumes where it stopped)."""
+    path = cache / f"questions-v{REAL_VERSION}.f32"
+    cache.mkdir(parents=True, exist_ok=True)
+    have = path.stat().st_size // (4 * DIM) if path.exists() else 0
+    encoder: Any = None
+    for lo in range(0, n, CHUNK):
+        hi = min(lo + CHUNK, n)
+        if hi > have:
+            encoder = encoder or batch_encoder()
+            start = time.perf_counter()
+            rows = encoder([question(i) for i in range(have, hi)])
+            with path.open("ab") as out:
+                out.write(np.asarray(rows, dtype=np.float32).tobytes())
+            print(
+                f"  encoded questions {have:,}..{hi:,} ({(hi - have) / (time.perf_counter() - start):,.0f}/s)",
+                flush=True,
+            )
+            have = hi
+        stored = np.memmap(path, dtype=np.float32, mode="r", shape=(have, DIM))
+        yield np.array(stored[lo:hi])
+
+
+def batch_encoder() -> Any:
+    """The packaged model's batch encode: its ONNX Runtime export in batches of 128 where it
+    loads (about 3x torch's speed on two cores here; the same vectors within 2e-7), else
+    sentence-transformers."""
+    from rag.embedding import load_embedder
+
+    model = load_embedder(None, "cpu", onnx_dir=Path("work/models"))
+    if model.onnx is None:
+        return model.encode
+    session, tokenizer = model.onnx.session, model.onnx.tokenizer
+
+    def encode(texts: list[str]) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), 128):
+            rows = tokenizer.encode_batch(texts[start : start + 128])
+            width = max(len(r.ids) for r in rows)
+            ids = np.zeros((len(rows), width), np.int64)
+            mask = np.zeros((len(rows), width), np.int64)
+            for i, row in enumerate(rows):
+                ids[i, : len(row.ids)], mask[i, : len(row.ids)] = row.ids, 1
+            out.append(session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
+        return np.concatenate(out).astype(np.float32)
+
+    return encode
+
+
+def query_vectors(kind: str, stored: np.ndarray, count: int, seed: int = 11) -> np.ndarray:
+    """What is asked: near a stored vector (synthetic), or a stored question reworded and
+    encoded (real)."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(stored), count)
+    if kind == "synthetic":
+        return unit(stored[picks] + 0.02 * rng.standard_normal((count, DIM)))
+    texts = [f"Please tell me: {question(int(i)).lower()}" for i in picks]
+    return np.asarray(batch_encoder()(texts), dtype=np.float32)
 
 
 def node_metadata(lo: int, hi: int) -> list[dict[str, str | int]]:
     """What the index stores with each node (ids, hash, date, chunk), so rows cost what real ones do."""
     return [
-        {"record_id": f"r{i}", "content_hash": f"{i:064x}", "as_of_int": 20260301, "chunk": 0, "chunks": 1}
+        {"record_id": f"r{i}", "content_hash": f"{i:064x}", "valid_from": 20260301, "chunk": 0, "chunks": 1}
         for i in range(lo, hi)
     ]  # fmt: skip
 
 
-def store_at_scale(url: str, n: int, queries: int, root: Path) -> None:
-    """Load n synthetic unit vectors with node-like metadata, then time searches over HTTP."""
-    settings = RagSettings(_env_file=None, work_dir=root / "unused", chroma_url=url)
-    # the HNSW index is written to disk every `sync_threshold` adds (1,000 by default): at a
-    # million vectors that rewrite dominates loading, so this bulk load syncs less often
-    collection = open_client(settings).create_collection(
-        "scale-g000001",
-        metadata={"hnsw:space": "cosine", "hnsw:batch_size": BATCH, "hnsw:sync_threshold": 100_000},
-        embedding_function=None,
-    )
-    rng = np.random.default_rng(7)
-    centres = unit(rng.standard_normal((2_000, DIM)))
-    kept: list[np.ndarray] = []
-    # searches are timed at a quarter, half and all of n, so the curve shows how latency grows
-    checkpoints = sorted(
-        {max(BATCH, n // 4 // BATCH * BATCH), max(BATCH, n // 2 // BATCH * BATCH), n}
-    )
-    start, loading = time.perf_counter(), 0.0
-    for lo in range(0, n, BATCH):
-        hi = min(lo + BATCH, n)
-        kept.append(synthetic(rng, centres, hi - lo, spread=2.4))
-        t = time.perf_counter()
-        collection.add(
-            ids=[f"r{i}#0" for i in range(lo, hi)],
-            embeddings=kept[-1],
-            metadatas=node_metadata(lo, hi),
-            documents=[f"record {i}" for i in range(lo, hi)],
-        )
-        loading += time.perf_counter() - t
-        if hi in checkpoints:
-            print(
-                f"stored {hi:,} vectors through the server in {loading:.0f} s "
-                f"({hi / loading:,.0f}/s); server RSS {server_rss_mb():,.0f} MB; "
-                f"on disk {folder_mb(root / 'server'):,.0f} MB",
-                flush=True,
-            )
-            search(collection, np.concatenate(kept), queries, rng)
-    print(f"whole load {time.perf_counter() - start:.0f} s")
+def rows(lo: int, vectors: np.ndarray) -> tuple[list[str], np.ndarray, list[Any], list[str]]:
+    """ids, vectors, metadatas and documents of rows lo..lo+len(vectors)."""
+    hi = lo + len(vectors)
+    ids = [f"r{i}#0" for i in range(lo, hi)]
+    return ids, vectors, node_metadata(lo, hi), [f"record {i}" for i in range(lo, hi)]
 
 
-def search(collection: Any, matrix: np.ndarray, queries: int, rng: np.random.Generator) -> None:
-    """Time top-20 searches over HTTP near stored vectors; recall@10 against exact search."""
-    n = len(matrix)
-    asks = unit(matrix[rng.integers(0, n, queries)] + 0.02 * rng.standard_normal((queries, DIM)))
-    collection.query(query_embeddings=asks[:1], n_results=20)  # the first search loads the index
-    times, found = [], []
-    for vector in asks:
-        t = time.perf_counter()
-        got = collection.query(query_embeddings=vector[None, :], n_results=20)
-        times.append((time.perf_counter() - t) * 1000)
-        found.append({int(i.split("#")[0][1:]) for i in got["ids"][0][:10]})
-    checked = min(50, queries)  # exact search over every vector: a matrix product per query
-    overlap = [
-        len(found[j] & set(np.argsort(-(matrix @ asks[j]))[:10].tolist())) for j in range(checked)
-    ]
+# --- a server that can be restarted on its folder ------------------------------------------
+
+
+class Server:
+    """`chroma run` on one folder and port, restarted to load a collection's settings anew."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.proc: Any = None
+        self.url = ""
+
+    def start(self) -> None:
+        self.proc, self.url = start_chroma(self.folder, self.port, timeout=600)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_chroma(self.proc)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def client(self) -> Any:
+        return open_client(RagSettings(_env_file=None, chroma_url=self.url))
+
+
+# --- measurements ---------------------------------------------------------------------------
+
+
+def bulk_load(server: Server, n: int) -> None:
+    """The same rows into fresh collections: chroma's `add` per batch size, then BulkWriter."""
+    client = server.client()
+    largest = max_batch(client)
+    data = np.concatenate(list(synthetic(n, seed=3)))
+    rates: dict[str, float] = {}
+    for size in sorted({1_000, 2_500, largest}):
+        collection = open_collection(client, f"bulk-add-{size}")
+        start = time.perf_counter()
+        for lo in range(0, n, size):
+            collection.add(**dict(zip(("ids", "embeddings", "metadatas", "documents"), rows(lo, data[lo : lo + size]), strict=True)))  # fmt: skip
+        rates[f"chroma add, batch {size:,}"] = n / (time.perf_counter() - start)
+        client.delete_collection(f"bulk-add-{size}")
+        print(f"  {n:,} vectors, chroma add in batches of {size:,}: {rates[f'chroma add, batch {size:,}']:,.0f}/s", flush=True)  # fmt: skip
+    collection = open_collection(client, "bulk-writer")
+    start = time.perf_counter()
+    with BulkWriter(collection, largest) as writer:
+        for lo in range(0, n, 512):  # as a rebuild hands them over: 512 encoded nodes at a time
+            writer.add(*rows(lo, data[lo : lo + 512]))
+    ours = n / (time.perf_counter() - start)
+    client.delete_collection("bulk-writer")
+    best = max(rates, key=lambda k: rates[k])
     print(
-        f"search at {n:,} over HTTP (top 20)   {p50_p95(times)}; "
-        f"recall@10 vs exact {sum(overlap) / (10 * checked):.3f}",
+        f"bulk load of {n:,}: BulkWriter {ours:,.0f}/s vs best {best} {rates[best]:,.0f}/s "
+        f"= {ours / rates[best]:.2f}x  (goal >= 0.8x)",
         flush=True,
     )
 
 
-def embedded_path(url: str, n: int, queries: int, root: Path) -> None:
-    """Index n real records through the server, then time whole queries (embedding included)."""
-    settings = RagSettings(_env_file=None, work_dir=root / "index", chroma_url=url, hybrid="off")
-    start = time.perf_counter()
-    rebuild_index([make_record(i) for i in range(n)], settings)
-    print(f"indexed {n:,} records through the server in {time.perf_counter() - start:.0f} s")
-    questions = [f"{make_record(i * 7919 % n).question} please" for i in range(queries)]
-    query = load_embedder(None, "cpu", onnx_dir=settings.work_root / "models")
-    query.encode_query(questions[0])
-    embed_ms = []
-    for q in questions:
-        t = time.perf_counter()
-        query.encode_query(q)
-        embed_ms.append((time.perf_counter() - t) * 1000)
-    print(f"query embedding alone (ONNX Runtime)  {p50_p95(embed_ms)}")
-    index = RagIndex.open(settings)
-    index.retrieve(questions[0])
-    total = []
-    for q in questions:
-        t = time.perf_counter()
-        index.retrieve(q)
-        total.append((time.perf_counter() - t) * 1000)
-    print(f"retrieval at {n:,} through the server  {p50_p95(total)} incl. query embedding")
+def search(
+    server: Server, name: str, matrix: np.ndarray, asks: np.ndarray, widths: list[int]
+) -> None:
+    """recall@10 against exact search and p50/p95 of top-20 searches, per search width."""
+    exact = [set(np.argsort(-(matrix @ q))[:10].tolist()) for q in asks[:CHECKED]]
+    for ef in widths:
+        server.client().get_collection(name).modify(configuration={"hnsw": {"ef_search": ef}})
+        server.restart()  # a running server keeps the width it loaded
+        collection = server.client().get_collection(name)
+        start = time.perf_counter()
+        collection.query(query_embeddings=asks[:1], n_results=20)  # loads the index
+        loaded = time.perf_counter() - start
+        times, found = [], []
+        for vector in asks:
+            t = time.perf_counter()
+            got = collection.query(query_embeddings=vector[None, :], n_results=20)
+            times.append((time.perf_counter() - t) * 1000)
+            found.append({int(i.split("#")[0][1:]) for i in got["ids"][0][:10]})
+        recall = sum(len(e & f) for e, f in zip(exact, found, strict=False)) / (10 * len(exact))
+        p50, p95 = p50_p95(times)
+        print(
+            f"  {len(matrix):>9,}  ef_search {ef:>5}  recall@10 {recall:.3f}  p50 {p50:5.1f} ms  "
+            f"p95 {p95:5.1f} ms  (index loaded in {loaded:.1f} s; server RSS {rss_mb(server.proc.pid):,.0f} MB)",
+            flush=True,
+        )  # fmt: skip
+
+
+def at_scale(server: Server, kind: str, n: int, args: argparse.Namespace, hnsw: Hnsw) -> None:
+    """Load n vectors of one kind through BulkWriter; search at a quarter, half and all of them."""
+    name = f"scale-{kind}"
+    collection = open_collection(server.client(), name, hnsw)
+    checkpoints = sorted({n // 4 // CHUNK * CHUNK or CHUNK, n // 2 // CHUNK * CHUNK or CHUNK, n})
+    kept: list[np.ndarray] = []
+    loaded, loading = 0, 0.0
+    source = synthetic(n) if kind == "synthetic" else real(n, args.cache)
+    writer = BulkWriter(collection, max_batch(server.client()))
+    for vectors in source:
+        kept.append(vectors)
+        start = time.perf_counter()
+        writer.add(*rows(loaded, vectors))
+        loaded += len(vectors)
+        if loaded in checkpoints:
+            writer.flush()
+        loading += time.perf_counter() - start
+        if loaded in checkpoints:
+            matrix = np.concatenate(kept)
+            kept = [matrix]
+            print(
+                f"{kind}: stored {loaded:,} vectors in {loading:,.0f} s ({loaded / loading:,.0f}/s) "
+                f"with M={hnsw.m}, ef_construction={hnsw.ef_construction}; on disk "
+                f"{folder_mb(server.folder):,.0f} MB",
+                flush=True,
+            )
+            asks = query_vectors(kind, matrix, args.queries)
+            writer.close()
+            search(server, name, matrix, asks, args.ef)
+            writer = BulkWriter(server.client().get_collection(name), writer.size)
+    writer.close()
 
 
 def main() -> None:
-    """Both measurements against one chroma server in a temporary folder."""
+    """Bulk loading, then both kinds of vectors at scale, against one chroma server."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vectors", type=int, default=1_000_000)
-    parser.add_argument("--embedded", type=int, default=50_000)
+    parser.add_argument("--kinds", default="synthetic,real")
+    parser.add_argument("--ef", default="100,200,400,800", help="search widths to measure")
+    parser.add_argument("--bulk", type=int, default=50_000, help="rows per bulk-load run (0: none)")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--m", type=int, help="HNSW links per node (default RAG_HNSW_M)")
+    parser.add_argument("--ef-construction", type=int, help="default RAG_HNSW_EF_CONSTRUCTION")
+    parser.add_argument("--cache", type=Path, default=Path("work/bench-cache"))
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary folder goes")
+    parser.add_argument("--encode-only", action="store_true", help="fill the cache and stop")
     args = parser.parse_args()
+    args.ef = [int(x) for x in args.ef.split(",")]
+    if args.encode_only:
+        for _ in real(args.vectors, args.cache):
+            pass
+        return
+    defaults = Hnsw.of(RagSettings(_env_file=None))
+    hnsw = Hnsw(
+        args.m or defaults.m, args.ef_construction or defaults.ef_construction, defaults.ef_search
+    )
     base = args.dir or Path(tempfile.gettempdir())
-    print(f"free disk at {base}: {shutil.disk_usage(base).free / 1e9:.0f} GB")
+    print(
+        f"free disk at {base}: {shutil.disk_usage(base).free / 1e9:.0f} GB; {os.cpu_count()} CPUs"
+    )
     with tempfile.TemporaryDirectory(dir=base, prefix="retrieval-scale-") as tmp:
-        root = Path(tmp)
-        (root / "server").mkdir()
-        with chroma_server(root / "server") as url:
-            if args.vectors:
-                store_at_scale(url, args.vectors, args.queries, root)
-            if args.embedded:
-                embedded_path(url, args.embedded, args.queries, root)
+        server = Server(Path(tmp) / "server")
+        server.folder.mkdir()
+        server.start()
+        try:
+            if args.bulk:
+                bulk_load(server, args.bulk)
+            for kind in [k for k in args.kinds.split(",") if k]:
+                at_scale(server, kind, args.vectors, args, hnsw)
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -13,14 +13,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from filelock import FileLock, Timeout
 
 from corpus import Record
+from rag.bulk import max_batch
 from rag.embedding import TextEmbedder, embedder_name, open_embedder
 from rag.errors import IndexBusyError
+from rag.factstate import FactState
 from rag.ingest import batched, embed_and_add
 from rag.lease import Lease, writer_lease
 from rag.manifest import (
@@ -36,6 +39,7 @@ from rag.manifest import (
     write_marker,
 )
 from rag.plan import (
+    Held,
     Target,
     Want,
     choose_target,
@@ -43,9 +47,18 @@ from rag.plan import (
     plan_changes,
 )
 from rag.restamp import restamp
+from rag.scope import decide, rules_key
 from rag.settings import RagSettings
-from rag.store import drop_collection, generations, location, open_client, open_collection
-from rag.versions import fact_versions
+from rag.store import (
+    Hnsw,
+    apply_hnsw,
+    drop_collection,
+    generations,
+    location,
+    open_client,
+    open_collection,
+)
+from rag.versions import FactVersions
 
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
 Records = Iterable[Record] | Callable[[], Iterable[Record]]  # a callable: read again per pass
@@ -136,41 +149,101 @@ def _rebuild_locked(
     for name in existing:  # a killed full rebuild's generation that no manifest names
         if name not in (live, target.collection):
             drop_collection(client, name)
-    collection = open_collection(client, target.collection)
+    hnsw = Hnsw.of(settings)
+    collection = open_collection(client, target.collection, hnsw)
+    tuned = apply_hnsw(collection, hnsw)  # a collection made now has it already: no note
     held = current_state(manifest, collection, target, marker is not None)
-    versions = fact_versions(source(), settings, lazy.name, lambda texts: lazy.get().encode(texts))
+    state = FactState.open(work)
+    run = _Run(source, settings, progress, rejected, start, client, manifest, lazy, target)
+    run.live, run.collection, run.tuned, run.held, run.state = live, collection, tuned, held, state
+    try:
+        return _write_versions(run)
+    finally:
+        state.close()
+
+
+@dataclass
+class _Run:
+    """What one rebuild works with once it holds the lock and knows its target."""
+
+    source: Callable[[], Iterable[Record]]
+    settings: RagSettings
+    progress: Progress | None
+    rejected: int
+    start: float
+    client: Any
+    manifest: IndexManifest | None
+    lazy: _LazyEmbedder
+    target: Target
+    live: str | None = None  # the collection the live manifest names
+    collection: Any = None  # the collection written
+    tuned: str = ""  # what changed in the collection's graph settings, in words
+    held: Held = field(default_factory=lambda: Held(live={}))
+    state: FactState | None = None
+
+
+def _write_versions(run: _Run) -> RebuildSummary:
+    """Decide the fact versions, write what changed, switch the manifest, keep the fact state."""
+    settings, manifest, target, held, collection = (
+        run.settings, run.manifest, run.target, run.held, run.collection,
+    )  # fmt: skip
+    assert run.state is not None
+    rules = rules_key(run.lazy.name, settings)
+    versions = _decide(run, rules)
     wanted = versions.wanted()
-    plan = plan_changes(wanted, held)
+    plan = plan_changes(wanted, held, versions.replaces)
     for chunk in batched(plan.junk, DELETE_BATCH):
         collection.delete(ids=chunk)  # never admitted by any manifest: no reader needs them
 
     entries = dict(plan.keep)
     serial = (manifest.revision if manifest is not None else 0) + 1  # a killed run's is reused
+    write_batch = settings.bulk_batch or max_batch(run.client)
     embedded = embed_and_add(
-        source, plan, settings, lazy.get, collection, entries, progress, serial, versions
-    )
+        run.source, plan, settings, run.lazy.get, collection, entries, run.progress, serial,
+        versions, write_batch,
+    )  # fmt: skip
     # a later batch ended or re-confirmed a version: new dates in place, before the switch
-    restamp(collection, versions, entries, everything=held.repaired)
-    entries = {k: e.model_copy(update=versions.manifest_fields(k)) for k, e in entries.items()}
+    decided = {k: e for k, e in entries.items() if k in versions.entries}
+    restamp(collection, versions, decided, everything=held.repaired)
+    entries.update(
+        {k: e.model_copy(update=versions.manifest_fields(k)) for k, e in decided.items()}
+    )
     summary = RebuildSummary(
         added=plan.added,
         updated=plan.updated,
         deleted=plan.deleted,
         unchanged=len(plan.keep),
-        rejected=rejected,
+        rejected=run.rejected,
         repaired=held.repaired,
         full=target.new,
         embedded_nodes=embedded,
         reused_nodes=sum(n for _, n in plan.adopt.values()),
+        decided=versions.decided,
         generation=target.generation,
-        reason=target.reason,
+        reason="; ".join(r for r in (target.reason, run.tuned) if r),
     )
-    summary.seconds = time.perf_counter() - start
-    _write(settings, lazy, manifest, target, wanted, entries, summary, serial)  # the switch
-    old = live if target.new and live != target.collection else None
-    _retire(client, settings, collection, plan.retired, old)
-    clear_marker(work)
+    summary.seconds = time.perf_counter() - run.start
+    _write(settings, run.lazy, manifest, target, wanted, entries, summary, serial)  # the switch
+    run.state.commit(serial, rules)  # the state of this manifest (one behind if killed first)
+    old = run.live if target.new and run.live != target.collection else None
+    _retire(run.client, settings, collection, plan.retired, old)
+    clear_marker(settings.work_dir)
     return summary
+
+
+def _decide(run: _Run, rules: str) -> FactVersions:
+    """The fact versions to write (see `rag.scope.decide`)."""
+    assert run.state is not None
+    manifest, lazy = run.manifest, run.lazy
+    trusted = (
+        manifest is not None
+        and not run.target.new
+        and not run.held.repaired
+        and run.state.is_for(manifest.revision, rules)
+    )
+    return decide(
+        run.source, run.settings, lazy.name, lambda t: lazy.get().encode(t), run.state, trusted
+    )
 
 
 def _retire(
@@ -211,16 +284,16 @@ def _write(
     summary: RebuildSummary,
     serial: int,
 ) -> None:
-    # a kept entry may lack a date (an older manifest): the corpus record has it
+    # a kept entry may lack a date or a format (an older manifest): the corpus record has them
     entries = {
         rid: e
-        if e.as_of == wanted[rid].as_of
-        else e.model_copy(update={"as_of": wanted[rid].as_of})
+        if rid not in wanted or (e.as_of, e.format) == (wanted[rid].as_of, wanted[rid].format)
+        else e.model_copy(update={"as_of": wanted[rid].as_of, "format": wanted[rid].format})
         for rid, e in entries.items()
     }
     formats: dict[str, int] = {}
-    for want in wanted.values():
-        formats[want.format] = formats.get(want.format, 0) + 1
+    for entry in entries.values():
+        formats[entry.format] = formats.get(entry.format, 0) + 1
     dates = [e.as_of for e in entries.values() if e.as_of]
     manifest = IndexManifest(
         built_at=datetime.now(UTC),

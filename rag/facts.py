@@ -11,7 +11,7 @@ histories into index entries.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,7 +19,8 @@ import numpy as np
 
 from corpus import Record
 from corpus.facts import normalize_question, question_of
-from rag.questions import QuestionVectors, close_pairs
+from rag.neighbours import Asker, AskerIndex, Askers, Rules, compatible
+from rag.questions import QuestionVectors
 
 NAME = re.compile(r"«[^»]+»|\"[^\"]+\"|\b\w*\d\w*\b|(?<=\s)[A-ZА-ЯЁ][\w-]*", re.UNICODE)
 NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
@@ -49,9 +50,11 @@ class Statement:
     context: str | None
     key: str | None  # the normalised question that identifies its fact (None: not a QA fact)
     answer_key: str  # the normalised answer (or text): runs of one answer are one version
+    answer: str | None = None  # the answer as written (shown in histories; not stored on disk)
+    skey: str = ""  # the record's key in the stored fact state (`rag.factstate.skey_of`)
 
     @classmethod
-    def of(cls, record: Record) -> Statement:
+    def of(cls, record: Record, skey: str = "") -> Statement:
         """The statement a corpus record makes."""
         qa = record.is_qa
         return cls(
@@ -66,6 +69,8 @@ class Statement:
             context=record.context if qa else None,
             key=normalize_question(question_of(record)) if qa else None,
             answer_key=normalize_question(record.answer or "" if qa else record.text or ""),
+            answer=record.answer if qa else None,
+            skey=skey,
         )
 
     @property
@@ -73,19 +78,35 @@ class Statement:
         """(file, line) of the record: picks it out of the corpus again."""
         return (self.file, self.line)
 
+    @property
+    def prompt(self) -> str:
+        """The question with its context (`Record.prompt_text`)."""
+        question = self.question or ""
+        return f"{question}\n\n{self.context}" if self.context else question
 
-def questions_asked(statements: Sequence[Statement]) -> list[str | None]:
-    """What each record asks: its question with its context, None for text records.
 
-    An instruction that many records share with different inputs ("Answer this customer question
-    in one sentence.") is a template, not a question: their inputs are what they ask, so the
-    template does not make every such record look alike.
-    """
+def templates_of(statements: Iterable[Statement]) -> set[str]:
+    """The normalised instructions that records share with at least `TEMPLATE_USES` different
+    inputs: templates, not questions."""
     contexts: dict[str, set[str]] = {}
     for s in statements:
         if s.question and s.context:
             contexts.setdefault(normalize_question(s.question), set()).add(s.context)
-    templates = {q for q, seen in contexts.items() if len(seen) >= TEMPLATE_USES}
+    return {q for q, seen in contexts.items() if len(seen) >= TEMPLATE_USES}
+
+
+def questions_asked(
+    statements: Sequence[Statement], templates: Container[str] | None = None
+) -> list[str | None]:
+    """What each record asks: its question with its context, None for text records.
+
+    An instruction that many records share with different inputs ("Answer this customer question
+    in one sentence.") is a template, not a question: their inputs are what they ask, so the
+    template does not make every such record look alike. `templates` are the corpus's
+    (`templates_of` over all its records) when `statements` are only a part of it.
+    """
+    if templates is None:
+        templates = templates_of(statements)
     asked: list[str | None] = []
     for s in statements:
         if s.question is None:
@@ -138,17 +159,6 @@ def answer_form(answer_key: str) -> str | None:
     return masked if len(words) >= FORM_WORDS else None
 
 
-def compatible(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Two questions can ask the same fact only when one names nothing the other does not.
-
-    >>> compatible(frozenset({"pro"}), frozenset({"pro", "nordlicht"}))
-    True
-    >>> compatible(frozenset({"pro"}), frozenset({"team"}))
-    False
-    """
-    return a <= b or b <= a
-
-
 class _Groups:
     """Union-find over records that also remembers the dates each group was stated on."""
 
@@ -193,102 +203,148 @@ def _base_groups(statements: Sequence[Statement]) -> tuple[_Groups, list[int]]:
     return groups, askers
 
 
+@dataclass
+class Linking:
+    """What fact identity decided within a set of records: the pairs of record ids joined, every
+    pair of questions that could have been joined (partners), and for each question with a
+    partner, the cosine below which no other question can make its pairs ambiguous."""
+
+    pairs: list[tuple[str, str]]
+    partners: list[tuple[str, str, float]]  # (asker key, asker key, cosine)
+    floors: dict[str, float]  # asker key -> rivals below this cosine cannot matter
+
+
+def askers_of(
+    statements: Sequence[Statement], asked: Sequence[str | None]
+) -> tuple[_Groups, list[int], list[Asker]]:
+    """Base groups (same id or question), the first record of each distinct question, and the
+    asker it makes: what it asks, the things it names, the kind of answer it asks for, and the
+    answer forms of its base group over all its records."""
+    groups, firsts = _base_groups(statements)
+    forms: dict[int, set[str]] = {}
+    for i, statement in enumerate(statements):
+        form = answer_form(statement.answer_key) if statement.key is not None else None
+        if form is not None:
+            forms.setdefault(groups.find(i), set()).add(form)
+    askers = []
+    for i in firsts:
+        text, key = asked[i] or "", statements[i].key
+        assert key is not None
+        found = frozenset(forms.get(groups.find(i), ()))
+        askers.append(Asker(key, text, names(text), asks_for(text), found))
+    return groups, firsts, askers
+
+
+def link(
+    statements: Sequence[Statement],
+    asked: Sequence[str | None],
+    index: Askers,
+    rules: Rules,
+) -> Linking:
+    """The pairs of records whose questions state one fact, within `statements`.
+
+    `index` holds every question of the corpus, those of `statements` with the answer forms
+    `askers_of` gives them. `statements` must be closed: every record sharing an id or a
+    question with one of them, and every question that could be joined with one of theirs, is
+    among them (a whole corpus always is); questions outside are rivals only.
+
+    A pair of compatible questions at least `rules.same` alike (or `rules.form` alike when
+    their facts share an answer form) joins their facts when it asks for one kind of answer,
+    each is the other's clear best match (by `rules.margin` over every other candidate of
+    another fact: a question close to several others is ambiguous), and the two facts were
+    never stated in one batch (a batch states each fact once). Closest pairs join first.
+    """
+    groups, firsts, askers = askers_of(statements, asked)
+    position = {a.key: n for n, a in enumerate(askers)}
+    vectors = [index.vector(a.key) for a in askers]
+    found: dict[tuple[int, int], float] = {}
+    for n, asker in enumerate(askers):
+        for key, sim in index.partners(asker, vectors[n], rules):
+            m = position.get(key)
+            if m is None:
+                raise ValueError(
+                    f"fact identity asked for a set of records that is not closed: {key!r}"
+                )
+            found[(min(n, m), max(n, m))] = sim
+    lowest: dict[int, float] = {}
+    for (n, m), sim in found.items():
+        for side in (n, m):
+            lowest[side] = min(lowest.get(side, 2.0), sim)
+    floors = {askers[n].key: sim - rules.margin - 1e-6 for n, sim in lowest.items()}
+    rivals = _rivals(askers, vectors, floors, index)
+
+    def runner_up(question: int, other: int, by_form: bool) -> float:
+        """The closest candidate of `question` outside its own fact and `other`'s (`by_form`:
+        among those whose answers read like its own, the evidence such a pair rests on)."""
+        mine, theirs = groups.find(firsts[question]), groups.find(firsts[other])
+        me = askers[question]
+        for key, sim in rivals[question]:  # closest first: the first that counts is the max
+            rival = index.get(key)
+            assert rival is not None
+            shared = bool(me.forms & rival.forms)
+            if by_form and not shared:
+                continue
+            if not rules.is_near(sim, shared, compatible(me.names, rival.names)):
+                continue
+            at = position.get(key)
+            if at is not None and groups.find(firsts[at]) in (mine, theirs):
+                continue
+            return sim
+        return -1.0
+
+    pairs: list[tuple[str, str]] = []
+    for (a, b), sim in sorted(found.items(), key=lambda p: (-p[1], p[0])):
+        by_form = sim < rules.same
+        if max(runner_up(a, b, by_form), runner_up(b, a, by_form)) > sim - rules.margin:
+            continue  # ambiguous: another fact's question is nearly as close
+        i, j = firsts[a], firsts[b]
+        if groups.union(i, j, guarded=True):
+            pairs.append((statements[i].id, statements[j].id))
+    partners = [(askers[n].key, askers[m].key, sim) for (n, m), sim in found.items()]
+    return Linking(pairs, partners, floors)
+
+
+def _rivals(
+    askers: list[Asker], vectors: list[np.ndarray], floors: dict[str, float], index: Askers
+) -> dict[int, list[tuple[str, float]]]:
+    """For each asker with a partner, every other question above its floor, closest first (one
+    scan of the index for all of them)."""
+    asking = [n for n, a in enumerate(askers) if a.key in floors]
+    rivals: dict[int, list[tuple[str, float]]] = {n: [] for n in asking}
+    if asking:
+        matrix = np.stack([vectors[n] for n in asking])
+        limits = np.asarray([floors[askers[n].key] for n in asking], np.float32)
+        for row, key, sim in index.scan(matrix, limits):
+            if key != askers[asking[row]].key:
+                rivals[asking[row]].append((key, sim))
+    for found in rivals.values():
+        found.sort(key=lambda r: (-r[1], r[0]))
+    return rivals
+
+
 def same_fact_pairs(
     statements: Sequence[Statement],
     questions: QuestionVectors,
     threshold: float,
     form_threshold: float = 1.0,
 ) -> list[tuple[str, str]]:
-    """Pairs of record ids that state the same fact although their questions are worded apart.
-
-    A pair of questions at least `threshold` alike joins their facts when the two name the same
-    things and ask for the same kind of answer (when it is said), each is the other's clear best
-    match (by `MARGIN` over every other candidate of
-    another fact: a question close to several others is ambiguous), and the two facts were never
-    stated in one batch (a batch states each fact once). Closest pairs join first.
-
-    Questions only `form_threshold` alike join on the same terms when their answers also read
-    the same but for a figure (`answer_form`: "Free accounts can upload files up to 2 GB each"
-    then "... 1 GB each"): the question side still decides, the answer's wording corroborates;
-    figures alone never do.
-    """
+    """Pairs of record ids that state the same fact although their questions are worded apart,
+    over a whole corpus (see `link`): questions `threshold` alike, or `form_threshold` alike
+    when their answers read the same but for a figure ("Free accounts can upload files up to
+    2 GB each" then "... 1 GB each"). The question side decides, the answer's wording only
+    corroborates; figures alone never do."""
     asked = questions_asked(statements)
-    groups, askers = _base_groups(statements)
-    texts = [asked[i] or "" for i in askers]
-    base = [groups.find(i) for i in range(len(statements))]  # same id or question: one fact
-    forms: dict[int, set[str]] = {}  # answer forms of each such fact, over all its records
-    for i, statement in enumerate(statements):
-        form = answer_form(statement.answer_key) if statement.key is not None else None
-        if form is not None:
-            forms.setdefault(base[i], set()).add(form)
-    named = [names(t) for t in texts]  # once per question, not once per pair
-    close = questions.similar(texts, threshold - MARGIN)
-    if form_threshold < threshold:  # compared only within a form: a corpus of one template
-        more = _form_pairs(texts, askers, base, forms, questions, form_threshold - MARGIN, named)
-        close += [c for c in more if c[2] < threshold - MARGIN]  # the rest are in already
-    near: list[list[tuple[int, float]]] = [[] for _ in texts]  # every candidate of each question
-    for a, b, sim in close:
-        near[a].append((b, sim))
-        near[b].append((a, sim))
-
-    def same_form(a: int, b: int) -> bool:
-        return bool(forms.get(base[askers[a]], set()) & forms.get(base[askers[b]], set()))
-
-    def runner_up(question: int, other: int, by_form: bool) -> float:
-        """The closest candidate of `question` outside its own fact and `other`'s (`by_form`:
-        among those whose answers read like its own, the evidence such a pair rests on)."""
-        mine, theirs = groups.find(askers[question]), groups.find(askers[other])
-        return max(
-            (
-                s
-                for o, s in near[question]
-                if groups.find(askers[o]) not in (mine, theirs)
-                and (not by_form or same_form(question, o))
-            ),
-            default=-1.0,
-        )
-
-    pairs: list[tuple[str, str]] = []
-    for a, b, sim in sorted(close, key=lambda p: -p[2]):
-        if not compatible(named[a], named[b]):
-            continue
-        by_form = sim < threshold
-        if by_form and not (sim >= form_threshold and same_form(a, b)):
-            continue
-        kinds = {asks_for(texts[a]), asks_for(texts[b])} - {None}
-        if len(kinds) > 1:
-            continue  # "when was it launched?" and "who is it for?" are two facts
-        if max(runner_up(a, b, by_form), runner_up(b, a, by_form)) > sim - MARGIN:
-            continue  # ambiguous: another fact's question is nearly as close
-        i, j = askers[a], askers[b]
-        if groups.union(i, j, guarded=True):
-            pairs.append((statements[i].id, statements[j].id))
-    return pairs
+    index = corpus_index(statements, asked, questions)
+    return link(statements, asked, index, Rules(threshold, form_threshold, MARGIN)).pairs
 
 
-def _form_pairs(
-    texts: list[str],
-    askers: list[int],
-    base: list[int],
-    forms: dict[int, set[str]],
-    questions: QuestionVectors,
-    floor: float,
-    named: list[frozenset[str]],
-) -> list[tuple[int, int, float]]:
-    """(i, j, cosine) for questions at least `floor` alike that name the same things and whose
-    facts share an answer form; compared within each form only, so a corpus written from one
-    template costs its forms, not all its pairs."""
-    by_form: dict[str, list[int]] = {}
-    for n, asker in enumerate(askers):
-        for form in forms.get(base[asker], ()):
-            by_form.setdefault(form, []).append(n)
-    found: dict[tuple[int, int], float] = {}
-    for members in by_form.values():
-        if len(members) < 2:
-            continue
-        matrix = np.stack([questions.vector(texts[n]) for n in members])
-        for r, c, sim in close_pairs(matrix, matrix, floor, same=True):
-            a, b = members[r], members[c]
-            if compatible(named[a], named[b]):
-                found[(a, b) if a < b else (b, a)] = sim
-    return [(a, b, sim) for (a, b), sim in found.items()]
+def corpus_index(
+    statements: Sequence[Statement], asked: Sequence[str | None], questions: QuestionVectors
+) -> AskerIndex:
+    """Every question of a corpus in an `AskerIndex`, its vector from `questions`."""
+    _, _, askers = askers_of(statements, asked)
+    matrix = questions.vectors([a.text for a in askers])
+    index = AskerIndex(int(matrix.shape[1]) if len(askers) else 0)
+    for asker, vector in zip(askers, matrix, strict=True):
+        index.add(asker, vector)
+    return index

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from corpus import Record
+from rag.bulk import BulkWriter
 from rag.embedding import TextEmbedder
 from rag.manifest import IndexedRecord
+from rag.nodes import NodeSpec
 from rag.plan import Plan, Want, stored_id
 from rag.settings import RagSettings
 
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
-ADD_BATCH = 512  # nodes encoded and written together: big enough for the encoder, small for memory
+ADD_BATCH = 512  # nodes encoded together: big enough for the encoder, small for memory
 
 
 def batched(items: Iterable[T], size: int) -> Iterable[list[T]]:
@@ -46,17 +48,21 @@ def embed_and_add(
     progress: Progress | None,
     serial: int,
     versions: FactVersions,
+    write_batch: int = 5_461,
 ) -> int:
     """Embed the planned entries' nodes in batches and add them under their versioned ids;
     fills `entries` as entries complete. Streams the corpus once more, picking the records the
-    planned versions start with; returns the nodes embedded."""
-    from llama_index.core.schema import BaseNode, TextNode
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+    planned versions start with; returns the nodes embedded.
 
+    Nodes are written in llama-index's chroma layout (flat metadata plus the node as JSON) by a
+    `BulkWriter` in batches of `write_batch`, so encoding the next nodes overlaps the store's
+    add of the last ones where the store runs elsewhere (a chroma server)."""
     for rid, (want, count) in plan.adopt.items():
         # written whole by the interrupted run; its embedding tokens were spent then
         first = versions.entries[rid].first.id
-        entries[rid] = IndexedRecord(hash=want.hash, as_of=want.as_of, nodes=count, record_id=first)
+        entries[rid] = IndexedRecord(
+            hash=want.hash, as_of=want.as_of, nodes=count, record_id=first, format=want.format
+        )
     todo = dict(plan.embed)
     total, done = len(todo), 0  # one node per record until chunked texts say otherwise
     if progress:
@@ -64,7 +70,6 @@ def embed_and_add(
     if not todo:
         return 0
     embedder = embedder_of()  # loaded only now: nothing to embed, no model
-    store = ChromaVectorStore(chroma_collection=collection)
     picked = _pick(source(), todo, versions)
     specs = (
         (r, spec)
@@ -72,40 +77,54 @@ def embed_and_add(
         for spec in versions.nodes(r, settings.chunk_size, settings.chunk_overlap)
     )
     tokens: dict[str, int] = {}
-    for batch in batched(specs, ADD_BATCH):
-        texts = [spec.text for _, spec in batch]
-        # a question node's vector was computed for fact identity: only the rest is encoded
-        encoded = iter(embedder.encode([s.text for _, s in batch if s.vector is None]))
-        vectors = [np.asarray(s.vector) if s.vector else next(encoded) for _, s in batch]
-        for (_, spec), count in zip(batch, embedder.count_tokens(texts), strict=True):
-            key = str(spec.metadata["entry"])
-            tokens[key] = tokens.get(key, 0) + count
-        nodes: list[BaseNode] = [
-            TextNode(
-                id_=stored_id(spec.id, record.content_hash),
-                text=spec.text,
-                metadata={**spec.metadata, "rev": serial},  # readers leave out newer serials
-                embedding=vector.tolist(),
+    with BulkWriter(collection, write_batch) as writer:
+        for batch in batched(specs, ADD_BATCH):
+            texts = [spec.text for _, spec in batch]
+            # a question node's vector was computed for fact identity: only the rest is encoded
+            encoded = iter(embedder.encode([s.text for _, s in batch if s.vector is None]))
+            vectors = np.stack(
+                [np.asarray(s.vector, np.float32) if s.vector else next(encoded) for _, s in batch]
             )
-            for (record, spec), vector in zip(batch, vectors, strict=True)
-        ]
-        store.add(nodes)
-        for record, spec in batch:
-            chunks = int(spec.metadata["chunks"])
-            if spec.metadata["chunk"] == 0:
-                total += chunks - 1
-            key = str(spec.metadata["entry"])
-            entries[key] = IndexedRecord(
-                hash=record.content_hash,
-                as_of=record.as_of,
-                nodes=chunks,
-                tokens=tokens[key],
-                record_id=record.id,
-            )
-        done += len(batch)
-        if progress:
-            progress(done, total)
+            for (_, spec), count in zip(batch, embedder.count_tokens(texts), strict=True):
+                key = str(spec.metadata["entry"])
+                tokens[key] = tokens.get(key, 0) + count
+            ids = [stored_id(spec.id, record.content_hash) for record, spec in batch]
+            metadatas = [
+                _stored_metadata(i, s, serial) for i, (_, s) in zip(ids, batch, strict=True)
+            ]
+            writer.add(ids, vectors, metadatas, texts)
+            for record, spec in batch:
+                chunks = int(spec.metadata["chunks"])
+                if spec.metadata["chunk"] == 0:
+                    total += chunks - 1
+                key = str(spec.metadata["entry"])
+                entries[key] = IndexedRecord(
+                    hash=record.content_hash,
+                    as_of=record.as_of,
+                    nodes=chunks,
+                    tokens=tokens[key],
+                    record_id=record.id,
+                    format=str(record.format),
+                    meta=versions.meta_hash(key),  # written with its fact fields: no restamp
+                )
+            done += len(batch)
+            if progress:  # counts nodes stored: a killed rebuild keeps what this reported
+                progress(writer.written, total)
+    if progress:
+        progress(done, total)
     return done
+
+
+def _stored_metadata(node_id: str, spec: NodeSpec, serial: int) -> dict[str, Any]:
+    """A node's metadata as llama-index's chroma store writes it (its fields flat, the node as
+    JSON beside them), with the serial of the rebuild that wrote it: readers leave out newer
+    serials."""
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+    node = TextNode(id_=node_id, text=spec.text, metadata={**spec.metadata, "rev": serial})
+    meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+    return {key: "" if value is None else value for key, value in meta.items()}
 
 
 def _pick(

@@ -37,6 +37,7 @@ class IndexedRecord(BaseModel):
     record_id: str = ""  # the record whose text is embedded (entries are keyed by version)
     meta: str = ""  # digest of its fact fields: a change is re-written without re-embedding
     also: tuple[str, ...] = ()  # content hashes of the version's other records (reworded)
+    format: str = ""  # the embedded record's format (the manifest's counts per format)
 
 
 class RebuildSummary(BaseModel):
@@ -52,6 +53,7 @@ class RebuildSummary(BaseModel):
     seconds: float = 0.0
     embedded_nodes: int = 0
     reused_nodes: int = 0  # written by an interrupted run, complete, kept instead of re-embedded
+    decided: int = 0  # records whose fact identity this rebuild decided (the rest kept theirs)
     generation: int = 0
     reason: str = ""  # why a full rebuild happened, or why a requested one was not needed
 

@@ -171,8 +171,12 @@ class Plan:
     deleted: int = 0
 
 
-def plan_changes(wanted: dict[str, Want], held: Held) -> Plan:
-    """Compare what is wanted with what is held: embed, adopt, keep, and what to delete when."""
+def plan_changes(wanted: dict[str, Want], held: Held, replaces: set[str] | None = None) -> Plan:
+    """Compare what is wanted with what is held: embed, adopt, keep, and what to delete when.
+
+    `wanted` is every entry, or (`replaces` given) only the entries of the facts a change
+    reaches, which take the place of the held entries `replaces` names; every other held entry
+    is kept as it is."""
     plan = Plan(embed={}, adopt={}, keep={}, junk=[], retired=[])
     for rid, want in wanted.items():
         entry = held.live.get(rid)
@@ -187,6 +191,9 @@ def plan_changes(wanted: dict[str, Want], held: Held) -> Plan:
         elif entry.hash != want.hash:
             plan.updated += 1
     for rid, entry in held.live.items():
+        if replaces is not None and rid not in wanted and rid not in replaces:
+            plan.keep[rid] = entry  # a fact no change reaches
+            continue
         if rid not in wanted or wanted[rid].hash != entry.hash:
             ids = held.live_ids.get(rid) if held.live_ids is not None else None
             plan.retired += ids if ids is not None else _node_ids(rid, entry)

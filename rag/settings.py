@@ -142,6 +142,33 @@ class RagSettings(BaseSettings):
         "hit@1 0.93 -> 0.82; at 0.20 it fell to 0.43), 0 for packaged:e5-small (0.03 cut its "
         "cross-lingual hit@1 0.57 -> 0.21), all-MiniLM-L6-v2 and other models",
     )
+    hnsw_ef_search: int = Field(
+        100,
+        ge=10,
+        le=10_000,
+        description="HNSW search width: candidates a query keeps while it walks the graph (more "
+        "finds more of the true nearest nodes, slower); applied to the live collection by the "
+        "next rebuild",
+    )
+    hnsw_ef_construction: int = Field(
+        100,
+        ge=10,
+        le=2_000,
+        description="HNSW construction width: candidates each insert considers for its links; "
+        "fixed when a collection is created (a first build or a full rebuild)",
+    )
+    hnsw_m: int = Field(
+        16,
+        ge=4,
+        le=128,
+        description="HNSW links per node (M); fixed when a collection is created",
+    )
+    bulk_batch: int | None = Field(
+        None,
+        ge=1,
+        description="nodes per add when a rebuild writes to chroma; None = the store's own "
+        "largest batch",
+    )
     lock_timeout_s: float = Field(
         60.0, ge=0.0, description="how long a second rebuild waits for the first before refusing"
     )

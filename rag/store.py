@@ -119,12 +119,72 @@ def close_reader(client: Any, slot: int) -> None:
             _slots.discard(slot)
 
 
-def open_collection(client: Any, name: str) -> Any:
-    """The collection in cosine space, created if missing (for the writer); embeddings always
-    come from us, never from chroma."""
+@dataclass(frozen=True)
+class Hnsw:
+    """The HNSW graph of a collection: links per node (M) and construction width, fixed when
+    the collection is created, and the search width, which a live collection can change."""
+
+    m: int = 16
+    ef_construction: int = 100
+    ef_search: int = 100
+
+    @classmethod
+    def of(cls, settings: RagSettings) -> Hnsw:
+        """The graph the settings ask for."""
+        return cls(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search)
+
+    def configuration(self) -> dict[str, Any]:
+        """chroma's collection configuration for this graph, in cosine space."""
+        return {
+            "hnsw": {
+                "space": "cosine",
+                "max_neighbors": self.m,
+                "ef_construction": self.ef_construction,
+                "ef_search": self.ef_search,
+            }
+        }
+
+
+def open_collection(client: Any, name: str, hnsw: Hnsw | None = None) -> Any:
+    """The collection in cosine space, created with `hnsw` if missing (for the writer);
+    embeddings always come from us, never from chroma."""
     return client.get_or_create_collection(
-        name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        name, configuration=(hnsw or Hnsw()).configuration(), embedding_function=None
     )
+
+
+def held_hnsw(collection: Any) -> Hnsw:
+    """The graph a stored collection was built with (chroma's defaults for what it omits)."""
+    config = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
+    return Hnsw(
+        int(config.get("max_neighbors", 16)),
+        int(config.get("ef_construction", 100)),
+        int(config.get("ef_search", 100)),
+    )
+
+
+def apply_hnsw(collection: Any, wanted: Hnsw) -> str:
+    """Give a live collection the configured search width; what could not change, in words.
+
+    The search width is stored with the collection: an embedded reader uses it from its next
+    client (each manifest switch opens one), a chroma server once it loads the collection again
+    (measured with chromadb 1.5.9: a running server keeps the width it loaded until a restart).
+    Links and construction width are part of the built graph: they change with a new one.
+    """
+    held = held_hnsw(collection)
+    notes = []
+    if held.ef_search != wanted.ef_search:
+        collection.modify(configuration={"hnsw": {"ef_search": wanted.ef_search}})
+        notes.append(
+            f"HNSW search width {held.ef_search} -> {wanted.ef_search} (a chroma server "
+            "applies it when it reloads the collection, e.g. after a restart)"
+        )
+    if (held.m, held.ef_construction) != (wanted.m, wanted.ef_construction):
+        notes.append(
+            f"the index keeps M={held.m}, ef_construction={held.ef_construction} until a full "
+            f"rebuild (--full) builds M={wanted.m}, ef_construction={wanted.ef_construction}"
+        )
+    return "; ".join(notes)
 
 
 def get_collection(client: Any, name: str) -> Any:

@@ -10,6 +10,7 @@ ends a version or re-confirms it, only the entry's metadata changes and is re-wr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -17,9 +18,11 @@ from functools import cached_property
 from typing import Any
 
 from corpus import Record
-from corpus.facts import FactBook, FactHistory, normalize_question
-from rag.facts import Statement, names, questions_asked, same_fact_pairs
+from corpus.facts import FactHistory, FactVersion, normalize_question
+from rag.facts import MARGIN, Linking, Statement, corpus_index, link, names, questions_asked
+from rag.factstate import FactState, skey_of
 from rag.hits import OPEN
+from rag.neighbours import Askers, Rules
 from rag.nodes import NodeSpec, date_int, node_id, record_nodes
 from rag.plan import Want
 from rag.questions import Encode, QuestionVectors, text_key
@@ -181,6 +184,9 @@ class FactVersions:
         self.by_source = {e.first.source: e.key for e in self.entries.values()}
         self.asked = asked or {}
         self.questions = questions
+        # entry keys of the previous index these versions decide again; None: every entry
+        self.replaces: set[str] | None = None
+        self.decided = 0  # records whose fact identity was decided for these versions
 
     def wanted(self) -> dict[str, Want]:
         """What the index must hold, per entry key, for the rebuild plan."""
@@ -222,8 +228,8 @@ class FactVersions:
         ]
 
     def _vector(self, question: str) -> tuple[float, ...] | None:
-        found = self.questions.vectors.get(text_key(question)) if self.questions else None
-        return None if found is None else tuple(float(x) for x in found)
+        found = self.questions.vector(question) if self.questions else None
+        return None if found is None else tuple(found.tolist())
 
     def meta_hash(self, key: str) -> str:
         """The metadata digest an entry's nodes must carry."""
@@ -233,51 +239,217 @@ class FactVersions:
         """What the manifest keeps of an entry besides its content hash and nodes."""
         entry = self.entries[key]
         also = tuple(h for h in entry.hashes if h != entry.first.content_hash)
-        return {"meta": entry.meta_hash, "also": also, "record_id": entry.first.id}
+        return {
+            "meta": entry.meta_hash,
+            "also": also,
+            "record_id": entry.first.id,
+            "format": entry.first.format,
+        }
 
 
-def fact_versions(
-    records: Iterable[Record], settings: RagSettings, model: str, encode: Encode
-) -> FactVersions:
-    """The versions of every fact in a corpus (one pass over the records).
+def histories_of(
+    statements: Sequence[Statement], pairs: Iterable[tuple[str, str]] = ()
+) -> list[FactHistory]:
+    """Every question-answer fact's history, as `corpus.facts.FactBook` builds it from records
+    (same id or normalised question, plus `pairs` of record ids known to state one fact; runs
+    of one normalised answer, in date order, a later line winning a tie), from statements."""
+    parent: list[int] = []
+    nodes: dict[str, int] = {}
 
-    `encode` embeds questions the work folder's cache has not seen; it is not called when nothing
-    is new, so a rebuild with nothing to do loads no model.
-    """
-    book, statements, questions = _linked(records, settings, model, encode)
+    def node(key: str) -> int:
+        if key not in nodes:
+            nodes[key] = len(parent)
+            parent.append(len(parent))
+        return nodes[key]
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    facts = [s for s in statements if s.key is not None]
+    owner = []
+    for s in facts:
+        own = node(f"id\x1f{s.id}")
+        union(own, node(f"q\x1f{s.key}"))
+        owner.append(own)
+    for first, second in pairs:
+        a, b = nodes.get(f"id\x1f{first}"), nodes.get(f"id\x1f{second}")
+        if a is not None and b is not None:
+            union(a, b)
+    groups: dict[int, list[int]] = {}
+    for i, own in enumerate(owner):
+        groups.setdefault(find(own), []).append(i)
+    day = [s.as_of.toordinal() if s.as_of else 0 for s in facts]
+    out = []
+    for members in sorted(groups.values(), key=min):
+        members.sort(key=lambda i: day[i])
+        runs: list[list[int]] = []
+        for i in members:
+            if runs and facts[runs[-1][-1]].answer_key == facts[i].answer_key:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        versions = [_version([facts[i] for i in run]) for run in runs]
+        for older, newer in itertools.pairwise(versions):
+            older.until = newer.first_seen
+        out.append(
+            FactHistory(
+                fact_id=facts[members[0]].id,
+                question=facts[members[-1]].prompt,
+                versions=versions,
+            )
+        )
+    return out
+
+
+def _version(run: list[Statement]) -> FactVersion:
+    last = run[-1]
+    return FactVersion(
+        record_ids=list(dict.fromkeys(s.id for s in run)),
+        answer=last.answer if last.answer is not None else last.answer_key,
+        first_seen=run[0].as_of,
+        last_confirmed=last.as_of,
+        batches=list(dict.fromkeys(s.batch or "-" for s in run)),
+    )
+
+
+def entries_of(
+    statements: Sequence[Statement], histories: Iterable[FactHistory]
+) -> list[IndexEntry]:
+    """The index entries of the facts of some records: each question-answer version, then each
+    run of one plain text."""
     by_id: dict[str, list[Statement]] = {}
     for s in statements:
         if s.key is not None:
             by_id.setdefault(s.id, []).append(s)
-    entries = [e for h in book.histories() for e in versions_of(h, by_id)]
-    asked = dict(zip((s.source for s in statements), questions_asked(statements), strict=True))
-    return FactVersions([*entries, *documents_of(statements)], asked, questions)
+    entries = [e for h in histories for e in versions_of(h, by_id)]
+    return [*entries, *documents_of(statements)]
 
 
-def _linked(
-    records: Iterable[Record], settings: RagSettings, model: str, encode: Encode
-) -> tuple[FactBook, list[Statement], QuestionVectors]:
-    """The records grouped into facts: by id and wording (corpus.facts), joined where their
-    questions are close by a question-only embedding (`same_fact_pairs`)."""
-    book = FactBook()
-    statements = []
+def statements_of(records: Iterable[Record]) -> list[Statement]:
+    """The statements of a corpus, in order, each with its key in the fact state."""
+    seen: dict[str, int] = {}
+    out = []
     for record in records:
-        book.add(record)
-        statements.append(Statement.of(record))
-    questions = QuestionVectors(settings.work_dir, model, encode)
+        skey = skey_of(record.id, record.content_hash, record.as_of)
+        seen[skey] = seen.get(skey, 0) + 1
+        if seen[skey] > 1:  # the repeat count `rag.changes` appends too
+            skey = f"{skey}\x1f{seen[skey]}"
+        out.append(Statement.of(record, skey))
+    return out
+
+
+def fact_versions(
+    records: Iterable[Record],
+    settings: RagSettings,
+    model: str,
+    encode: Encode,
+    state: FactState | None = None,
+) -> FactVersions:
+    """The versions of every fact in a corpus (one pass over the records); with `state`, the
+    fact identity decided is written into it (uncommitted) for the next rebuild to start from.
+
+    `encode` embeds questions `state` has no vector for; it is not called when nothing is new.
+    """
+    statements = statements_of(records)
+    asked = questions_asked(statements)
+    questions = QuestionVectors(state, model, encode)
+    index = corpus_index(statements, asked, questions)
+    linking = link(statements, asked, index, rules_of(settings, model))
+    entries = entries_of(statements, histories_of(statements, linking.pairs))
+    versions = FactVersions(entries, asked_by_source(statements, asked), questions)
+    versions.decided = len(statements)
+    if state is not None:
+        state.forget_groups()
+        keep_groups(state, statements, linking, index, versions, first_comp=1)
+        state.drop_unused_vectors()
+    return versions
+
+
+def rules_of(settings: RagSettings, model: str) -> Rules:
+    """The fact identity rules the settings ask for, with the embedder's own thresholds."""
     tuned = settings.tuned(model)
-    for first, second in same_fact_pairs(
-        statements, questions, tuned.same_fact, tuned.same_fact_form
-    ):
-        book.link(first, second)
-    return book, statements, questions
+    return Rules(tuned.same_fact, tuned.same_fact_form, MARGIN)
+
+
+def asked_by_source(
+    statements: Sequence[Statement], asked: Sequence[str | None]
+) -> dict[tuple[str, int], str | None]:
+    """What each record asks, by its (file, line)."""
+    return dict(zip((s.source for s in statements), asked, strict=True))
+
+
+def keep_groups(
+    state: FactState,
+    statements: Sequence[Statement],
+    linking: Linking,
+    index: Askers,
+    versions: FactVersions,
+    first_comp: int,
+    seqs: Sequence[int] | None = None,
+    replacing: Iterable[int] = (),
+) -> None:
+    """Write what was decided for some records into the fact state: each record with its group
+    (records joined by id, by question, or by a pair of questions that could be one fact), the
+    askers with their rival floors, and the entries each group made; replacing old groups."""
+    comp_of = components(statements, linking)
+    numbers = {root: first_comp + n for n, root in enumerate(dict.fromkeys(comp_of))}
+    comp = [numbers[root] for root in comp_of]
+    places = seqs if seqs is not None else range(len(statements))
+    by_key: dict[str, int] = {}
+    for i, s in enumerate(statements):
+        if s.key is not None:
+            by_key.setdefault(s.key, comp[i])
+    by_skey = {s.skey: comp[i] for i, s in enumerate(statements)}
+    askers = []
+    for key, number in by_key.items():
+        asker = index.get(key)
+        assert asker is not None
+        askers.append((asker, text_key(asker.text), linking.floors.get(key), number))
+    entries = ((key, by_skey[e.first.skey]) for key, e in versions.entries.items())
+    rows = [(seq, s, comp[i]) for i, (seq, s) in enumerate(zip(places, statements, strict=True))]
+    state.replace_groups(replacing, rows, askers, entries)
+
+
+def components(statements: Sequence[Statement], linking: Linking) -> list[int]:
+    """For each record, the root of its group: records joined by id, by question, or by a pair
+    of questions that could have been joined (whether or not rivals let them)."""
+    parent = list(range(len(statements)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, s in enumerate(statements):
+        for key in (f"id\x1f{s.id}", f"q\x1f{s.key}" if s.key is not None else ""):
+            if not key:
+                continue
+            if key in first:
+                a, b = find(first[key]), find(i)
+                parent[max(a, b)] = min(a, b)
+            else:
+                first[key] = i
+    for a_key, b_key, _ in linking.partners:
+        a, b = find(first[f"q\x1f{a_key}"]), find(first[f"q\x1f{b_key}"])
+        parent[max(a, b)] = min(a, b)
+    return [find(i) for i in range(len(statements))]
 
 
 def fact_histories_as_indexed(
     records: Sequence[Record], settings: RagSettings
 ) -> list[FactHistory]:
-    """Every fact's history as the index groups it (the question vectors a rebuild computed come
-    from the work folder's cache; the embedder loads only for questions it has not seen)."""
+    """Every fact's history as the index groups it (question vectors the last rebuild kept come
+    from the work folder's fact state; the embedder loads only for questions it has not seen)."""
     from rag.embedding import embedder_name, open_embedder
 
     name = embedder_name(settings)
@@ -288,4 +460,17 @@ def fact_histories_as_indexed(
             loaded.append(open_embedder(name, settings))
         return loaded[0].encode(texts)
 
-    return _linked(records, settings, name, encode)[0].histories()
+    statements = statements_of(records)
+    asked = questions_asked(statements)
+    state = FactState.read(settings.work_dir)
+    if state is not None and state.meta("model") != name:  # another embedder's vectors
+        state.close()
+        state = None
+    try:
+        questions = QuestionVectors(state, name, encode)
+        index = corpus_index(statements, asked, questions)
+        pairs = link(statements, asked, index, rules_of(settings, name)).pairs
+    finally:
+        if state is not None:
+            state.close()  # read only: nothing of this is kept
+    return histories_of(statements, pairs)

@@ -26,6 +26,7 @@ from rag.hits import Hit
 from rag.index import RagIndex, by_names
 from rag.manifest import LOCK, MARKER, RebuildSummary, read_manifest
 from rag.nodes import node_id
+from rag.store import Hnsw, held_hnsw, open_client
 from tests.rag_helpers import (
     ENV,
     PYTHON,
@@ -151,6 +152,27 @@ def test_full_rebuild_replaces_everything(
     settings = settings_for(work)
     assert summary.full and summary.added == len(records)
     assert index_state(settings) == expected_state(records, settings)
+
+
+def test_the_graph_settings_reach_the_collection_and_a_changed_width_the_live_one(
+    corpus_dir: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    work = tmp_path / "index"
+    narrow = settings_for(work, hnsw_m=12, hnsw_ef_construction=60, hnsw_ef_search=40)
+    rebuild_index(load(corpus_dir), narrow)
+
+    def held() -> Hnsw:
+        live = read_manifest(work)
+        assert live is not None
+        return held_hnsw(open_client(narrow).get_collection(live.collection))
+
+    assert held() == Hnsw(12, 60, 40)
+    wider = narrow.model_copy(update={"hnsw_ef_search": 90, "hnsw_m": 24})
+    summary = rebuild_index(load(corpus_dir), wider)  # nothing else changed
+    assert held() == Hnsw(12, 60, 90) and summary.embedded_nodes == 0
+    assert "search width 40 -> 90" in summary.line() and "--full" in summary.line()
+    full = rebuild_index(load(corpus_dir), wider, full=True)
+    assert full.full and held() == Hnsw(24, 60, 90) and "search width" not in full.line()
 
 
 def test_long_text_is_split_into_chunks_and_returns_one_hit(

@@ -45,7 +45,9 @@ def start_rebuild(
     proc = subprocess.Popen(
         [PYTHON, "-m", "rag.rebuild", "--corpus", str(corpus), "--work", str(work), *extra],
         cwd=ROOT,
-        env=ENV,
+        # a killed rebuild keeps what it stored, losing at most one bulk batch: small batches,
+        # so that a kill lands between writes of these small corpora
+        env={**ENV, "RAG_BULK_BATCH": "256"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
