@@ -112,7 +112,13 @@ def advise(i: AdviceInputs, s: AdviceSettings) -> Advice:
         if needed and taught_nothing:
             return done("change_recipe", "tuning taught nothing measurable", retune_why, nothing)
         if needed and justified and _closes_gap(i):
-            return done("retune_now", "fresher facts are worth a re-tune", retune_why, PLAN_HINT)
+            return done(
+                "retune_now",
+                "fresher facts are worth a re-tune",
+                retune_why,
+                PLAN_HINT,
+                _raft_if_changed(i, s),
+            )
         blocked = _blocked(c) if needed else ""
         why = _rag_reason(i)
         return done("keep_rag", why, c["retrieval_wins"].value, retune_why, blocked, nothing)
@@ -127,7 +133,13 @@ def advise(i: AdviceInputs, s: AdviceSettings) -> Advice:
         if taught_nothing:
             return done("change_recipe", "tuning taught nothing measurable", retune_why, nothing)
         if justified:
-            return done("retune_now", "enough has changed since the cutoff", retune_why, PLAN_HINT)
+            return done(
+                "retune_now",
+                "enough has changed since the cutoff",
+                retune_why,
+                PLAN_HINT,
+                _raft_if_changed(i, s),
+            )
         return done("keep_rag", "RAG serves the new facts at query time", retune_why, _blocked(c))
     if c["tuned_wins"].met:
         return done("keep_model", "it answers better and little is new", c["tuned_wins"].value)
@@ -140,16 +152,31 @@ PLAN_HINT = (
     "training file for the groups chosen"
 )
 RAFT_HINT = (
-    "when re-tuning, train with retrieved passages in the prompts (RAFT), so the tuned model "
-    "keeps using the passages it is handed"
+    "re-tune with retrieved passages in the prompts (RAFT), so the tuned model keeps using the "
+    "passages it is handed: `python -m rag.raft --eval EVAL.jsonl --out work/raft` writes the "
+    "training file (the passage that answers in a share P = 0.8 of the examples, k = 4 hard "
+    "distractors in each, replies that quote the passage), `python -m tuning.train --corpus "
+    "CORPUS --until YYYY-MM-DD --raft work/raft` trains on it"
 )
+
+
+def _raft_if_changed(i: AdviceInputs, s: AdviceSettings) -> str:
+    """The RAFT recipe, when enough trained facts changed that the model must read the current
+    version from the passages rather than recall the one it learned."""
+    if i.changed_facts is None or i.changed_facts < s.many_changed_facts:
+        return ""
+    return (
+        f"{i.changed_facts} facts the model was trained on changed since (>= "
+        f"{s.many_changed_facts}, many_changed_facts): {RAFT_HINT}"
+    )
 
 
 def _taught_nothing(i: AdviceInputs) -> str:
     return (
         f"tuned - base on the facts it was trained on = {i.tuning_added_trained}: re-tuning the "
         "same way will not teach the new facts either — tune on paraphrases (python -m "
-        "tuning.train --paraphrases N), with retrieved passages (RAFT), or keep RAG"
+        "tuning.train --paraphrases N), with retrieved passages (RAFT: python -m rag.raft, then "
+        "python -m tuning.train --raft work/raft), or keep RAG"
     )
 
 

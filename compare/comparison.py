@@ -179,6 +179,7 @@ def advice_inputs(
         cutoff=str(tuned_view.cutoff) if tuned_view and tuned_view.cutoff else None,
         new_records=tuned_view.new_since_cutoff if tuned_view else None,
         new_tokens=k.new_tokens,
+        changed_facts=k.changed_facts if k.tuned is not None else None,
         training_records=k.training_records,
         eval_new_questions=_eval_new_questions(run, context) if tuned_view else None,
         tuned_known=tuned.known.mean if tuned and tuned.known else None,

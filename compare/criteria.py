@@ -43,6 +43,12 @@ class AdviceSettings(BaseModel):
         20, ge=1, description="fewer paired questions than this are not enough for any verdict"
     )
     task_changed: bool = Field(False, description="the task itself changed (declared by the team)")
+    many_changed_facts: int = Field(
+        10,
+        ge=1,
+        description="trained facts the corpus now states otherwise from which a re-tune should "
+        "be RAFT (retrieved passages in the prompts), so the model reads the current version",
+    )
 
 
 class AdviceInputs(BaseModel):
@@ -59,6 +65,7 @@ class AdviceInputs(BaseModel):
     cutoff: str | None = None  # the tuned model's knowledge cutoff, as text
     new_records: int | None = None  # corpus records dated after the tuned model's cutoff
     new_tokens: int = 0
+    changed_facts: int | None = None  # trained records the corpus now states otherwise
     training_records: int = 0
     eval_new_questions: int | None = None  # eval questions about records newer than the cutoff
     tuned_known: float | None = None

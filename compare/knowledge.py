@@ -70,6 +70,8 @@ class SidesKnowledge(BaseModel):
     previous_tuned: Knowledge | None = None
     training_records: int = 0  # records the current tuned model was trained on
     new_tokens: int = 0  # training tokens in the records dated after the tuned model's cutoff
+    # records the tuned model was trained on (same id) that the corpus now states otherwise
+    changed_facts: int = 0
     fixed: FixedInputs = FixedInputs()
     retune_hours: float = 0.0
 
@@ -167,9 +169,19 @@ def sides_knowledge(
         previous_tuned=tuned_knowledge(side_for("previous", retrieves=False), previous, None),
         training_records=len(tuned.records) if tuned else 0,
         new_tokens=sum(count_tokens([record_text(r) for r in new])) if new else 0,
+        changed_facts=changed_since(tuned, records),
         fixed=fixed_inputs(index, tuned, records),
         retune_hours=retune_seconds(tuned, records) / 3600,
     )
+
+
+def changed_since(manifest: TuningManifest | None, records: Sequence[Record]) -> int:
+    """Records whose id the model was trained on, holding another content now: facts it would
+    answer with an old version."""
+    if manifest is None or not manifest.records:
+        return 0
+    ids, hashes = manifest.known_record_ids(), manifest.known_hashes()
+    return sum(1 for r in records if r.id in ids and r.content_hash not in hashes)
 
 
 def retune_tokens(manifest: TuningManifest | None, records: Sequence[Record]) -> int:

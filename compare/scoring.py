@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from answers import Answer, metrics
+from answers.quoting import stated_answer
 from compare.evalset import EvalItem
 from compare.judge import Judge
 from compare.knowledge import Knowledge
@@ -20,8 +21,9 @@ RETRIEVAL_K = (1, 5)
 
 def score_answer(item: EvalItem, answer: Answer) -> dict[str, float]:
     """Every metric for one answer (a failed answer scores zero), plus retrieval, label and choice
-    scores where the item has them."""
-    text = answer.text if answer.ok else ""
+    scores where the item has them. A reply that quotes a passage before it states its answer
+    (a RAFT-tuned model's) is scored on the answer it states."""
+    text = stated_answer(answer.text) if answer.ok else ""
     scores: dict[str, float] = {}
     if item.is_multiple_choice:
         scores["accuracy"] = float(answer.ok and answer.choice == item.answer_index)
@@ -66,7 +68,7 @@ def score_run(
         for s in scored
     ]
     if embed is not None:
-        texts = [s.answer.text if s.answer.ok else "" for s in out]
+        texts = [stated_answer(s.answer.text) if s.answer.ok else "" for s in out]
         refs = [by_id[s.item_id].reference for s in out]
         for s, value in zip(out, metrics.semantic_similarity(texts, refs, embed), strict=True):
             s.metrics["semantic"] = value

@@ -35,6 +35,13 @@ class CompareSettings(BaseSettings):
         "in-process sides are asked one at a time. 4 keeps a run's two HTTP sides within the "
         "local server's queue of 8; raise it for a remote endpoint (bench/eval_concurrency.py)",
     )
+    passages: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="retrieved passages handed to a model that answers from them (base + RAG, "
+        "tuned + RAG): the best one and, beside it, passages-1 distractors or supporting ones",
+    )
     judge: bool = Field(False, description="grade answers with an LLM judge")
     judge_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint of the judge; None = the tuning endpoint"

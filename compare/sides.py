@@ -193,7 +193,9 @@ class Sides:
             settings, manifest, name=spec.name, client=self._client(settings)
         )
         if spec.retrieves:
-            return WithPassages(RagAnswerer(self.index()), model, name=spec.name)
+            shown = self.settings.compare.passages
+            finder = RagAnswerer(self.index(), k=max(shown, self.settings.rag.k))
+            return WithPassages(finder, model, name=spec.name, passages=shown)
         return model
 
     def cache_keys(
@@ -215,6 +217,8 @@ class Sides:
             parts = [name, self._writer_key(spec, manifests)]
             if spec.retrieves:
                 parts += [retrieval, index_key]
+            if spec.retrieves and spec.calls_a_model:
+                parts.append(f"passages={self.settings.compare.passages}")
             keys[name] = ":".join(parts)
         return keys
 

@@ -156,6 +156,20 @@ class RagIndex:
             self.refresh()
             return fact_history(self.collection, self._admits, fact_id)
 
+    def passages(self) -> list[Hit]:
+        """Every node this manifest admits, as hits of score 0 (each fact's versions with the
+        dates they held): what retrieval can hand a model, for data built over the whole index."""
+        with self._lock:
+            self.refresh()
+            found = []
+            for page in iter_pages(self.collection, ["documents", "metadatas"]):
+                for node, text, meta in zip(
+                    page["ids"], page["documents"], page["metadatas"], strict=True
+                ):
+                    if self._admits(meta):
+                        found.append(make_hit(node, 0.0, text or "", dict(meta or {})))
+            return found
+
     def _admits(self, metadata: dict[str, Any] | None) -> bool:
         return self._view is not None and self._view.admits(metadata)
 

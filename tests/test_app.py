@@ -150,6 +150,18 @@ def test_data_tab_exports_any_target(module_env: None, target: str) -> None:
     )
 
 
+@pytest.mark.slow
+def test_data_tab_exports_raft_with_retrieved_passages(indexed: AppTest) -> None:
+    at = open_tab("Data")
+    at.selectbox(key="export_target").set_value("RAFT (with retrieved passages)").run()
+    at.number_input(key="raft_k").set_value(2).run()
+    assert_clean(at)
+    offered = next(b for b in at.get("download_button") if "RAFT" in b.proto.label)
+    assert int(offered.proto.label.split()[1]) > 100  # "Download N RAFT lines"
+    said = "\n".join(t.value for t in at.text)
+    assert "2 hard distractors each" in said and "held out 74 facts" in said
+
+
 def test_data_tab_reports_bad_lines_from_files_on_disk(module_env: None) -> None:
     at = open_tab("Data")
     at.radio(key="data_source").set_value("Files on disk").run()

@@ -441,3 +441,58 @@ def test_a_near_perfect_retrieval_side_on_offline_reworded_questions_gets_a_cave
     c = judge(made, records, knowledge(records))
     [note] = [n for n in caveats(c) if "reworded offline" in n]
     assert note.startswith("RAG (extractive) scores 1.000") and "--reword endpoint" in note
+
+
+# --- RAFT named where a re-tune should read its passages --------------------------------------
+
+
+def test_combine_names_the_raft_commands() -> None:
+    records = corpus(100, 0)
+
+    def correct(side: str, item: EvalItem) -> bool:
+        n = int((item.record_id or "r0")[1:])
+        return (
+            side == "tuned_rag"
+            or (side == "rag" and n % 2 == 0)
+            or (side == "tuned" and n % 3 == 0)
+        )
+
+    c = judge(
+        run(records, records[:60], correct, ["rag", "tuned", "tuned_rag"]),
+        records,
+        knowledge(records),
+    )
+    assert c.advice.verdict == "combine"
+    hint = next(r for r in c.advice.reasons if "RAFT" in r)
+    assert "python -m rag.raft" in hint and "python -m tuning.train" in hint and "--raft" in hint
+
+
+@pytest.mark.parametrize(("changed", "named"), [(12, True), (9, False), (0, False)])
+def test_a_retune_of_a_corpus_with_many_changed_facts_names_raft(changed: int, named: bool) -> None:
+    records = corpus(100, 40)
+    asked = records[:30] + records[100:130]
+    result = run(
+        records, asked, lambda side, item: side == "rag" or not is_new(item), ["rag", "tuned"]
+    )
+    k = knowledge(records).model_copy(update={"changed_facts": changed})
+    c = judge(result, records, k, many_changed_facts=10)
+    assert c.advice.verdict == "retune_now" and c.advice.inputs.changed_facts == changed
+    raft = [r for r in c.advice.reasons if "python -m rag.raft" in r]
+    assert bool(raft) == named
+    if named:
+        assert raft[0].startswith("12 facts the model was trained on changed since (>= 10")
+
+
+def test_changed_facts_are_trained_ids_the_corpus_now_states_otherwise() -> None:
+    from compare.knowledge import changed_since
+    from tuning.manifest import TrainedRecord, TuningManifest
+
+    old = corpus(5, 0)
+    manifest = TuningManifest(
+        base_model="m",
+        trained_at=datetime(2026, 4, 1, tzinfo=UTC),
+        records=[TrainedRecord(id=r.id, content_hash=r.content_hash) for r in old],
+    )
+    restated = [old[0].model_copy(update={"content_hash": "new"}), *old[1:], record(7, NEW)]
+    assert changed_since(manifest, restated) == 1  # r0 changed; r7 is new, not changed
+    assert changed_since(manifest, old) == 0 and changed_since(None, restated) == 0

@@ -191,3 +191,18 @@ def test_containment_by_hand(answer: str, reference: str, expected: float) -> No
 def test_containment_accepts_any_alias() -> None:
     assert metrics.contains_any("They call it Moskva.", ["Moscow", "Moskva"]) == 1.0
     assert metrics.contains_any("They call it Muscovy.", ["Moscow", "Moskva"]) == 0.0
+
+
+def test_a_reply_that_quotes_before_it_answers_is_scored_on_its_answer() -> None:
+    """A RAFT-tuned model quotes its passage, then states the answer: the quote is not scored."""
+    from answers import Answer
+    from compare.evalset import EvalItem
+    from compare.scoring import score_answer
+
+    item = EvalItem(id="q", question="Pro price?", reference="The Pro plan costs 12 EUR.")
+    quoted = '[2] "Pro: 12 EUR a month, billed yearly."\nAnswer: The Pro plan costs 12 EUR.'
+    plain = "The Pro plan costs 12 EUR."
+    scores = score_answer(item, Answer(answerer="tuned_rag", text=quoted))
+    assert scores["token_f1"] == 1.0 == scores["exact_match"]
+    assert scores == score_answer(item, Answer(answerer="base_rag", text=plain))
+    assert score_answer(item, Answer(answerer="x", text=quoted.split("\n")[0]))["token_f1"] < 0.8

@@ -125,3 +125,26 @@ def test_a_tool_chat_trains_on_its_question_and_final_answer_only() -> None:
             assert [t.role for t in turns if t.role != "system"] == ["user", "assistant"]
             assert turns[-1].content == record.answer and record.answer
             assert all(t.content.strip() for t in turns)
+
+
+@pytest.mark.parametrize(("env", "threads"), [({"OMP_NUM_THREADS": "1"}, "1"), ({}, "cpus")])
+def test_the_cpu_device_keeps_an_explicit_thread_count(env: dict[str, str], threads: str) -> None:
+    """OMP_NUM_THREADS set: the trainer and the server keep it; unset: every core."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, torch; from tuning.model import pick_device; pick_device(); "
+        "print(torch.get_num_threads(), os.cpu_count())"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **env, "PYTHONPATH": root, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out[0] == (out[1] if threads == "cpus" else threads)

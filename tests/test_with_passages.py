@@ -8,12 +8,15 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from answers import Question
+from compare.settings import CompareSettings, WorkbenchSettings
 from compare.with_passages import WithPassages
+from compare.workbench import Workbench
 from rag.answerer import RagAnswerer
 from rag.build import rebuild_index
 from rag.index import RagIndex
@@ -146,3 +149,28 @@ def test_an_unreachable_endpoint_is_an_error_not_a_crash(index: RagIndex) -> Non
         Question(text="Pro plan price?")
     )
     assert not answer.ok and "cannot connect" in (answer.error or "")
+
+
+@pytest.mark.parametrize("shown", [1, 2])
+def test_the_workbench_hands_the_configured_number_of_passages(
+    index: RagIndex, server: ChatServer, tmp_path: Path, shown: int
+) -> None:
+    """RAGORTUNE_PASSAGES: the retrieved passages a writing side is handed (answers at k = 0
+    distractors are asked with 1), and the answer cache keeps the counts apart."""
+    settings = WorkbenchSettings(
+        compare=CompareSettings(_env_file=None, work_dir=tmp_path, passages=shown),
+        rag=index.settings,
+        tuning=TuningSettings(_env_file=None, base_url=url(server), max_retries=0),
+    )
+    wb = Workbench(settings)
+    answer = wb.answerers(["base_rag"])[0].answer(Question(text="Pro plan price?"))
+    assert answer.ok, answer.error
+    system = server.requests[0]["messages"][0]["content"]
+    assert system.count(", as of 2026-03-01) ") == shown
+    other = Workbench(settings.with_overrides(compare_passages=3 - shown))
+    keys, others = (
+        wb.cache_keys(["rag", "base_rag", "tuned_rag"]),
+        other.cache_keys(["rag", "base_rag", "tuned_rag"]),
+    )
+    assert keys["rag"] == others["rag"]
+    assert keys["base_rag"] != others["base_rag"] and keys["tuned_rag"] != others["tuned_rag"]

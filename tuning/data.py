@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+from answers.quoting import stated_answer
 from corpus.record import Message, Record
 from tuning.errors import TuningError
 from tuning.paraphrase import document_variants, paraphrases
 
 IGNORE = -100  # label value the loss skips
+RAFT_SPLIT = "raft.json"  # what `python -m rag.raft` writes: settings and every example
 
 
 @dataclass(frozen=True)
@@ -172,3 +176,66 @@ def collate(batch: Sequence[Example], pad_id: int) -> dict[str, Any]:
         "attention_mask": torch.tensor(mask),
         "labels": torch.tensor(labels),
     }
+
+
+@dataclass(frozen=True)
+class RaftData:
+    """A RAFT split as training reads it (`raft.json` from `python -m rag.raft`): its settings and,
+    per example, the corpus record it teaches and its turns (passages in the system turn, the
+    question, the reply that quotes the passage and states the answer)."""
+
+    path: Path
+    settings: dict[str, float | int | str]
+    examples: tuple[tuple[str, tuple[Message, ...]], ...]
+
+    @property
+    def record_ids(self) -> set[str]:
+        """The corpus records the split teaches."""
+        return {rid for rid, _turns in self.examples}
+
+
+def read_raft(path: Path) -> RaftData:
+    """Read a split from its `raft.json` (or the folder holding it); TuningError naming the
+    file and the fix when it is not one."""
+    file = path / RAFT_SPLIT if path.is_dir() else path
+    hint = "write one with `python -m rag.raft --out DIR` and pass DIR"
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        settings = {k: v for k, v in data["settings"].items() if v is not None}
+        examples = tuple(
+            (str(e["record_id"]), tuple(Message(**m) for m in e["messages"]))
+            for e in data["examples"]
+        )
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise TuningError(f"{file}: not a RAFT split ({err}) — {hint}") from err
+    if not examples:
+        raise TuningError(f"{file}: the split holds no example — {hint}")
+    return RaftData(path=file, settings=settings, examples=examples)
+
+
+def plain_twin(turns: Sequence[Message]) -> list[Message]:
+    """A RAFT example without its passages: the question and the answer its reply states (the
+    plain recipe at equal exposure: the same questions and answers, as often)."""
+    question = next(t for t in turns if t.role == "user")
+    reply = next(t for t in reversed(turns) if t.role == "assistant")
+    return [question, Message(role="assistant", content=stated_answer(reply.content))]
+
+
+def raft_examples(
+    tokenizer: Any, raft: RaftData, keep: set[str], max_len: int, passages: bool = True
+) -> tuple[list[Example], int]:
+    """The split's examples of the records in `keep`, with their passages (RAFT) or without
+    (`plain_twin`); loss on the reply only. Returns them and how many were longer than
+    `max_len` and left out whole (a cut would drop the reply the example exists to teach)."""
+    examples: list[Example] = []
+    too_long = 0
+    for record_id, turns in raft.examples:
+        if record_id not in keep:
+            continue
+        chat = list(turns) if passages else plain_twin(turns)
+        ids, labels = encode_chat(tokenizer, chat, 1 << 30)
+        if len(ids) > max_len:
+            too_long += 1
+            continue
+        examples.append(Example(record_id, ids, labels))
+    return examples, too_long

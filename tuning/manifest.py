@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from corpus.record import Record
 
 MANIFEST_NAME = "tuning_manifest.json"
+# plain: the records as they are; paraphrases: with rephrasings; raft: with retrieved passages in
+# the prompt and replies that quote the passage (rag.raft writes the split)
+Recipe = Literal["plain", "paraphrases", "raft"]
 
 
 class TrainedRecord(BaseModel):
@@ -41,6 +44,10 @@ class TuningManifest(BaseModel):
     paraphrases: int = 0  # extra phrasings per question
     doc_paraphrases: int = 0  # variants per plain-text passage
     doc_paraphrase_method: str | None = None  # how those variants were made
+    recipe: Recipe = "plain"
+    # raft: p (share of examples with the oracle passage), k (distractors), quote_style, seed and
+    # the split file; plain at equal exposure to a raft split: that split file
+    recipe_settings: dict[str, float | int | str] = Field(default_factory=dict)
     epochs: int = 0
     training_tokens: int = 0  # tokens seen in training, all epochs
     tokens_per_s: float = 0.0
@@ -50,6 +57,23 @@ class TuningManifest(BaseModel):
     cost_usd: float = 0.0  # wall time × machine_hour_usd for a local run; tokens × price remote
     final_loss: float | None = None
     hyperparameters: dict[str, float | int | str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recipe_of_older_manifests(cls, data: Any) -> Any:
+        """A manifest written before recipes were named: paraphrases when it used any."""
+        if isinstance(data, dict) and "recipe" not in data:
+            rephrased = data.get("paraphrases") or data.get("doc_paraphrases")
+            data = {**data, "recipe": "paraphrases" if rephrased else "plain"}
+        return data
+
+    def recipe_text(self) -> str:
+        """The recipe in words: 'raft (p=0.8, k=4, quote_style=cite, seed=0)', 'paraphrases (2)'."""
+        if self.recipe == "paraphrases":
+            return f"paraphrases ({self.paraphrases or self.doc_paraphrases})"
+        shown = {k: v for k, v in self.recipe_settings.items() if k != "split"}
+        inner = ", ".join(f"{k}={v}" for k, v in shown.items())
+        return f"{self.recipe} ({inner})" if inner else self.recipe
 
     @property
     def knowledge_cutoff(self) -> date | None:

@@ -36,12 +36,16 @@ def packaged_gguf() -> Path:
 
 
 def pick_device() -> str:
-    """'cuda' when a GPU is present, else 'cpu' (with torch using every core)."""
+    """'cuda' when a GPU is present, else 'cpu' (with torch using every core, unless
+    OMP_NUM_THREADS says how many: torch reads it at start and it must not be overridden — on
+    cores shared with other busy processes, two threads that wait on each other made a LoRA
+    step 7-10x slower than one, bench/raft.py)."""
     import torch
 
     if torch.cuda.is_available():
         return "cuda"
-    torch.set_num_threads(os.cpu_count() or 1)
+    if not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(os.cpu_count() or 1)
     return "cpu"
 
 

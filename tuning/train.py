@@ -20,15 +20,23 @@ from answers import ChatModel
 from answers.prices import PriceBook, hourly
 from corpus.offline import use_offline_defaults
 from corpus.record import Record
-from tuning.data import build_examples, offline_document_variants, select_records
+from tuning.data import (
+    RaftData,
+    build_examples,
+    offline_document_variants,
+    raft_examples,
+    read_raft,
+    select_records,
+)
 from tuning.errors import NoTrainingData, TuningError
 from tuning.loop import TrainConfig, pick_batch_size, run_epochs
-from tuning.manifest import TrainedRecord, TuningManifest
+from tuning.manifest import Recipe, TrainedRecord, TuningManifest
 from tuning.rewrite import rewrite_passages
 from tuning.settings import TuningSettings
 
 OFFLINE_METHOD = "offline: sentence reordering, statement frames, two-sentence splits"
 REWRITE_MAX_TOKENS = 1024  # a rewrite is about as long as its passage
+RAFT_MAX_LEN = 1024  # tokens per RAFT example by default: k + 1 passages precede the question
 PRICE_BOOK = Path("data/prices.json")  # compare's price book: the one machine-hour price
 # q/k/v/o plus the MLP: the set that taught SmolLM2-135M 40 facts in 12 epochs in our probe
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -59,18 +67,25 @@ def train_adapter(
     progress: bool = True,
     machine_hour_usd: float | None = None,
     rewriter: ChatModel | None = None,
+    raft: RaftData | None = None,
+    passages: bool = True,
 ) -> TrainResult:
     """Train a LoRA adapter on the records dated on/before `until`; write it and its manifest.
 
     The manifest records seconds and hardware; it holds a cost only when `machine_hour_usd` (the
     price book's rate, passed by the caller) is given. With `config.doc_paraphrases`, plain-text
-    passages get that many variants: rewrites by `rewriter` when given, else offline ones.
+    passages get that many variants: rewrites by `rewriter` when given, else offline ones. With
+    `raft`, the examples are that split's, of its records dated on/before `until`: with their
+    retrieved passages (the raft recipe), or, `passages` off, without them (plain, at equal
+    exposure).
     """
     import torch
     from peft import LoraConfig, get_peft_model
 
     from tuning.model import load_base, pick_device
 
+    if raft is not None:
+        records = [r for r in records if r.id in raft.record_ids]
     chosen = select_records(records, until)
     if not chosen:
         raise NoTrainingData(f"no record dated on/before {until} — check --until and --corpus")
@@ -79,7 +94,18 @@ def train_adapter(
     torch.manual_seed(config.seed)
     base, tokenizer = load_base(settings.base_model, settings.cache_dir, device)
     variants, method = document_paraphrases(chosen, config.doc_paraphrases, rewriter)
-    examples = build_examples(tokenizer, chosen, config.max_len, config.paraphrases, variants)
+    recipe, recipe_settings = recipe_of(config, raft, passages)
+    if raft is None:
+        examples = build_examples(tokenizer, chosen, config.max_len, config.paraphrases, variants)
+    else:
+        keep = {r.id for r in chosen}
+        examples, too_long = raft_examples(tokenizer, raft, keep, config.max_len, passages)
+        recipe_settings["over_max_len"] = too_long
+        if not examples:
+            raise NoTrainingData(
+                f"{raft.path}: no example of a record dated on/before {until} fits "
+                f"--max-len {config.max_len} — raise --max-len or --until"
+            )
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
@@ -107,6 +133,8 @@ def train_adapter(
         paraphrases=config.paraphrases,
         doc_paraphrases=config.doc_paraphrases,
         doc_paraphrase_method=method,
+        recipe=recipe,
+        recipe_settings=recipe_settings,
         epochs=config.epochs,
         training_tokens=tokens,
         tokens_per_s=round(tokens / train_s, 1) if train_s else 0.0,
@@ -119,6 +147,18 @@ def train_adapter(
     )
     manifest.save(out)
     return TrainResult(manifest=manifest, epoch_losses=losses)
+
+
+def recipe_of(
+    config: TrainConfig, raft: RaftData | None, passages: bool
+) -> tuple[Recipe, dict[str, float | int | str]]:
+    """The recipe a run follows, and its settings for the manifest."""
+    if raft is None:
+        return ("paraphrases" if config.paraphrases or config.doc_paraphrases else "plain"), {}
+    split: dict[str, float | int | str] = {"split": str(raft.path)}
+    if not passages:
+        return "plain", split
+    return "raft", {**raft.settings, **split}
 
 
 def document_paraphrases(
@@ -179,7 +219,26 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="N variants of each plain-text passage: rewrites by TUNING_PARAPHRASE_MODEL at "
         "TUNING_BASE_URL when that is set, else offline (reordered, framed, split)",
     )
-    parser.add_argument("--max-len", type=int, default=256)
+    parser.add_argument(
+        "--raft",
+        type=Path,
+        metavar="DIR",
+        help="train on a RAFT split (the folder python -m rag.raft wrote, or its raft.json): "
+        "its questions with retrieved passages and replies that quote them",
+    )
+    parser.add_argument(
+        "--recipe",
+        choices=("raft", "plain"),
+        default="raft",
+        help="with --raft: raft (default), or plain: the split's questions and answers without "
+        "passages, for a plain adapter at equal exposure",
+    )
+    parser.add_argument(
+        "--max-len",
+        type=int,
+        help=f"tokens per example (default 256; {RAFT_MAX_LEN} with --raft, whose longer "
+        "examples are left out whole, never cut)",
+    )
     parser.add_argument("--batch-size", type=int, help="default 8 on CPU, chosen for a GPU")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--max-steps", type=int)
@@ -224,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs=args.epochs,
         paraphrases=args.paraphrases,
         doc_paraphrases=args.doc_paraphrases,
-        max_len=args.max_len,
+        max_len=args.max_len or (RAFT_MAX_LEN if args.raft else 256),
         batch_size=args.batch_size,
         learning_rate=args.lr,
         max_steps=args.max_steps,
@@ -238,15 +297,28 @@ def main(argv: list[str] | None = None) -> int:
 
             long_replies = settings.model_copy(update={"max_tokens": REWRITE_MAX_TOKENS})
             rewriter = ChatClient(long_replies, model=settings.paraphrase_model)
+        raft = read_raft(args.raft) if args.raft else None
         result = train_adapter(
-            records, args.until, out, settings, config, not args.quiet, rate, rewriter
+            records,
+            args.until,
+            out,
+            settings,
+            config,
+            not args.quiet,
+            rate,
+            rewriter,
+            raft=raft,
+            passages=args.recipe == "raft",
         )
     except TuningError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     m = result.manifest
     losses = " → ".join(f"{x:.3f}" for x in result.epoch_losses)
-    print(f"trained on {len(m.records)} records ({m.examples} examples), {m.epochs} epochs")
+    print(
+        f"trained on {len(m.records)} records ({m.examples} examples), {m.epochs} epochs; "
+        f"recipe {m.recipe_text()}"
+    )
     print(f"loss per epoch: {losses}")
     print(
         f"{m.training_tokens} tokens in {m.wall_time_s:.0f} s: {m.tokens_per_s:.0f} training tokens/s on {m.hardware}"

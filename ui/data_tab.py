@@ -17,6 +17,7 @@ from corpus.facts import FactHistory
 from corpus.names import printable
 from corpus.report import CorpusSurvey
 from ui import frames
+from ui.raft_export import RAFT_EXPORT, render_raft_export
 from ui.state import (
     apply_settings,
     configured_corpus,
@@ -308,7 +309,10 @@ def _problems(items: Sequence[Any]) -> pd.DataFrame:
 def _data_export(wb: Workbench, key: str, report: Any) -> None:
     st.subheader("Export for a platform")
     left, right = st.columns([1, 2])
-    target = left.selectbox("Target format", list(TARGETS), key="export_target")
+    target = left.selectbox("Target format", [*TARGETS, RAFT_EXPORT], key="export_target")
+    if target == RAFT_EXPORT:
+        render_raft_export(wb, key)
+        return
     stamp = files_stamp(st.session_state.corpus_paths)
     result = export_corpus(key, (st.session_state.corpus_paths, stamp), target, report)
     left.download_button(
