@@ -178,13 +178,13 @@ def real(n: int, cache: Path) -> Iterator[np.ndarray]:
 
 
 def batch_encoder() -> Any:
-    """The packaged model's batch encode: its ONNX Runtime export in batches of 128 where it
-    loads (about 3x torch's speed on two cores here; the same vectors within 2e-7), else
-    sentence-transformers."""
-    from rag.embedding import load_embedder
+    """The packaged MiniLM's batch encode (its 384 dimensions are what the store is measured
+    with): its ONNX Runtime export in batches of 128 where it loads (about 3x torch's speed on
+    two cores here; the same vectors within 2e-7), else sentence-transformers."""
+    from rag.embedding import Embedder, load_embedder
 
-    model = load_embedder(None, "cpu", onnx_dir=Path("work/models"))
-    if model.onnx is None:
+    model = load_embedder("packaged:minilm", "cpu", onnx_dir=Path("work/models"))
+    if not isinstance(model, Embedder) or model.onnx is None:
         return model.encode
     session, tokenizer = model.onnx.session, model.onnx.tokenizer
 
