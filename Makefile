@@ -35,7 +35,7 @@ test: $(STAMP) browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 lint: $(STAMP)
 	$(PY) -m ruff check --fix .

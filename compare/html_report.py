@@ -14,6 +14,7 @@ from pathlib import Path
 from compare.comparison import Comparison, caveats
 from compare.cost import monthly_curve
 from compare.freshness import Batch
+from compare.report import FRESHNESS_HEADER, freshness_rows
 from compare.stats import Interval
 from compare.svg import cost_lines, interval_bars, side_colors, timeline
 
@@ -120,22 +121,11 @@ def _freshness(c: Comparison, batches: Sequence[Batch], colors: dict[str, str]) 
         if f.built_at:
             marks.append((f"{f.side} built", f.built_at.date(), colors[f.side]))
     dated = [(b.name, b.day, b.records) for b in batches if b.day is not None]
-    rows = [
-        [
-            escape(f.side),
-            str(f.newest_known or "—"),
-            f"{f.built_at:%Y-%m-%d %H:%M}" if f.built_at else "—",
-            str(f.new_since_cutoff),
-            str(f.unseen_before_cutoff),
-            "—" if f.age_days is None else f"{f.age_days} days",
-        ]
-        for f in c.freshness
-    ]
-    header = ["side", "newest fact known", "built", "new since its cutoff", "older, not seen"]
+    rows = freshness_rows(c, escape)
     return [
         "<h2>Freshness</h2>",
         timeline(dated, marks, "corpus batches and what each side knows"),
-        _table([*header, "behind the corpus by"], rows),
+        _table(["side", *FRESHNESS_HEADER], rows),
     ]
 
 

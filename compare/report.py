@@ -6,6 +6,7 @@ quality, the sides (who writes each and what it costs to ask), freshness and cos
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from compare.comparison import Comparison, caveats
@@ -187,10 +188,20 @@ def _sides(c: Comparison) -> list[str]:
     ]
 
 
-def _freshness(c: Comparison) -> list[str]:
-    rows = [
+FRESHNESS_HEADER = [
+    "newest fact known",
+    "built",
+    "new since its cutoff",
+    "older, not seen",
+    "behind the corpus by",
+]
+
+
+def freshness_rows(c: Comparison, name: Callable[[str], str] = side_label) -> list[list[str]]:
+    """One row per side's knowledge, in `FRESHNESS_HEADER`'s order after the side's name."""
+    return [
         [
-            side_label(f.side),
+            name(f.side),
             str(f.newest_known or "—"),
             f"{f.built_at:%Y-%m-%d %H:%M}" if f.built_at else "—",
             str(f.new_since_cutoff),
@@ -199,14 +210,11 @@ def _freshness(c: Comparison) -> list[str]:
         ]
         for f in c.freshness
     ]
-    header = [
-        "knowledge of",
-        "newest fact known",
-        "built",
-        "new since its cutoff",
-        "older, not seen",
-        "behind the corpus by",
-    ]
+
+
+def _freshness(c: Comparison) -> list[str]:
+    rows = freshness_rows(c)
+    header = ["knowledge of", *FRESHNESS_HEADER]
     cutoffs = [
         f"- {side_label(f.side)}: cutoff from {f.basis}; declared {f.declared_cutoff or '—'}, "
         f"manifest {f.manifest_cutoff or '—'}, estimated {f.estimated or '— (python -m compare probe)'}"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
+
+if TYPE_CHECKING:  # imported where used: most tests need neither
+    from compare.workbench import Workbench
+    from tuning.settings import TuningSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMATS_DIR = ROOT / "tests" / "data" / "formats"
@@ -21,3 +26,26 @@ DEMO_EVAL = ROOT / "data" / "eval" / "demo_eval.jsonl"
 def root() -> Path:
     """The repository root."""
     return ROOT
+
+
+def demo_workbench(work: Path, tuning: TuningSettings, **compare: Any) -> Workbench:
+    """A workbench on the demo data with a private work folder and the given tuned side's
+    settings (`TuningSettings`); no .env is read. `compare` overrides `CompareSettings` fields."""
+    from compare.settings import CompareSettings, WorkbenchSettings
+    from compare.workbench import Workbench as Bench
+    from rag.settings import RagSettings
+
+    return Bench(
+        WorkbenchSettings(
+            compare=CompareSettings(
+                _env_file=None,
+                corpus_dir=DEMO_CORPUS,
+                eval_path=DEMO_EVAL,
+                prices_path=ROOT / "data" / "prices.json",
+                work_dir=work,
+                **compare,
+            ),
+            rag=RagSettings(_env_file=None, work_dir=work / "index"),
+            tuning=tuning,
+        )
+    )

@@ -11,11 +11,9 @@ import pytest
 
 from compare.cost import CostSettings
 from compare.evalset import load_eval
-from compare.settings import CompareSettings, WorkbenchSettings
 from compare.workbench import Workbench
 from corpus import current_records, load_corpus
-from rag.settings import RagSettings
-from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT
+from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT, demo_workbench
 from tests.tuning_servers import free_port, model_server
 from tuning.manifest import TuningManifest
 from tuning.settings import TuningSettings
@@ -27,21 +25,10 @@ NEWEST = date(2026, 11, 1)  # the demo's newest batch: news passages
 
 def workbench(work: Path, base_url: str) -> Workbench:
     """A workbench on the demo data with a private work folder; no .env is read."""
-    return Workbench(
-        WorkbenchSettings(
-            compare=CompareSettings(
-                _env_file=None,
-                corpus_dir=DEMO_CORPUS,
-                eval_path=DEMO_EVAL,
-                prices_path=ROOT / "data" / "prices.json",
-                work_dir=work,
-            ),
-            rag=RagSettings(_env_file=None, work_dir=work / "index"),
-            tuning=TuningSettings(
-                _env_file=None, base_url=base_url, manifest_path=ADAPTER, max_retries=0, timeout=60
-            ),
-        )
+    tuning = TuningSettings(
+        _env_file=None, base_url=base_url, manifest_path=ADAPTER, max_retries=0, timeout=60
     )
+    return demo_workbench(work, tuning)
 
 
 def test_a_side_that_cannot_start_answers_with_its_error(tmp_path: Path) -> None:

@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 
 from compare.evalset import load_eval
-from compare.settings import CompareSettings, WorkbenchSettings
 from compare.side_table import side_for
-from compare.workbench import Workbench
 from corpus import current_records, load_corpus
-from rag.settings import RagSettings
-from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT
+from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT, demo_workbench
 from tests.tuning_servers import model_server
 from tuning.manifest import TuningManifest
 from tuning.settings import TuningSettings
@@ -56,28 +53,16 @@ def served(retuned: Path) -> Iterator[str]:
 def test_a_retune_that_forgot_what_the_current_model_knew_is_not_shipped(
     served: str, retuned: Path, tmp_path: Path
 ) -> None:
-    wb = Workbench(
-        WorkbenchSettings(
-            compare=CompareSettings(
-                _env_file=None,
-                corpus_dir=DEMO_CORPUS,
-                eval_path=DEMO_EVAL,
-                prices_path=ROOT / "data" / "prices.json",
-                work_dir=tmp_path,
-                previous_adapter=CURRENT,
-            ),
-            rag=RagSettings(_env_file=None, work_dir=tmp_path / "index"),
-            tuning=TuningSettings(
-                _env_file=None,
-                base_url=served,
-                model="retuned",
-                manifest_path=retuned,
-                previous_model="current",
-                max_retries=0,
-                timeout=120,
-            ),
-        )
+    tuning = TuningSettings(
+        _env_file=None,
+        base_url=served,
+        model="retuned",
+        manifest_path=retuned,
+        previous_model="current",
+        max_retries=0,
+        timeout=120,
     )
+    wb = demo_workbench(tmp_path, tuning, previous_adapter=CURRENT)
     assert PREVIOUS in wb.answerer_names, "a configured previous model is a side"
     known = TuningManifest.load(CURRENT).known_hashes()
     by_id = {r.id: r for r in wb.records()}

@@ -33,6 +33,12 @@ def render_probe(wb: Workbench, freshness_views: list[Any]) -> None:
         st.info("No probe yet: run it to see each model's effective cutoff and the ledger.")
         return
     st.markdown(f"**Last probe:** {headline(result)} · {result.made_at:%Y-%m-%d %H:%M} UTC")
+    st.markdown(
+        "\n".join(
+            f"- **{side_label(side.side)}** — effective cutoff {side.estimate.describe()}"
+            for side in result.sides
+        )
+    )
     st.dataframe(cutoff_frame(result, freshness_views), hide_index=True, width="stretch")
     for view in freshness_views:
         if getattr(view, "mismatch", None):

@@ -1,4 +1,4 @@
-"""Metrics, intervals and cost checked against values computed by hand."""
+"""Answer metrics (answers.metrics) checked against values computed by hand."""
 
 from __future__ import annotations
 
@@ -8,19 +8,6 @@ import numpy as np
 import pytest
 
 from answers import metrics
-from answers.prices import PriceBook, machine_cost, token_cost
-from compare.cost import (
-    CostSettings,
-    FixedInputs,
-    MonthlyCost,
-    SideCostModel,
-    break_even_queries,
-    monthly_cost,
-    side_models,
-)
-from compare.judge import parse_score
-from compare.stats import bootstrap_mean, paired_difference
-from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize(
@@ -82,70 +69,6 @@ def test_labels_by_hand() -> None:
     assert metrics.accuracy(predicted, gold) == 0.5
     assert metrics.predicted_label("I'd say: Negative.", ["positive", "negative"]) == "negative"
     assert metrics.predicted_label("no idea", ["positive", "negative"]) is None
-
-
-def test_bootstrap_is_reproducible_and_brackets_the_mean() -> None:
-    values = [0.0, 1.0, 1.0, 0.5, 0.25, 0.75, 1.0, 0.0]
-    a, b = bootstrap_mean(values, seed=3), bootstrap_mean(values, seed=3)
-    assert a == b
-    assert a.mean == pytest.approx(0.5625) and a.low <= a.mean <= a.high
-    constant = bootstrap_mean([0.4] * 10)
-    assert (constant.low, constant.high) == pytest.approx((0.4, 0.4))
-
-
-def test_paired_difference() -> None:
-    same = paired_difference([0.1, 0.5, 0.9], [0.1, 0.5, 0.9])
-    assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0) and not same.excludes_zero
-    better = paired_difference([1.0] * 20, [0.0] * 10 + [0.5] * 10)
-    assert better.mean == pytest.approx(0.75) and better.excludes_zero
-    with pytest.raises(ValueError, match="differ in length"):
-        paired_difference([1.0], [1.0, 2.0])
-
-
-def test_cost_worked_examples() -> None:
-    book = PriceBook.load(ROOT / "data" / "prices.json")
-    mini = book.get("gpt-4o-mini-ft")
-    # 1,000 in × $0.30/1M + 200 out × $1.20/1M = $0.0003 + $0.00024
-    assert token_cost(mini, 1000, 200) == pytest.approx(0.00054)
-    # 100k dataset tokens × 3 epochs × $3/1M
-    hosted = CostSettings(tuning_price="gpt-4o-mini-ft")
-    models = side_models(hosted, FixedInputs(training_tokens=300_000), book)
-    assert models["tuned"].tuning_run_usd == pytest.approx(0.90)
-    # 36 s of machine time at $0.10/h
-    assert machine_cost(36, book) == pytest.approx(0.001)
-    for entry in book.entries.values():
-        assert entry.source and entry.date
-
-
-def test_monthly_and_break_even() -> None:
-    plan = CostSettings(queries_per_month=10_000, retunes_per_month=0, rebuilds_per_month=4)
-    rag = monthly_cost(SideCostModel(side="rag", index_build_usd=1.0), 0.002, plan)
-    plan = plan.model_copy(update={"retunes_per_month": 1, "rebuilds_per_month": 0})
-    tuned = monthly_cost(SideCostModel(side="tuned", tuning_run_usd=50.0), 0.001, plan)
-    assert (rag.total_usd, tuned.total_usd) == pytest.approx((24.0, 60.0))
-    # 0.002 V + 4 = 0.001 V + 50 -> V = 46,000
-    assert break_even_queries(rag, tuned) == pytest.approx(46_000)
-    same_slope = MonthlyCost(
-        side="x",
-        per_query_usd=0.002,
-        per_1k_usd=2,
-        queries=1,
-        query_usd=0,
-        fixed_usd=0,
-        total_usd=0,
-    )
-    assert break_even_queries(rag, same_slope) is None
-
-
-@pytest.mark.parametrize(
-    ("reply", "score"), [("score: 1", 1.0), ("Score = 0.5.", 0.5), ("score:0", 0.0)]
-)
-def test_judge_reply_parsing(reply: str, score: float) -> None:
-    assert parse_score(reply) == score
-
-
-def test_judge_unparseable_is_nan() -> None:
-    assert math.isnan(parse_score("I think it is right"))
 
 
 @pytest.mark.parametrize(
