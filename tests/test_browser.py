@@ -192,6 +192,8 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
             assert "Stale" in tuned, f"the superseded price is marked stale: {tuned}"
     rag = side_column(page, "RAG (extractive)").inner_text()
     assert "12.90" in rag and "Stale" not in rag, rag
+    base_rag = side_column(page, "Base + RAG").inner_text()
+    assert "written by" in base_rag and "billed as" in base_rag, base_rag
 
     ask(page, 1)  # the app's own Russian example: the Personal plan's monthly price
     shot(page, "3b-ask-russian")
