@@ -1,11 +1,14 @@
 """RAG vs tuning on documents, the setting of Ovadia et al. (2023), on a fixture of dated passages.
 
 Trains two LoRA adapters of the packaged SmolLM2-135M on the passages dated up to the cutoff — on
-the raw passages, and on the passages plus offline paraphrases — then asks the multiple-choice
-questions (about facts stated only in the passages, some dated after the cutoff) of: RAG, the base
-model, each tuned model, and each tuned model given the retrieved passages. Prints accuracy with
-its 95% interval, split before / after the cutoff, the chance baseline, and containment and token
-F1 beside it. Adapters are cached under --work, so a second run only asks.
+the raw passages, and on the passages plus offline paraphrases — then serves both beside the base
+model from one `python -m tuning.serve` and runs one comparison through every side of the side
+table: extractive RAG, base + RAG, base, tuned (the paraphrase adapter), tuned + RAG, and the
+previous tuned model (the raw adapter, as the model a re-tune on paraphrases would replace). The
+multiple-choice questions are about facts stated only in the passages, some dated after the
+cutoff. Prints accuracy with its 95% interval, split before / after the cutoff, the chance
+baseline, containment and token F1 beside it, and the paired gaps the papers report. Adapters are
+cached under --work, so a second run only asks.
 
 Usage: python bench/documents.py [--epochs 12] [--paraphrases 2] [--paraphrase-epochs N]
                                  [--work work/bench-documents]
@@ -27,6 +30,7 @@ use_offline_defaults()
 
 from compare.comparison import Comparison  # noqa: E402
 from compare.settings import CompareSettings, WorkbenchSettings  # noqa: E402
+from compare.stats import paired_difference  # noqa: E402
 from compare.workbench import Workbench  # noqa: E402
 from corpus import load_corpus  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
@@ -54,33 +58,43 @@ def adapter(work: Path, name: str, epochs: int, paraphrases: int) -> Path:
     return out
 
 
-def workbench(work: Path, url: str, model: str, manifest: Path | None) -> Workbench:
-    return Workbench(
-        WorkbenchSettings(
-            compare=CompareSettings(
-                _env_file=None,
-                corpus_dir=CORPUS,
-                eval_path=EVAL,
-                prices_path=ROOT / "data" / "prices.json",
-                work_dir=work,
-            ),
-            rag=RagSettings(_env_file=None, work_dir=work / "index"),
-            tuning=TuningSettings(
-                _env_file=None, base_url=url, model=model, manifest_path=manifest, timeout=120
-            ),
+SIDES = ["rag", "base_rag", "base", "tuned", "tuned_rag", "tuned_previous"]
+GAPS = [
+    ("base_rag", "base", "base + RAG - base"),
+    ("tuned", "base", "tuned - base (what tuning added)"),
+    ("tuned_rag", "base_rag", "tuned + RAG - base + RAG"),
+    ("tuned", "tuned_previous", "paraphrases - raw"),
+]
+
+
+def ask(work: Path, raw: Path, para: Path) -> Comparison:
+    """Every side of the table on the documents eval, from one server with both adapters."""
+    adapters = [f"{para.name}={para}", "--adapter", f"{raw.name}={raw}"]
+    with model_server(adapters[0], extra=adapters[1:]) as url:
+        wb = Workbench(
+            WorkbenchSettings(
+                compare=CompareSettings(
+                    _env_file=None,
+                    corpus_dir=CORPUS,
+                    eval_path=EVAL,
+                    prices_path=ROOT / "data" / "prices.json",
+                    work_dir=work,
+                    previous_adapter=raw,
+                ),
+                rag=RagSettings(_env_file=None, work_dir=work / "index"),
+                tuning=TuningSettings(
+                    _env_file=None,
+                    base_url=url,
+                    model=para.name,
+                    manifest_path=para,
+                    previous_model=raw.name,
+                    timeout=300,
+                ),
+            )
         )
-    )
-
-
-def ask(work: Path, label: str, served: str | None) -> Comparison:
-    """RAG, the tuned model and tuned + RAG for one adapter ('none' = the base model)."""
-    path = None if served is None else Path(served)
-    with model_server(served or "none") as url:
-        name = path.name if path else "smollm2-135m-instruct"
-        wb = workbench(work, url, name, path)
         if wb.index_status().built_at is None:
             wb.rebuild_index()
-        return wb.compare(wb.load_eval(), ["rag", "tuned", "tuned_rag"], eval_name=label)
+        return wb.compare(wb.load_eval(), SIDES, eval_name="documents")
 
 
 def row(c: Comparison, side: str, label: str) -> str:
@@ -95,7 +109,23 @@ def row(c: Comparison, side: str, label: str) -> str:
         f"{acc.by_kind[k].mean:.3f}" if k in acc.by_kind else "—" for k in ("stable", "new")
     )
     ci = f"{acc.overall.mean:.3f} [{acc.overall.low:.3f}, {acc.overall.high:.3f}]"
-    return f"| {label} | {ci} | {split} | {mean('contains')} | {mean('token_f1')} |"
+    writer = c.writers.get(side, "—")
+    return f"| {label} | {writer} | {ci} | {split} | {mean('contains')} | {mean('token_f1')} |"
+
+
+def gaps(c: Comparison) -> None:
+    """The paired differences in accuracy the papers' matrix is read by."""
+    for a, b, label in GAPS:
+        x, y = (
+            {s.item_id: s.metrics["accuracy"] for s in c.run.for_answerer(side)} for side in (a, b)
+        )
+        shared = sorted(set(x) & set(y))
+        if len(shared) < 2:
+            print(f"- {label}: not measured")
+            continue
+        gap = paired_difference([x[i] for i in shared], [y[i] for i in shared])
+        beyond = "beyond noise" if gap.excludes_zero else "within noise"
+        print(f"- {label}: {gap.mean:+.3f} [{gap.low:+.3f}, {gap.high:+.3f}], {beyond}")
 
 
 def main() -> int:
@@ -119,29 +149,28 @@ def main() -> int:
         para_epochs,
         args.paraphrases,
     )
-    base = ask(args.work, "base", None)
-    tuned_raw = ask(args.work, "raw", str(raw))
-    tuned_para = ask(args.work, "paraphrased", str(para))
-    n = len(base.run.items)
-    before = sum(1 for i in base.run.items if i.kind == "stable")
+    started = time.perf_counter()
+    c = ask(args.work, raw, para)
+    n = len(c.run.items)
+    before = sum(1 for i in c.run.items if i.kind == "stable")
     print(f"{n} multiple-choice questions ({before} about passages dated up to the cutoff "
-          f"{CUTOFF}, {n - before} after it); 4 choices each")  # fmt: skip
-    print("| side | accuracy [95% CI] | before / after cutoff | contains | token F1 |")
-    print("|---|---|---|---|---|")
-    print(row(base, "rag", "RAG (extractive, choice best supported by the passage)"))
-    print(row(base, "tuned", "base model, no tuning (log-likelihood)"))
-    print(row(tuned_raw, "tuned", f"tuned on raw passages ({args.epochs} epochs)"))
+          f"{CUTOFF}, {n - before} after it); 4 choices each; asked in "
+          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    print("| side | written by | accuracy [95% CI] | before / after cutoff | contains | token F1 |")
+    print("|---|---|---|---|---|---|")
+    print(row(c, "rag", "RAG (extractive, the choice the passage supports)"))
+    print(row(c, "base_rag", "base + RAG"))
+    print(row(c, "base", "base model, no tuning"))
     print(
         row(
-            tuned_para,
-            "tuned",
-            f"tuned on passages + {args.paraphrases} paraphrases ({para_epochs} epochs)",
+            c, "tuned", f"tuned on passages + {args.paraphrases} paraphrases ({para_epochs} epochs)"
         )
     )
-    print(row(base, "tuned_rag", "base model + RAG"))
-    print(row(tuned_raw, "tuned_rag", "tuned (raw) + RAG"))
-    print(row(tuned_para, "tuned_rag", "tuned (paraphrases) + RAG"))
-    print(f"| chance | {base.summary.chance:.3f} | | | |")
+    print(row(c, "tuned_rag", "tuned (paraphrases) + RAG"))
+    print(row(c, "tuned_previous", f"previous: tuned on raw passages ({args.epochs} epochs)"))
+    print(f"| chance | | {c.summary.chance:.3f} | | | |")
+    gaps(c)
+    print(f"verdict: {c.advice.headline}")
     return 0
 
 
