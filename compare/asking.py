@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from answers import Answer, Answerer, Progress, Question
 from compare.evalset import EvalItem
@@ -21,6 +21,23 @@ def side_limit(answerer: Answerer, concurrency: int) -> int:
     endpoint (it says so with `remote = True`), one for an in-process side (the embedder and a local
     model use every core already)."""
     return max(1, concurrency) if getattr(answerer, "remote", False) else 1
+
+
+def shared_pools(answerers: Sequence[Answerer], concurrency: int) -> list[ThreadPoolExecutor]:
+    """One pool per side, except that sides waiting on the same endpoint (`endpoint`, e.g. base +
+    RAG, tuned and tuned + RAG on one local server) share one: `concurrency` is what an endpoint
+    is asked at once, so three sides do not triple a server's queue."""
+    by_endpoint: dict[str, ThreadPoolExecutor] = {}
+    pools = []
+    for answerer in answerers:
+        endpoint = getattr(answerer, "endpoint", None) if side_limit(answerer, 2) > 1 else None
+        if endpoint is None:
+            pools.append(ThreadPoolExecutor(side_limit(answerer, concurrency)))
+            continue
+        if endpoint not in by_endpoint:
+            by_endpoint[endpoint] = ThreadPoolExecutor(side_limit(answerer, concurrency))
+        pools.append(by_endpoint[endpoint])
+    return pools
 
 
 def ask_all(
@@ -40,17 +57,14 @@ def ask_all(
     configurations = configurations or {}
     total = len(items) * len(answerers)
     finished: queue.Queue[Scored] = queue.Queue()
-    pools = [ThreadPoolExecutor(side_limit(a, concurrency)) for a in answerers]
+    pools = shared_pools(answerers, concurrency)
     try:
-        futures = [
-            [
-                pool.submit(
-                    _ask, side, item, configurations.get(side.name, side.name), cache, finished
-                )
-                for item in items
-            ]
-            for side, pool in zip(answerers, pools, strict=True)
-        ]
+        # item by item across the sides on a shared pool, so every side's progress moves at once
+        futures: list[list[Future[Scored]]] = [[] for _ in answerers]
+        for item in items:
+            for n, (side, pool) in enumerate(zip(answerers, pools, strict=True)):
+                config = configurations.get(side.name, side.name)
+                futures[n].append(pool.submit(_ask, side, item, config, cache, finished))
         answered = failed = 0
         for done in range(1, total + 1):
             if progress:
@@ -61,7 +75,7 @@ def ask_all(
             progress(total, total, _tally(answered, failed, total))
         return [f.result() for side in futures for f in side]
     finally:
-        for pool in pools:
+        for pool in {id(p): p for p in pools}.values():
             pool.shutdown(wait=True)
 
 

@@ -53,6 +53,7 @@ class Priced:
         self.name = inner.name
         self.inner = inner
         self.remote = getattr(inner, "remote", False)
+        self.endpoint: str | None = getattr(inner, "endpoint", None)
         self.model, self.book, self.cost = model, book, cost
 
     def answer(self, question: Question) -> Answer:

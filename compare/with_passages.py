@@ -51,6 +51,11 @@ class WithPassages:
         self.writer = writer
         self.passages = passages
 
+    @property
+    def endpoint(self) -> str | None:
+        """The writer's endpoint (None for a writer in this process)."""
+        return getattr(self.writer, "endpoint", None)
+
     def answer(self, question: Question) -> Answer:
         """Retrieve, then let the writer answer from the sources; failures become answers."""
         start = time.perf_counter()

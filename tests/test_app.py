@@ -313,7 +313,8 @@ def test_freshness_and_cost_reprice_on_new_inputs(evaluated: Any) -> None:
     assert set(costs["side"]) == {"RAG (extractive)", "Base + RAG", "Tuned", "Tuned + RAG"}
     billed = dict(zip(costs["side"], costs["billed as"], strict=True))
     assert billed["Base + RAG"] == billed["Tuned"] == "local-smollm2-135m"
-    at.number_input[0].set_value(250_000)
+    volume = next(n for n in at.number_input if n.label == "Queries per month")
+    volume.set_value(250_000)
     next(b for b in at.button if b.label == "Update costs").click().run()
     assert_clean(at)
     assert at.session_state["comparison"].cost.settings.queries_per_month == 250_000

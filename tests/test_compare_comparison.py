@@ -330,3 +330,53 @@ def test_a_concurrent_run_scores_exactly_like_a_sequential_one(tmp_path: Path) -
     assert [s.answer.text for s in one] == [s.answer.text for s in six]
     assert [s.metrics for s in one] == [s.metrics for s in six]
     assert runs[1].summary.quality == runs[6].summary.quality
+
+
+def counting_app(delay_s: float, peak: list[int]) -> FastAPI:
+    """A chat endpoint that records the most requests it held at once."""
+    app = FastAPI()
+    held = [0]
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> JSONResponse:
+        await request.json()
+        held[0] += 1
+        peak[0] = max(peak[0], held[0])
+        await asyncio.sleep(delay_s)
+        held[0] -= 1
+        return JSONResponse(
+            {
+                "id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "Rome"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+            }
+        )  # fmt: skip
+
+    return app
+
+
+def test_sides_on_one_endpoint_share_its_concurrency(tmp_path: Path) -> None:
+    """Three sides on one server are asked `concurrency` questions at once between them (a local
+    server's queue is not tripled); a side on another endpoint keeps its own."""
+    from compare.asking import ask_all
+    from tuning.client import TunedAnswerer
+    from tuning.serve import serve_in_thread
+    from tuning.settings import TuningSettings
+
+    items = [
+        EvalItem(id=f"q{i}", question=f"Capital of Italy, {i}?", reference="Rome")
+        for i in range(12)
+    ]
+    shared, other = [0], [0]
+    with (
+        serve_in_thread(counting_app(0.1, shared)) as one,
+        serve_in_thread(counting_app(0.1, other)) as two,
+    ):
+        on_one = TuningSettings(_env_file=None, base_url=f"{one}/v1", model="m", max_retries=0)
+        on_two = TuningSettings(_env_file=None, base_url=f"{two}/v1", model="m", max_retries=0)
+        sides = [TunedAnswerer(on_one, name=n) for n in ("base", "tuned", "tuned_rag")]
+        scored = ask_all(items, [*sides, TunedAnswerer(on_two, name="remote")], concurrency=3)
+    assert all(s.answer.ok for s in scored) and len(scored) == 4 * len(items)
+    assert [s.answerer for s in scored[:12]] == ["base"] * 12, "results stay in (side, item) order"
+    assert shared[0] == 3, f"one endpoint held {shared[0]} requests at once"
+    assert other[0] == 3, f"the other endpoint held {other[0]} at once"

@@ -201,6 +201,11 @@ class TunedAnswerer:
         self.system = system
         self.method = settings.choice_method
 
+    @property
+    def endpoint(self) -> str:
+        """The URL its answers wait on: sides on one endpoint share its concurrency."""
+        return self.client.where
+
     @classmethod
     def from_settings(cls, settings: TuningSettings, name: str = "tuned") -> TunedAnswerer:
         """The answerer for the configured endpoint, with the manifest at `manifest_path` if set."""
