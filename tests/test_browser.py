@@ -78,8 +78,11 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, tuned_url: str) -> Iterato
 
 
 @pytest.fixture(scope="module")
-def page(app_url: str) -> Iterator[Any]:
-    """A Chromium page on the app (skips, saying why, where Debian chromium is missing)."""
+def browser() -> Iterator[Any]:
+    """Debian Chromium under Playwright, one per module (skips, saying why, where it is missing).
+
+    One Playwright instance serves every test here: a second `sync_playwright()` while the first
+    runs refuses to start inside its event loop."""
     if not CHROMIUM.exists():
         pytest.skip(
             "Debian chromium is not installed at /usr/bin/chromium; `make test` installs it "
@@ -89,12 +92,19 @@ def page(app_url: str) -> Iterator[Any]:
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(viewport=VIEWPORT)
-        page.set_default_timeout(180_000)  # a first page load on a busy machine
-        page.goto(app_url, wait_until="networkidle")
-        yield page
-        browser.close()
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, app_url: str) -> Iterator[Any]:
+    """A Chromium page on the app."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(180_000)  # a first page load on a busy machine
+    page.goto(app_url, wait_until="networkidle")
+    yield page
+    page.close()
 
 
 def open_tab(page: Any, name: str) -> None:
@@ -250,16 +260,9 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     shot(page, "7-settings")
 
 
-def test_the_shared_html_report_renders_offline(tmp_path: Path) -> None:
+def test_the_shared_html_report_renders_offline(browser: Any, tmp_path: Path) -> None:
     """The report file in Chromium with the network cut: it asks for nothing but itself, shows the
     verdict, and its charts draw bars of real size."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "Debian chromium is not installed at /usr/bin/chromium; `make test` installs it "
-            "(apt-get install -y chromium chromium-driver)"
-        )
-    from playwright.sync_api import sync_playwright
-
     from compare.html_report import write_html
     from tests.pipeline_helpers import table_comparison
 
@@ -267,10 +270,8 @@ def test_the_shared_html_report_renders_offline(tmp_path: Path) -> None:
     report = write_html(comparison, tmp_path / "report.html", batches)
     url = report.as_uri()
     asked: list[str] = []
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        context = browser.new_context(offline=True, viewport={"width": 1300, "height": 2400})
+    context = browser.new_context(offline=True, viewport={"width": 1300, "height": 2400})
+    try:
         context.on("request", lambda request: asked.append(request.url))
 
         def only_the_file(route: Any) -> None:
@@ -287,7 +288,8 @@ def test_the_shared_html_report_renders_offline(tmp_path: Path) -> None:
         lines = page.locator("svg polyline.line").count()
         marks = page.locator("svg rect.mark").count()
         page.screenshot(path=str(ARTIFACTS / "report-html.png"), full_page=True)
-        browser.close()
+    finally:
+        context.close()
     assert comparison.advice.headline in verdict
     assert all(b is not None and b["width"] > 0 and b["height"] > 0 for b in bars), bars
     assert lines == len(comparison.cost.sides) and marks == len(batches)
