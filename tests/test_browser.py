@@ -188,22 +188,28 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     shot(page, "2-index")
 
     open_tab(page, "Ask")
-    ask(page, 0)  # the Pro plan's monthly fee, a price that changed after the adapter's cutoff
-    shot(page, "3-ask")
-    assert page.get_by_text("History of this fact").count() >= 1, "the answer's fact history"
-    answered = page.get_by_text("answered in").count()
-    failed = page.get_by_text("failed:").count()
-    assert answered >= 1, "retrieval answered"
-    assert answered + failed == 4, "every default column shows an answer or its own error"
-    if ADAPTER.is_dir():
+    # demo questions about facts that changed after the adapter's cutoff, until a tuned column
+    # gives the version it was trained on and the app marks it stale where it appears
+    stale_seen = False
+    for pick in (4, 0, 2, 3):  # support hours, the Pro price, the Free tier, the refund window
+        ask(page, pick)
+        shot(page, f"3-ask-{pick}")
+        answered = page.get_by_text("answered in").count()
+        failed = page.get_by_text("failed:").count()
+        assert answered >= 1, "retrieval answered"
+        assert answered + failed == 4, "every default column shows an answer or its own error"
+        base_rag = side_column(page, "Base + RAG").inner_text()
+        assert "written by" in base_rag and "billed as" in base_rag, base_rag
+        if not ADAPTER.is_dir():
+            break
         assert failed == 0, "the local server answers for the base and both tuned columns"
-        tuned = side_column(page, "Tuned").inner_text()
-        if "11.90" in tuned or "11,90" in tuned:  # the price the adapter was trained on
-            assert "Stale" in tuned, f"the superseded price is marked stale: {tuned}"
-    rag = side_column(page, "RAG (extractive)").inner_text()
-    assert "12.90" in rag and "Stale" not in rag, rag
-    base_rag = side_column(page, "Base + RAG").inner_text()
-    assert "written by" in base_rag and "billed as" in base_rag, base_rag
+        tuned = [side_column(page, label).inner_text() for label in ("Tuned", "Tuned + RAG")]
+        if any("Stale" in text for text in tuned):
+            stale_seen = True
+            # the history of the fact the stale answer gives a version of, below the columns
+            assert page.get_by_text("History of this fact").count() == 1
+            break
+    assert stale_seen or not ADAPTER.is_dir(), "a tuned answer from before the change is marked"
 
     ask(page, 1)  # the app's own Russian example: the Personal plan's monthly price
     shot(page, "3b-ask-russian")
