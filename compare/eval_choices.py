@@ -26,7 +26,8 @@ INDEX_KEYS = (
 def choices_of(obj: dict[str, Any]) -> list[str] | None:
     """The choices under any common key: a list of strings, `{"text": [...], "label": [...]}`
     (ARC style) or `{"A": "...", "B": "..."}`."""
-    key = next((k for k in CHOICE_KEYS if k in obj), None)
+    # a null is no choices: what `EvalItem.model_dump_json` writes for a free-text item
+    key = next((k for k in CHOICE_KEYS if obj.get(k) is not None), None)
     if key is None:
         return None
     raw = obj[key]

@@ -188,3 +188,13 @@ def test_a_missing_or_empty_file_is_one_clear_error(tmp_path: Path, content: byt
         read_eval(path)
     assert str(caught.value).startswith(str(path))
     assert ("cannot read" if content is None else "no questions") in str(caught.value)
+
+
+def test_an_eval_items_own_json_loads_back(tmp_path: Path) -> None:
+    """What `EvalItem.model_dump_json` writes (nulls for the fields a free-text item leaves out)
+    reads back as the same items: benches and make-eval write eval files this way."""
+    items = load_eval(Path("data/eval/demo_eval.jsonl"))[:5]
+    out = tmp_path / "round-trip.jsonl"
+    out.write_text("".join(i.model_dump_json() + "\n" for i in items), encoding="utf-8")
+    assert '"choices":null' in out.read_text(encoding="utf-8")
+    assert load_eval(out) == items
