@@ -26,7 +26,7 @@ NEWEST = date(2026, 11, 1)  # the demo's newest batch: news passages
 def workbench(work: Path, base_url: str) -> Workbench:
     """A workbench on the demo data with a private work folder; no .env is read."""
     tuning = TuningSettings(
-        _env_file=None, base_url=base_url, manifest_path=ADAPTER, max_retries=0, timeout=60
+        _env_file=None, base_url=base_url, manifest_path=ADAPTER, max_retries=0, timeout=300
     )
     return demo_workbench(work, tuning)
 
