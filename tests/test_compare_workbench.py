@@ -26,7 +26,12 @@ NEWEST = date(2026, 11, 1)  # the demo's newest batch: news passages
 def workbench(work: Path, base_url: str) -> Workbench:
     """A workbench on the demo data with a private work folder; no .env is read."""
     tuning = TuningSettings(
-        _env_file=None, base_url=base_url, manifest_path=ADAPTER, max_retries=0, timeout=300
+        _env_file=None,
+        base_url=base_url,
+        manifest_path=ADAPTER,
+        max_retries=0,
+        timeout=300,
+        retry_budget_s=1800,  # a busy machine: wait out the server's 503s, do not fail on them
     )
     return demo_workbench(work, tuning)
 
