@@ -290,7 +290,8 @@ def test_evaluate_tab_estimates_the_cost_offers_the_report_and_diffs_runs(
 
 
 def test_a_made_eval_set_is_the_one_that_runs_until_another_is_picked(module_env: None) -> None:
-    at = open_tab("Evaluate")
+    asked = ("How much does the Pro plan cost?", {})
+    at = open_tab("Evaluate", answers=asked)
     assert at.selectbox(key="eval_file").value == DEMO_EVAL.relative_to(ROOT)
     next(b for b in at.button if b.label == "Make eval set").click().run()
     assert_clean(at)
@@ -303,6 +304,7 @@ def test_a_made_eval_set_is_the_one_that_runs_until_another_is_picked(module_env
     at.selectbox(key="eval_file").set_value(demo_docs).run()
     assert_clean(at)
     assert at.session_state["settings"].compare.eval_path == demo_docs
+    assert at.session_state["answers"] == asked, "another eval set keeps the Ask tab's answers"
 
 
 def test_freshness_and_cost_reprice_on_new_inputs(evaluated: Any) -> None:

@@ -98,11 +98,15 @@ def state() -> Any:
     return ss
 
 
+ANSWER_NEUTRAL = {"compare_eval_path"}  # settings no answer depends on
+
+
 def apply_settings(**changes: Any) -> None:
     """Replace the session's settings; the next run gets (or builds) the matching Workbench."""
     ss = st.session_state
     ss.settings = ss.settings.with_overrides(**changes)
-    ss.answers = None
+    if set(changes) - ANSWER_NEUTRAL:  # another eval set leaves the Ask tab's answers standing
+        ss.answers = None
     for key in [k for k in ss if str(k).startswith("set_")]:
         del ss[key]  # the Settings form shows the new values next time it is drawn
 
