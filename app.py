@@ -74,7 +74,7 @@ def render_header(wb: Workbench, key: str) -> None:
         **quiet,
     )
     best = _best_side(comparison)
-    tiles[2].metric("Best side (token F1)", best[0], best[1], **quiet)
+    tiles[2].metric("Best token F1", best[0], best[1], help="the best side's mean", **quiet)
     with tiles[3].container(border=True):
         st.caption("Advice")
         if comparison is None:
@@ -97,7 +97,7 @@ def render_steps(steps: list[tuple[str, bool, str]]) -> None:
 
 def _best_side(comparison: Comparison | None) -> tuple[str, str | None]:
     if comparison is None:
-        return "—", "after an evaluation"
+        return "—", "after an evaluation"  # the mean is the tile's value: a side's name is long
     ranked = sorted(
         (q for q in comparison.summary.quality if q.metric == METRIC),
         key=lambda q: q.overall.mean,
@@ -106,7 +106,7 @@ def _best_side(comparison: Comparison | None) -> tuple[str, str | None]:
     if not ranked:
         return "—", None
     top = ranked[0]
-    return charts.side_label(top.answerer), f"{top.overall.mean:.2f} mean"
+    return f"{top.overall.mean:.2f}", charts.side_label(top.answerer)
 
 
 # --- page ------------------------------------------------------------------------------------------

@@ -268,6 +268,10 @@ def test_evaluate_tab_shows_quality_gaps_and_history(indexed: AppTest, evaluated
     assert len(at.get("vega_lite_chart")) >= 4  # quality, gaps, latency, kinds of fact
     assert any("Quality by kind of fact" in m.value for m in at.markdown)
     assert "Run history" in [s.value.split(" (")[0] for s in at.subheader]
+    best = next(m for m in at.metric if m.label == "Best token F1")
+    means = [q.overall.mean for q in evaluated.summary.quality if q.metric == "token_f1"]
+    assert best.value == f"{max(means):.2f}"
+    assert best.delta == "RAG (extractive)", "the side is named beside its mean"
 
 
 def test_evaluate_tab_estimates_the_cost_offers_the_report_and_diffs_runs(
