@@ -30,8 +30,8 @@ def shared_pools(answerers: Sequence[Answerer], concurrency: int) -> list[Thread
     by_endpoint: dict[str, ThreadPoolExecutor] = {}
     pools = []
     for answerer in answerers:
-        endpoint = getattr(answerer, "endpoint", None) if side_limit(answerer, 2) > 1 else None
-        if endpoint is None:
+        endpoint = getattr(answerer, "endpoint", None)
+        if endpoint is None or not getattr(answerer, "remote", False):
             pools.append(ThreadPoolExecutor(side_limit(answerer, concurrency)))
             continue
         if endpoint not in by_endpoint:
