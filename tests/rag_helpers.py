@@ -36,6 +36,17 @@ def qa(record_id: str, question: str, answer: str, **extra: Any) -> dict[str, An
     return {"id": record_id, "prompt": question, "completion": answer, **extra}
 
 
+# two plain facts most retrieval tests start from: a price and a warranty
+PRICE_AND_WARRANTY = [
+    qa(
+        "price-pro",
+        "How much does the Pro plan cost per month?",
+        "The Pro plan costs 15 EUR per month.",
+    ),
+    qa("warranty", "How long is the hardware warranty?", "Two years."),
+]
+
+
 def load(folder: Path) -> list[Record]:
     """Every record of a corpus folder (the loader is the one the CLI uses)."""
     report = load_corpus([folder])

@@ -9,15 +9,10 @@ from answers import Answerer, Question
 from rag.answerer import RagAnswerer
 from rag.build import rebuild_index
 from rag.index import RagIndex
-from tests.rag_helpers import load, qa, settings_for, write_batch
+from tests.rag_helpers import PRICE_AND_WARRANTY, load, settings_for, write_batch
 
 LINES = [
-    qa(
-        "price-pro",
-        "How much does the Pro plan cost per month?",
-        "The Pro plan costs 15 EUR per month.",
-    ),
-    qa("warranty", "How long is the hardware warranty?", "Two years."),
+    *PRICE_AND_WARRANTY,
     {
         "id": "harbour-bulletin",
         "text": "Harbour bulletin for Skerrow Quay. The north pier reopens after repairs on "

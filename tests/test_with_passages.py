@@ -20,18 +20,11 @@ from compare.workbench import Workbench
 from rag.answerer import RagAnswerer
 from rag.build import rebuild_index
 from rag.index import RagIndex
-from tests.rag_helpers import free_port, load, qa, settings_for, write_batch
+from tests.rag_helpers import PRICE_AND_WARRANTY, free_port, load, settings_for, write_batch
 from tuning.client import TunedAnswerer
 from tuning.settings import TuningSettings
 
-LINES = [
-    qa(
-        "price-pro",
-        "How much does the Pro plan cost per month?",
-        "The Pro plan costs 15 EUR per month.",
-    ),
-    qa("warranty", "How long is the hardware warranty?", "Two years."),
-]
+LINES = PRICE_AND_WARRANTY
 
 
 class ChatServer(ThreadingHTTPServer):
