@@ -29,11 +29,9 @@ from corpus.offline import use_offline_defaults
 use_offline_defaults()
 
 from compare.comparison import Comparison  # noqa: E402
-from compare.settings import CompareSettings, WorkbenchSettings  # noqa: E402
 from compare.stats import paired_difference  # noqa: E402
-from compare.workbench import Workbench  # noqa: E402
 from corpus import load_corpus  # noqa: E402
-from rag.settings import RagSettings  # noqa: E402
+from tests.conftest import workbench_on  # noqa: E402
 from tests.tuning_servers import model_server  # noqa: E402
 from tuning.settings import TuningSettings  # noqa: E402
 from tuning.train import TrainConfig, train_adapter  # noqa: E402
@@ -71,27 +69,15 @@ def ask(work: Path, raw: Path, para: Path) -> Comparison:
     """Every side of the table on the documents eval, from one server with both adapters."""
     adapters = [f"{para.name}={para}", "--adapter", f"{raw.name}={raw}"]
     with model_server(adapters[0], extra=adapters[1:]) as url:
-        wb = Workbench(
-            WorkbenchSettings(
-                compare=CompareSettings(
-                    _env_file=None,
-                    corpus_dir=CORPUS,
-                    eval_path=EVAL,
-                    prices_path=ROOT / "data" / "prices.json",
-                    work_dir=work,
-                    previous_adapter=raw,
-                ),
-                rag=RagSettings(_env_file=None, work_dir=work / "index"),
-                tuning=TuningSettings(
-                    _env_file=None,
-                    base_url=url,
-                    model=para.name,
-                    manifest_path=para,
-                    previous_model=raw.name,
-                    timeout=300,
-                ),
-            )
+        tuning = TuningSettings(
+            _env_file=None,
+            base_url=url,
+            model=para.name,
+            manifest_path=para,
+            previous_model=raw.name,
+            timeout=300,
         )
+        wb = workbench_on(work, tuning, CORPUS, EVAL, previous_adapter=raw)
         if wb.index_status().built_at is None:
             wb.rebuild_index()
         return wb.compare(wb.load_eval(), SIDES, eval_name="documents")

@@ -32,7 +32,6 @@ use_offline_defaults()
 
 from compare.comparison import Comparison  # noqa: E402
 from compare.evalset import EvalItem, load_eval  # noqa: E402
-from compare.settings import CompareSettings, WorkbenchSettings  # noqa: E402
 from compare.stats import Interval, paired_difference  # noqa: E402
 from compare.workbench import Workbench  # noqa: E402
 from corpus import current_records, load_corpus  # noqa: E402
@@ -43,6 +42,7 @@ from rag.raft import RaftSettings, build_raft, describe  # noqa: E402
 from rag.raft_files import write_raft  # noqa: E402
 from rag.raft_items import read_asked  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
+from tests.conftest import workbench_on  # noqa: E402
 from tests.tuning_servers import model_server  # noqa: E402
 from tuning.data import read_raft  # noqa: E402
 from tuning.loop import TrainConfig  # noqa: E402
@@ -135,16 +135,7 @@ def workbench(
         base_endpoint_model=BASE_NAME, max_tokens=args.max_tokens, timeout=1800,
         retry_budget_s=3600, max_retries=1,
     )  # fmt: skip
-    return Workbench(
-        WorkbenchSettings(
-            compare=CompareSettings(
-                _env_file=None, corpus_dir=corpus, eval_path=eval_path, work_dir=work,
-                prices_path=ROOT / "data" / "prices.json", passages=k + 1, concurrency=2,
-            ),
-            rag=RagSettings(_env_file=None, work_dir=work / "index"),
-            tuning=tuning,
-        )
-    )  # fmt: skip
+    return workbench_on(work, tuning, corpus, eval_path, passages=k + 1, concurrency=2)
 
 
 def ask_all(

@@ -28,9 +28,16 @@ def root() -> Path:
     return ROOT
 
 
-def demo_workbench(work: Path, tuning: TuningSettings, **compare: Any) -> Workbench:
-    """A workbench on the demo data with a private work folder and the given tuned side's
-    settings (`TuningSettings`); no .env is read. `compare` overrides `CompareSettings` fields."""
+def workbench_on(
+    work: Path,
+    tuning: TuningSettings,
+    corpus: Path = DEMO_CORPUS,
+    eval_path: Path = DEMO_EVAL,
+    **compare: Any,
+) -> Workbench:
+    """A workbench on a corpus and eval set (the demo's unless named) with a private work folder
+    and the given tuned side's settings; no .env is read. `compare` overrides `CompareSettings`
+    fields. Tests and benches alike build theirs here."""
     from compare.settings import CompareSettings, WorkbenchSettings
     from compare.workbench import Workbench as Bench
     from rag.settings import RagSettings
@@ -39,8 +46,8 @@ def demo_workbench(work: Path, tuning: TuningSettings, **compare: Any) -> Workbe
         WorkbenchSettings(
             compare=CompareSettings(
                 _env_file=None,
-                corpus_dir=DEMO_CORPUS,
-                eval_path=DEMO_EVAL,
+                corpus_dir=corpus,
+                eval_path=eval_path,
                 prices_path=ROOT / "data" / "prices.json",
                 work_dir=work,
                 **compare,

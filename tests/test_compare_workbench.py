@@ -13,7 +13,7 @@ from compare.cost import CostSettings
 from compare.evalset import load_eval
 from compare.workbench import Workbench
 from corpus import current_records, load_corpus
-from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT, demo_workbench
+from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT, workbench_on
 from tests.tuning_servers import free_port, model_server
 from tuning.manifest import TuningManifest
 from tuning.settings import TuningSettings
@@ -33,7 +33,7 @@ def workbench(work: Path, base_url: str) -> Workbench:
         timeout=300,
         retry_budget_s=1800,  # a busy machine: wait out the server's 503s, do not fail on them
     )
-    return demo_workbench(work, tuning)
+    return workbench_on(work, tuning)
 
 
 def test_a_side_that_cannot_start_answers_with_its_error(tmp_path: Path) -> None:

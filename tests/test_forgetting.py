@@ -13,7 +13,7 @@ import pytest
 from compare.evalset import load_eval
 from compare.side_table import side_for
 from corpus import current_records, load_corpus
-from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT, demo_workbench
+from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT, workbench_on
 from tests.tuning_servers import model_server
 from tuning.manifest import TuningManifest
 from tuning.settings import TuningSettings
@@ -62,7 +62,7 @@ def test_a_retune_that_forgot_what_the_current_model_knew_is_not_shipped(
         max_retries=0,
         timeout=120,
     )
-    wb = demo_workbench(tmp_path, tuning, previous_adapter=CURRENT)
+    wb = workbench_on(tmp_path, tuning, previous_adapter=CURRENT)
     assert PREVIOUS in wb.answerer_names, "a configured previous model is a side"
     known = TuningManifest.load(CURRENT).known_hashes()
     by_id = {r.id: r for r in wb.records()}
