@@ -130,13 +130,13 @@ def shot(page: Any, name: str) -> None:
 
 def ask(page: Any, pick: int) -> None:
     """Pick the n-th demo question and ask it; wait until every column has its answer."""
-    page.get_by_role("radiogroup", name="Try a demo question").get_by_role("radio").nth(
-        pick
-    ).click()
+    radio = (
+        page.get_by_role("radiogroup", name="Try a demo question").get_by_role("radio").nth(pick)
+    )
+    label = radio.inner_text().strip()
+    radio.click()
     # the pick reruns the app to fill the question box; a click on Ask during that rerun is lost
     box = page.get_by_role("textbox", name="Question")
-    wanted = page.get_by_role("radiogroup", name="Try a demo question").get_by_role("radio")
-    label = wanted.nth(pick).inner_text().strip()
     for _ in range(100):
         if box.input_value().strip() == label:
             break
