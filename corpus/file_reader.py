@@ -28,7 +28,6 @@ class FileReader:
 
     def __init__(self, path: Path, file_no: int, seen: DuplicateIndex) -> None:
         self.name, self.file_no, self.seen = str(path), file_no, seen
-        self.firsts = seen.firsts
         self.batch_date = file_date(path)
         self.batch = batch_name(path)
         self.report = FileReport(file=self.name, batch=self.batch, as_of=self.batch_date)
@@ -76,7 +75,7 @@ class FileReader:
         if parsed.negatives:
             self.dropped.negatives += parsed.negatives
         here = (self.file_no << 32) | number
-        first_at = self.firsts.setdefault(key(record.content_hash, record.as_of), here)
+        first_at = self.seen.first_seen(key(record.content_hash, record.as_of), here)
         if first_at != here:
             first = self.seen.where(first_at)
             if record.format in PREFERENCE:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from corpus import StrictModeError, load_corpus
+from corpus import StrictModeError, duplicates, load_corpus
 from corpus.fix import fix_file
 from tests.conftest import BAD_DIR, FORMATS_DIR
 
@@ -193,6 +194,23 @@ def test_fix_repairs_file_level_problems(name: str, tmp_path) -> None:
 def test_duplicate_names_the_first_copy() -> None:
     first = load_corpus(BAD_DIR / "duplicates.jsonl").rejects[0]
     assert first.message.endswith("duplicates.jsonl:1")
+
+
+def test_duplicates_are_found_after_the_index_merges_into_its_arrays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeats of lines read long before (merged out of the dict) and just before (still in it)."""
+    monkeypatch.setattr(duplicates, "RECENT", 8)
+    lines = [{"prompt": f"Price of plan {n}?", "completion": f"{n} EUR"} for n in range(40)]
+    lines += [lines[3], lines[38], lines[17]]
+    path = tmp_path / "2026-01-01-plans.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    report = load_corpus(path)
+    assert [(r.line, r.code) for r in report.rejects] == [
+        (41, "duplicate"), (42, "duplicate"), (43, "duplicate")
+    ]  # fmt: skip
+    assert [r.message.rsplit(":", 1)[1] for r in report.rejects] == ["4", "39", "18"]
+    assert len(report.records) == 40
 
 
 def test_the_ceiling_against_runaway_lines_is_configurable() -> None:
