@@ -112,11 +112,16 @@ def served_model(url: str) -> str:
 
 
 def probe_server(
-    url: str, side: str, likelihood: bool = True, max_tokens: int = 32, cache: Any = None
+    url: str,
+    side: str,
+    likelihood: bool = True,
+    max_tokens: int = 32,
+    cache: Any = None,
+    model: str | None = None,
 ) -> Any:
-    """Probe the model a server serves on every fact of the fixture, as side `side`; returns the
-    `ProbeResult` (likelihood read where the endpoint offers it and `likelihood` is set; answers
-    kept in `cache`, a RunsDatabase, when given)."""
+    """Probe a model a server serves (`model`, default its first) on every fact of the fixture,
+    as side `side`; returns the `ProbeResult` (likelihood read where the endpoint offers it and
+    `likelihood` is set; answers kept in `cache`, a RunsDatabase, when given)."""
     from compare.effective_cutoff import batch_dates
     from compare.knowledge_probe import LIKELIHOOD_USED, ProbeSettings, probe_sides
     from corpus import load_corpus
@@ -126,7 +131,11 @@ def probe_server(
 
     records = load_corpus([CORPUS]).records
     settings = TuningSettings(
-        _env_file=None, base_url=url, model=served_model(url), max_tokens=max_tokens, timeout=300
+        _env_file=None,
+        base_url=url,
+        model=model or served_model(url),
+        max_tokens=max_tokens,
+        timeout=300,
     )
     answerer = TunedAnswerer(settings, name=side)
     offered = likelihood and answerer.client.supports_loglik()

@@ -5,6 +5,7 @@ adapter was trained at, and the base model, which cannot know invented facts, be
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 from tests.probe_helpers import BATCHES, FIXTURE, known_at, probe_server
 from tests.tuning_servers import model_server
 from tuning.manifest import TuningManifest
+from tuning.model import base_model_id
+from tuning.settings import TuningSettings
 
 ADAPTERS = {day: FIXTURE / "adapters" / f"stations-{day}" for day in BATCHES[1:3]}
 
@@ -28,12 +31,21 @@ def test_each_adapter_was_trained_on_the_facts_current_at_its_cutoff(trained: da
     assert weights.stat().st_size < 2_000_000, "a small LoRA rank keeps the fixture small"
 
 
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    """One server for the module: both adapters, named by their cutoffs, beside the base model
+    (each adapter switched off per request for the base)."""
+    for folder in ADAPTERS.values():
+        assert (folder / "adapter_config.json").is_file(), "run bench/probe.py --train"
+    specs = [f"{day}={folder}" for day, folder in ADAPTERS.items()]
+    with model_server(specs[0], extra=["--adapter", specs[1]]) as url:
+        yield url
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("trained", list(ADAPTERS), ids=str)
-def test_an_adapter_is_placed_within_one_batch_of_its_cutoff(trained: date) -> None:
-    assert (ADAPTERS[trained] / "adapter_config.json").is_file(), "run bench/probe.py --train"
-    with model_server(str(ADAPTERS[trained])) as url:
-        result = probe_server(url, "tuned")
+def test_an_adapter_is_placed_within_one_batch_of_its_cutoff(served: str, trained: date) -> None:
+    result = probe_server(served, "tuned", model=str(trained))
     found = result.sides[0]
     estimate = found.estimate
     print(f"\ntrained {trained}: {estimate.describe()}; {result.seconds:.0f} s")
@@ -45,9 +57,8 @@ def test_an_adapter_is_placed_within_one_batch_of_its_cutoff(trained: date) -> N
 
 
 @pytest.mark.slow
-def test_the_base_model_comes_out_before_the_corpus() -> None:
-    with model_server("none") as url:
-        result = probe_server(url, "base")
+def test_the_base_model_comes_out_before_the_corpus(served: str) -> None:
+    result = probe_server(served, "base", model=base_model_id(TuningSettings(_env_file=None)))
     found = result.sides[0]
     print(f"\nbase: {found.estimate.describe()}; {result.seconds:.0f} s")
     assert found.estimate.status == "before_corpus", found.estimate.describe()
