@@ -12,7 +12,7 @@ A chroma server applies a new search width only when it loads the collection aga
 
 Usage: python bench/retrieval_scale.py [--vectors 1000000] [--kinds synthetic,real]
          [--ef 100,200,400,800] [--bulk 50000] [--queries 200] [--cache work/bench-cache]
-         [--dir /tmp] [--encode-only]
+         [--dir /tmp] [--only-full] [--encode-only]
 HNSW links and construction width come from RAG_HNSW_M / RAG_HNSW_EF_CONSTRUCTION (the
 defaults), or --m / --ef-construction.
 """
@@ -319,7 +319,8 @@ def at_scale(server: Server, kind: str, n: int, args: argparse.Namespace, hnsw: 
     """Load n vectors of one kind through BulkWriter; search at a quarter, half and all of them."""
     name = f"scale-{kind}"
     collection = open_collection(server.client(), name, hnsw)
-    checkpoints = sorted({n // 4 // CHUNK * CHUNK or CHUNK, n // 2 // CHUNK * CHUNK or CHUNK, n})
+    quarters = {n // 4 // CHUNK * CHUNK or CHUNK, n // 2 // CHUNK * CHUNK or CHUNK, n}
+    checkpoints = sorted({n} if args.only_full else quarters)
     kept: list[np.ndarray] = []
     loaded, loading = 0, 0.0
     source = synthetic(n) if kind == "synthetic" else real(n, args.cache)
@@ -360,6 +361,9 @@ def main() -> None:
     parser.add_argument("--ef-construction", type=int, help="default RAG_HNSW_EF_CONSTRUCTION")
     parser.add_argument("--cache", type=Path, default=Path("work/bench-cache"))
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary folder goes")
+    parser.add_argument(
+        "--only-full", action="store_true", help="search only once all vectors are stored"
+    )
     parser.add_argument("--encode-only", action="store_true", help="fill the cache and stop")
     args = parser.parse_args()
     args.ef = [int(x) for x in args.ef.split(",")]
