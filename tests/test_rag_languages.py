@@ -83,6 +83,34 @@ def test_every_packaged_embedder_keeps_the_contract(name: str) -> None:
     assert 0 < short < long
 
 
+def test_use_counts_the_tokens_of_what_it_encoded_without_tokenizing_again() -> None:
+    """A rebuild counts the tokens of every text it has just encoded: the same counts the
+    tokenizer gives, read from what the encode tokenized."""
+    embedder = load_embedder(USE, "cpu")
+    texts = [f"Паром номер {n} отходит в {n % 24}:15, the ticket costs {n} EUR." for n in range(7)]
+    unseen = "A text nobody encoded: the lighthouse on the northern island."
+    calls: list[str] = []
+    inner = embedder.pieces.tokenizer
+
+    class Counting:
+        def encode(self, text: str, **kwargs: object) -> list[int]:
+            calls.append(text)
+            return list(inner.encode(text, **kwargs))
+
+    expected = [len(inner.encode(t, out_type=int, add_bos=True, add_eos=True)) for t in texts]
+    embedder.pieces.tokenizer = Counting()
+    try:
+        embedder.encode(texts)
+        assert len(calls) == len(texts), "the encode tokenizes each text once"
+        assert embedder.count_tokens(texts) == expected
+        assert len(calls) == len(texts), "counting what was just encoded tokenizes nothing"
+        assert embedder.count_tokens([unseen]) == [
+            len(inner.encode(unseen, out_type=int, add_bos=True, add_eos=True))
+        ]
+    finally:
+        embedder.pieces.tokenizer = inner
+
+
 def test_packaged_names_resolve_and_unknown_ones_say_what_exists() -> None:
     assert model_name(None) == model_name("packaged") == model_name(DEFAULT)
     assert model_name(MINILM) == minilm_path()  # as indexes built before recorded it
