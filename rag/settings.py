@@ -143,12 +143,13 @@ class RagSettings(BaseSettings):
         "cross-lingual hit@1 0.57 -> 0.21), all-MiniLM-L6-v2 and other models",
     )
     hnsw_ef_search: int = Field(
-        100,
+        400,
         ge=10,
         le=10_000,
         description="HNSW search width: candidates a query keeps while it walks the graph (more "
         "finds more of the true nearest nodes, slower); applied to the live collection by the "
-        "next rebuild",
+        "next rebuild. 400 measured at 1M synthetic vectors through a chroma server: recall@10 "
+        "0.745, p95 19.8 ms; chroma's 100: 0.594, 15.6 ms (bench/retrieval_scale.py)",
     )
     hnsw_ef_construction: int = Field(
         100,

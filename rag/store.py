@@ -126,7 +126,7 @@ class Hnsw:
 
     m: int = 16
     ef_construction: int = 100
-    ef_search: int = 100
+    ef_search: int = 400
 
     @classmethod
     def of(cls, settings: RagSettings) -> Hnsw:
