@@ -41,7 +41,6 @@ class DuplicateIndex:
         self._recent: dict[int, int] = {}
         self._keys: Any = None  # sorted numpy uint64 keys, once RECENT keys were seen
         self._places: Any = None  # the first place of each of `_keys`
-        self._np: Any = None  # numpy, imported at the first merge
         self._files: list[str] = []
 
     def add_file(self, name: str) -> int:
@@ -55,7 +54,9 @@ class DuplicateIndex:
         if found is not None:
             return found
         if self._keys is not None:
-            i = int(self._keys.searchsorted(self._np.uint64(k)))
+            import numpy as np  # loaded by the first merge: here a lookup in sys.modules
+
+            i = int(self._keys.searchsorted(np.uint64(k)))
             if i < len(self._keys) and int(self._keys[i]) == k:
                 return int(self._places[i])
         self._recent[k] = here
@@ -74,7 +75,6 @@ class DuplicateIndex:
         """Move the dict's keys into the sorted arrays (numpy only for corpora this large)."""
         import numpy as np
 
-        self._np = np
         keys = np.fromiter(self._recent.keys(), np.uint64, len(self._recent))
         places = np.fromiter(self._recent.values(), np.uint64, len(self._recent))
         order = keys.argsort()

@@ -124,9 +124,10 @@ class Hnsw:
     """The HNSW graph of a collection: links per node (M) and construction width, fixed when
     the collection is created, and the search width, which a live collection can change."""
 
-    m: int = 16
-    ef_construction: int = 100
-    ef_search: int = 400
+    # the settings' defaults, so the numbers chosen by measurement live in one place
+    m: int = RagSettings.model_fields["hnsw_m"].default
+    ef_construction: int = RagSettings.model_fields["hnsw_ef_construction"].default
+    ef_search: int = RagSettings.model_fields["hnsw_ef_search"].default
 
     @classmethod
     def of(cls, settings: RagSettings) -> Hnsw:
