@@ -1,7 +1,8 @@
 """`make demo`: the local tuned-model server and the Streamlit app on the bundled demo data.
 
 Builds the index if it is missing, starts `tuning.serve` with the shipped adapter (which serves
-the base model beside it), prints the served model ids, then starts the app and prints its URL.
+the base model beside it) with int8 weights (TUNING_SERVE_WEIGHTS=fp32 for full precision),
+prints the served model ids, then starts the app and prints its URL.
 Ctrl-C (or SIGTERM) stops both.
 """
 
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     use_offline_defaults()
     env = {**OFFLINE_DEFAULTS, **os.environ}
     env.setdefault("TUNING_BASE_URL", f"http://127.0.0.1:{args.model_port}/v1")
+    # int8 weights: about twice the tokens/s on a CPU, the adapter's answers as good as fp32's
+    env.setdefault("TUNING_SERVE_WEIGHTS", "int8")
     python = sys.executable
 
     from rag.manifest import read_manifest

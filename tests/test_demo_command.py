@@ -3,6 +3,7 @@ prints the URL, and Ctrl-C stops both."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -35,6 +36,7 @@ def test_demo_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         "RAGORTUNE_WORK_DIR": str(tmp_path / "work"),
     }
     env.pop("TUNING_BASE_URL", None)
+    env.pop("TUNING_SERVE_WEIGHTS", None)  # the demo's own choice is what is checked
     demo = subprocess.Popen(
         [
             sys.executable,
@@ -68,6 +70,8 @@ def test_demo_starts_both_and_ctrl_c_stops_both(tmp_path: Path) -> None:
         assert (tmp_path / "index" / "manifest.json").is_file()
         assert answers(f"http://127.0.0.1:{app_port}/_stcore/health")
         assert answers(f"http://127.0.0.1:{model_port}/v1/models")
+        with urllib.request.urlopen(f"http://127.0.0.1:{model_port}/health", timeout=5) as reply:
+            assert json.load(reply)["weights"] == "int8", "the demo serves int8 weights"
 
         demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert demo.wait(timeout=30) == 0

@@ -277,3 +277,36 @@ def test_a_reply_says_how_long_it_waited_for_the_model(url: str) -> None:
     assert answer.answering_s == pytest.approx(took - usage.queued_s)
     alone = chat(url, SHORT, 4).json()
     assert isinstance(alone["queue_s"], float) and 0 <= alone["queue_s"] < usage.queued_s
+
+
+def test_the_prompt_runs_on_every_thread_and_the_decode_on_one(
+    loaded: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each forward pass sees every thread for the prompt, one for each new token; the count is
+    given back after; OMP_NUM_THREADS set, the user's count holds throughout."""
+    import torch
+
+    from tuning.generate import Generator, Sampling
+
+    model, tokenizer = loaded
+    gen = Generator(model, tokenizer)
+    seen: list[tuple[int, int]] = []  # (tokens in the pass, threads)
+    hook = model.register_forward_pre_hook(
+        lambda _m, _a, kwargs: seen.append((kwargs["input_ids"].shape[1], torch.get_num_threads())),
+        with_kwargs=True,
+    )
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        gen.run(gen.prompt_ids(SHORT), Sampling(max_tokens=6))
+        assert seen[0][0] > 1 and seen[0][1] == 2, "the prompt's pass on every thread"
+        assert len(seen) > 2 and all(t == 1 for _n, t in seen[1:]), seen
+        assert torch.get_num_threads() == 2, "given back"
+        seen.clear()
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        gen.run(gen.prompt_ids(SHORT), Sampling(max_tokens=6))
+        assert {t for _n, t in seen} == {2}, seen
+    finally:
+        hook.remove()
+        torch.set_num_threads(before)

@@ -67,7 +67,7 @@ def build_app(
                   for k, g in gates.items()}  # fmt: skip
         return {"status": "ok", "chat_model": chat_ids[0] if chat_ids else None,
                 "chat_models": chat_ids, "embedding_model": embedder.name if embedder else None,
-                "gates": states}  # fmt: skip
+                "weights": limits.weights if chat_ids else None, "gates": states}  # fmt: skip
 
     @app.get("/v1/models")
     def models_list() -> dict[str, Any]:

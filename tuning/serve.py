@@ -70,6 +70,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     add("--port", type=int, default=8011, help="0 picks a free port")
     add("--host", default="127.0.0.1", help="any non-loopback address needs an API key")
     add("--api-key", help="require `Authorization: Bearer KEY` (env TUNING_SERVE_API_KEY)")
+    add("--weights", choices=["fp32", "int8"],
+        help="int8: linear layers quantised at load, CPU only, ~2.5x faster (env TUNING_SERVE_WEIGHTS)")  # fmt: skip
     for flag, (_field, kind, text) in LIMIT_FLAGS.items():
         add(f"--{flag.replace('_', '-')}", type=kind, help=text)
     return parser.parse_args(argv)
@@ -84,6 +86,8 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
     }
     if args.api_key:
         overrides["api_key"] = SecretStr(args.api_key)
+    if args.weights:
+        overrides["weights"] = args.weights
     return ServeSettings(**overrides)
 
 
@@ -112,14 +116,15 @@ def adapter_specs(values: list[str], name: str | None) -> list[tuple[str, Path]]
     return specs
 
 
-def _load_chat(args: argparse.Namespace) -> tuple[Any, ServedModels]:
-    """The generator and the ids it answers to, as the flags ask."""
+def _load_chat(args: argparse.Namespace, weights: str) -> tuple[Any, ServedModels]:
+    """The generator and the ids it answers to, as the flags ask, with `weights` fp32 or int8."""
     from tuning.generate import Generator
     from tuning.model import (
         adapter_name,
         base_model_id,
         load_for_inference,
         load_with_adapters,
+        with_int8_weights,
     )
     from tuning.settings import TuningSettings
 
@@ -130,6 +135,8 @@ def _load_chat(args: argparse.Namespace) -> tuple[Any, ServedModels]:
     if args.no_base and len(specs) == 1:
         # one adapter and nothing to switch to: merged, it runs as fast as the base model
         model, tokenizer = load_for_inference(settings.base_model, settings.cache_dir, specs[0][1])
+        if weights == "int8":
+            model = with_int8_weights(model)
         return Generator(model, tokenizer), ServedModels([Variant(specs[0][0])])
     variants = [Variant(label, adapter_name(i)) for i, (label, _dir) in enumerate(specs)]
     if not args.no_base:
@@ -137,14 +144,16 @@ def _load_chat(args: argparse.Namespace) -> tuple[Any, ServedModels]:
     served = ServedModels(variants)  # refuses repeated ids before anything loads
     dirs = [folder for _label, folder in specs]
     model, tokenizer = load_with_adapters(settings.base_model, settings.cache_dir, dirs)
+    if weights == "int8":
+        model = with_int8_weights(model)
     return Generator(model, tokenizer), served
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, ServedModels | None, Any]:
+def _load(args: argparse.Namespace, weights: str) -> tuple[Any, ServedModels | None, Any]:
     """(generator or None, served chat ids or None, embedder or None) as the flags ask."""
     generator = served = embedder = None
     if args.adapter:
-        generator, served = _load_chat(args)
+        generator, served = _load_chat(args, weights)
     if args.embed_model:
         from tuning.embed import Embedder
         from tuning.model import pick_device
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        generator, served, embedder = _load(args)
+        generator, served, embedder = _load(args, limits.weights)
         sock = listening_socket(args.host, args.port)
     except (TuningError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -187,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     app = build_app(generator, served, limits, embedder)
     host, port = sock.getsockname()[:2]
     names = (served.ids if served else []) + ([embedder.name] if embedder else [])
-    serve_announced(app, sock, f"serving {', '.join(names)} at http://{host}:{port}/v1", limits)
+    int8 = " (int8 weights)" if generator is not None and limits.weights == "int8" else ""
+    serve_announced(
+        app, sock, f"serving {', '.join(names)}{int8} at http://{host}:{port}/v1", limits
+    )
     return 0
 
 
