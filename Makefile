@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(PY) bench/eval_concurrency.py
 	$(PY) bench/server_faults.py
 	$(PY) bench/tuning_bench.py
+	$(PY) bench/weights.py
 	$(PY) bench/documents.py
 
 clean:
