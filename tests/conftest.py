@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +21,24 @@ FORMATS_DIR = ROOT / "tests" / "data" / "formats"
 BAD_DIR = ROOT / "data" / "bad"
 DEMO_CORPUS = ROOT / "data" / "corpus"
 DEMO_EVAL = ROOT / "data" / "eval" / "demo_eval.jsonl"
+DEMO_ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
 
 
 @pytest.fixture
 def root() -> Path:
     """The repository root."""
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def demo_server() -> Iterator[str]:
+    """The shipped adapter and the base model behind `python -m tuning.serve`, served as `make
+    demo` serves them (int8 weights), shared by the tests that only ask it: one model load."""
+    from tests.tuning_servers import model_server
+
+    assert (DEMO_ADAPTER / "tuning_manifest.json").is_file(), f"the adapter ships in {DEMO_ADAPTER}"
+    with model_server(str(DEMO_ADAPTER), {"TUNING_SERVE_WEIGHTS": "int8"}) as url:
+        yield url
 
 
 def workbench_on(

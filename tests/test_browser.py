@@ -20,7 +20,7 @@ import pytest
 
 from scripts.demo import wait_for_http
 from tests.conftest import ROOT
-from tests.tuning_servers import free_port, model_server, stop
+from tests.tuning_servers import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +42,12 @@ VIEWPORT: Any = {"width": 1400, "height": 2200}
 
 
 @pytest.fixture(scope="module")
-def tuned_url() -> Iterator[str]:
-    """The local tuned-model server when the shipped adapter exists; else a port nobody serves."""
+def tuned_url(request: pytest.FixtureRequest) -> str:
+    """The local tuned-model server when the shipped adapter exists (int8 weights, as `make
+    demo` serves it); else a port nobody serves."""
     if not ADAPTER.is_dir():
-        yield f"http://127.0.0.1:{free_port()}/v1"  # the tuned columns then show their error
-        return
-    # served as `make demo` serves it: int8 weights, about twice the tokens/s on two cores
-    with model_server(str(ADAPTER), {"TUNING_SERVE_WEIGHTS": "int8"}) as url:
-        yield url
+        return f"http://127.0.0.1:{free_port()}/v1"  # the tuned columns then show their error
+    return str(request.getfixturevalue("demo_server"))
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +62,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, tuned_url: str) -> Iterato
         "TUNING_BASE_URL": tuned_url,
         "TUNING_MAX_RETRIES": "0",
         # the base model's answers run to the limit (median 123 of 128 tokens on the demo): the
-        # walk checks what is shown, not answer quality, so a shorter limit costs a third
-        "TUNING_MAX_TOKENS": "40",
+        # walk checks what is shown, not answer quality, and 24 tokens hold a demo answer
+        "TUNING_MAX_TOKENS": "24",
     }
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
@@ -132,15 +130,23 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
-def ask(page: Any, pick: int) -> None:
-    """Pick the n-th demo question and ask it; wait until every column has its answer."""
-    radio = (
-        page.get_by_role("radiogroup", name="Try a demo question").get_by_role("radio").nth(pick)
-    )
-    label = radio.inner_text().strip()
-    radio.click()
-    # the pick reruns the app to fill the question box; a click on Ask during that rerun is lost
+def ask(page: Any, pick: int | str) -> None:
+    """Ask the n-th demo question, or a question typed into the box; wait until every column
+    has its answer."""
     box = page.get_by_role("textbox", name="Question")
+    if isinstance(pick, str):
+        label = pick
+        box.fill(label)
+        box.press("Enter")  # commits the text: a rerun, after which Ask reads it
+    else:
+        radio = (
+            page.get_by_role("radiogroup", name="Try a demo question")
+            .get_by_role("radio")
+            .nth(pick)
+        )
+        label = radio.inner_text().strip()
+        radio.click()
+    # the pick reruns the app to fill the question box; a click on Ask during that rerun is lost
     for _ in range(100):
         if box.input_value().strip() == label:
             break
@@ -163,7 +169,7 @@ def side_column(page: Any, label: str) -> Any:
 
 def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     """The first ten minutes on the demo: the first-step guide, a question whose tuned answer is
-    marked stale, a Russian question answered right by RAG, a 10-question generated eval, and an
+    marked stale, a Russian question answered right by RAG, a 5-question generated eval, and an
     advice headline naming what binds."""
     page.get_by_text("rag-or-tune").first.wait_for()
     page.get_by_text("Next: the").first.wait_for()  # the first-step guide names where to start
@@ -192,28 +198,24 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     shot(page, "2-index")
 
     open_tab(page, "Ask")
-    # demo questions about facts that changed after the adapter's cutoff, until a tuned column
-    # gives the version it was trained on and the app marks it stale where it appears
-    stale_seen = False
-    for pick in (4, 0, 2, 3):  # support hours, the Pro price, the Free tier, the refund window
-        ask(page, pick)
-        shot(page, f"3-ask-{pick}")
-        answered = page.get_by_text("answered in").count()
-        failed = page.get_by_text("failed:").count()
-        assert answered >= 1, "retrieval answered"
-        assert answered + failed == 4, "every default column shows an answer or its own error"
-        base_rag = side_column(page, "Base + RAG").inner_text()
-        assert "written by" in base_rag and "billed as" in base_rag, base_rag
-        if not ADAPTER.is_dir():
-            break
+    # a question the adapter was trained on, word for word: its column gives the March price
+    # it learned (€11.90), which the July batch replaced, and the app marks it stale. (The demo
+    # pills reword their questions, and a 135M adapter's reply to a rewording is a guess that
+    # int8 weights may change; to its training questions it replies as in fp32, bench/weights.py)
+    ask(page, "How much does the Pro plan cost per month?")
+    shot(page, "3-ask-trained")
+    answered = page.get_by_text("answered in").count()
+    failed = page.get_by_text("failed:").count()
+    assert answered >= 1, "retrieval answered"
+    assert answered + failed == 4, "every default column shows an answer or its own error"
+    base_rag = side_column(page, "Base + RAG").inner_text()
+    assert "written by" in base_rag and "billed as" in base_rag, base_rag
+    if ADAPTER.is_dir():
         assert failed == 0, "the local server answers for the base and both tuned columns"
-        tuned = [side_column(page, label).inner_text() for label in ("Tuned", "Tuned + RAG")]
-        if any("Stale" in text for text in tuned):
-            stale_seen = True
-            # the history of the fact the stale answer gives a version of, below the columns
-            assert page.get_by_text("History of this fact").count() == 1
-            break
-    assert stale_seen or not ADAPTER.is_dir(), "a tuned answer from before the change is marked"
+        tuned = side_column(page, "Tuned").inner_text()
+        assert "11.90" in tuned and "Stale" in tuned, f"the trained, superseded price: {tuned}"
+        # the history of the fact the stale answer gives a version of, below the columns
+        assert page.get_by_text("History of this fact").count() == 1
 
     ask(page, 1)  # the app's own Russian example: the Personal plan's monthly price
     shot(page, "3b-ask-russian")
@@ -236,13 +238,13 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     slider = page.get_by_role("slider")
     slider.focus()
     slider.press("Home")
-    for _ in range(9):
+    for _ in range(4):  # five questions: the walk checks what is shown, not quality
         slider.press("ArrowRight")
     page.wait_for_timeout(1000)
     settled(page)
     page.get_by_role("button", name="Run evaluation").click()
     page.get_by_text("Per question").wait_for(timeout=900_000)
-    assert page.get_by_text("10 questions").count() >= 1
+    assert page.get_by_text("5 questions").count() >= 1
     shot(page, "4-evaluate")
 
     open_tab(page, "Freshness & cost")
@@ -251,7 +253,7 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
 
     open_tab(page, "Advice")
     page.get_by_text("Thresholds").wait_for()
-    # ten questions are fewer than the configured minimum: the headline names that, not noise
+    # five questions are fewer than the configured minimum: the headline names that, not noise
     headline = page.locator("h3").filter(has_text="Not enough evidence").first
     headline.wait_for()
     text = headline.inner_text()
@@ -261,7 +263,7 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
         text,
     )
     assert binds, f"the headline names the configured minimum: {text}"
-    assert int(binds[1]) + int(binds[2]) == 20 and int(binds[1]) <= 10, text
+    assert int(binds[1]) + int(binds[2]) == 20 and int(binds[1]) <= 5, text
     assert page.get_by_text("not measured").count() >= 1, "unmeasured criteria are shown as such"
     shot(page, "6-advice")
 
