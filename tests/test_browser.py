@@ -169,7 +169,7 @@ def side_column(page: Any, label: str) -> Any:
 
 def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     """The first ten minutes on the demo: the first-step guide, a question whose tuned answer is
-    marked stale, a Russian question answered right by RAG, a 5-question generated eval, and an
+    marked stale, a Russian question answered right by RAG, a 3-question generated eval, and an
     advice headline naming what binds."""
     page.get_by_text("rag-or-tune").first.wait_for()
     page.get_by_text("Next: the").first.wait_for()  # the first-step guide names where to start
@@ -238,13 +238,13 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
     slider = page.get_by_role("slider")
     slider.focus()
     slider.press("Home")
-    for _ in range(4):  # five questions: the walk checks what is shown, not quality
+    for _ in range(2):  # three questions: the walk checks what is shown, not quality
         slider.press("ArrowRight")
     page.wait_for_timeout(1000)
     settled(page)
     page.get_by_role("button", name="Run evaluation").click()
     page.get_by_text("Per question").wait_for(timeout=900_000)
-    assert page.get_by_text("5 questions").count() >= 1
+    assert page.get_by_text("3 questions").count() >= 1
     shot(page, "4-evaluate")
 
     open_tab(page, "Freshness & cost")
@@ -253,7 +253,7 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
 
     open_tab(page, "Advice")
     page.get_by_text("Thresholds").wait_for()
-    # five questions are fewer than the configured minimum: the headline names that, not noise
+    # three questions are fewer than the configured minimum: the headline names that, not noise
     headline = page.locator("h3").filter(has_text="Not enough evidence").first
     headline.wait_for()
     text = headline.inner_text()
@@ -263,7 +263,7 @@ def test_demo_session_in_a_browser(page: Any, tuned_url: str) -> None:
         text,
     )
     assert binds, f"the headline names the configured minimum: {text}"
-    assert int(binds[1]) + int(binds[2]) == 20 and int(binds[1]) <= 5, text
+    assert int(binds[1]) + int(binds[2]) == 20 and int(binds[1]) <= 3, text
     assert page.get_by_text("not measured").count() >= 1, "unmeasured criteria are shown as such"
     shot(page, "6-advice")
 

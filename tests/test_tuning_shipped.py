@@ -13,7 +13,7 @@ from tuning.probe import run_probe
 from tuning.settings import TuningSettings
 
 ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
-QUESTIONS = 8
+QUESTIONS = 6
 # the training answers are short: 32 tokens hold each, and the base model's long replies stop there
 MAX_TOKENS = 32
 
