@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from scripts.demo import wait_for_http
-from tests.conftest import ROOT
+from tests.conftest import DEMO_ADAPTER, ROOT
 from tests.tuning_servers import free_port, stop
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
+ADAPTER = DEMO_ADAPTER
 ARTIFACTS = ROOT / "artifacts"
 BROWSER_ARGS = [
     "--headless",

@@ -12,12 +12,12 @@ from compare.cost import CostSettings
 from compare.evalset import load_eval
 from compare.workbench import Workbench
 from corpus import current_records, load_corpus
-from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT, workbench_on
+from tests.conftest import DEMO_ADAPTER, DEMO_CORPUS, DEMO_EVAL, workbench_on
 from tests.tuning_servers import free_port
 from tuning.manifest import TuningManifest
 from tuning.settings import TuningSettings
 
-ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
+ADAPTER = DEMO_ADAPTER
 CUTOFF = date(2026, 3, 31)
 NEWEST = date(2026, 11, 1)  # the demo's newest batch: news passages
 

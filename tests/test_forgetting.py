@@ -13,7 +13,7 @@ import pytest
 from compare.evalset import load_eval
 from compare.side_table import side_for
 from corpus import current_records, load_corpus
-from tests.conftest import DEMO_CORPUS, DEMO_EVAL, ROOT, workbench_on
+from tests.conftest import DEMO_ADAPTER, DEMO_CORPUS, DEMO_EVAL, ROOT, workbench_on
 from tests.tuning_servers import model_server
 from tuning.manifest import TuningManifest
 from tuning.settings import TuningSettings
@@ -21,7 +21,7 @@ from tuning.train import TrainConfig, train_adapter
 
 pytestmark = pytest.mark.slow
 
-CURRENT = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
+CURRENT = DEMO_ADAPTER
 PREVIOUS = side_for("previous", retrieves=False)
 
 
@@ -47,7 +47,7 @@ def retuned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def served(retuned: Path) -> Iterator[str]:
     """One server: the re-tuned adapter, the current one and the base model."""
     # int8 weights, as `make demo` serves them: the current adapter answers its training
-    # questions word for word as in fp32 (bench/weights.py), at 1.7x the tokens/s
+    # questions word for word as in fp32 (bench/weights.py), at 1.45-1.6x the tokens/s
     int8 = {"TUNING_SERVE_WEIGHTS": "int8"}
     with model_server(f"retuned={retuned}", int8, ["--adapter", f"current={CURRENT}"]) as url:
         yield url

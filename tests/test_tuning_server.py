@@ -310,3 +310,17 @@ def test_the_prompt_runs_on_every_thread_and_the_decode_on_one(
     finally:
         hook.remove()
         torch.set_num_threads(before)
+
+
+def test_the_thread_criterion_answers_on_the_ids_device_and_leaves_other_devices_alone() -> None:
+    """Its answer is or-ed with a flag on the ids' device: a CPU answer to a GPU's ids failed
+    every reply there. Off a CPU it never touches the thread count."""
+    import torch
+
+    from tuning.generate import _OneThreadToDecode
+
+    ids = torch.zeros((1, 3), dtype=torch.long, device="meta")  # a device that is not the CPU
+    criterion = _OneThreadToDecode(torch.device("meta"))
+    before = torch.get_num_threads()
+    assert criterion(ids, None).device == ids.device
+    assert not criterion.active and torch.get_num_threads() == before

@@ -7,12 +7,12 @@ from datetime import date
 import pytest
 
 from corpus import load_corpus
-from tests.conftest import DEMO_CORPUS, ROOT
+from tests.conftest import DEMO_ADAPTER, DEMO_CORPUS, ROOT
 from tuning.manifest import TuningManifest
 from tuning.probe import run_probe
 from tuning.settings import TuningSettings
 
-ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
+ADAPTER = DEMO_ADAPTER
 QUESTIONS = 6
 # the training answers are short: 32 tokens hold each, and the base model's long replies stop there
 MAX_TOKENS = 32

@@ -11,13 +11,13 @@ from pydantic import ValidationError
 
 from answers.metrics import token_f1
 from corpus import load_corpus
-from tests.conftest import DEMO_CORPUS, ROOT
+from tests.conftest import DEMO_ADAPTER, DEMO_CORPUS, ROOT
 from tuning.manifest import TuningManifest
 from tuning.probe import questions_of
 from tuning.serve import _parse, serve_settings
 from tuning.settings import ServeSettings, TuningSettings
 
-ADAPTER = ROOT / "data" / "adapters" / "smollm2-demo-2026-03"
+ADAPTER = DEMO_ADAPTER
 QUESTIONS = 4
 
 

@@ -157,7 +157,10 @@ class _OneThreadToDecode:
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         if self.active and self.torch.get_num_threads() != 1:
             self.torch.set_num_threads(1)
-        return self.torch.zeros((input_ids.shape[0],), dtype=self.torch.bool)
+        # on the ids' device: the criteria's answers are or-ed with a flag kept there
+        return self.torch.zeros(
+            (input_ids.shape[0],), dtype=self.torch.bool, device=input_ids.device
+        )
 
     def restore(self) -> None:
         if self.active:

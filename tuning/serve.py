@@ -71,7 +71,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     add("--host", default="127.0.0.1", help="any non-loopback address needs an API key")
     add("--api-key", help="require `Authorization: Bearer KEY` (env TUNING_SERVE_API_KEY)")
     add("--weights", choices=["fp32", "int8"],
-        help="int8: linear layers quantised at load, CPU only, ~2.5x faster (env TUNING_SERVE_WEIGHTS)")  # fmt: skip
+        help="int8: linear layers quantised at load, CPU only, ~1.5x the tokens/s (env TUNING_SERVE_WEIGHTS)")  # fmt: skip
     for flag, (_field, kind, text) in LIMIT_FLAGS.items():
         add(f"--{flag.replace('_', '-')}", type=kind, help=text)
     return parser.parse_args(argv)
@@ -135,15 +135,14 @@ def _load_chat(args: argparse.Namespace, weights: str) -> tuple[Any, ServedModel
     if args.no_base and len(specs) == 1:
         # one adapter and nothing to switch to: merged, it runs as fast as the base model
         model, tokenizer = load_for_inference(settings.base_model, settings.cache_dir, specs[0][1])
-        if weights == "int8":
-            model = with_int8_weights(model)
-        return Generator(model, tokenizer), ServedModels([Variant(specs[0][0])])
-    variants = [Variant(label, adapter_name(i)) for i, (label, _dir) in enumerate(specs)]
-    if not args.no_base:
-        variants.append(Variant(base_id))
-    served = ServedModels(variants)  # refuses repeated ids before anything loads
-    dirs = [folder for _label, folder in specs]
-    model, tokenizer = load_with_adapters(settings.base_model, settings.cache_dir, dirs)
+        served = ServedModels([Variant(specs[0][0])])
+    else:
+        variants = [Variant(label, adapter_name(i)) for i, (label, _dir) in enumerate(specs)]
+        if not args.no_base:
+            variants.append(Variant(base_id))
+        served = ServedModels(variants)  # refuses repeated ids before anything loads
+        dirs = [folder for _label, folder in specs]
+        model, tokenizer = load_with_adapters(settings.base_model, settings.cache_dir, dirs)
     if weights == "int8":
         model = with_int8_weights(model)
     return Generator(model, tokenizer), served
