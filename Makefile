@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # Elsewhere than here, point PIP_EXTRA at a CPU wheel index, e.g.
 #   make test PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
 PIP_EXTRA ?=
+# pytest's worker processes: each file's tests stay on one worker; 0 runs them in this process
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint bench browser clean
 
@@ -35,7 +37,7 @@ test: $(STAMP) browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	$(PY) -m pytest --durations=15
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 lint: $(STAMP)
 	$(PY) -m ruff check --fix .

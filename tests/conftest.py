@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,11 @@ import pytest
 from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # workers share the cores: torch's threads that wait on each other across two busy processes
+    # made model steps 2-5x slower than one thread each (`tuning.model.pick_device`). Servers
+    # the tests start inherit it; the tests of the thread logic set the variable themselves.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 if TYPE_CHECKING:  # imported where used: most tests need neither
     from compare.workbench import Workbench
@@ -69,3 +75,14 @@ def workbench_on(
             tuning=tuning,
         )
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n` with `--dist loadgroup`, keep each file's tests on one worker, so a
+    module's fixtures (built indexes, loaded models, servers) are made once; files that share a
+    session fixture name one group themselves (`pytestmark = pytest.mark.xdist_group(...)`).
+    Runs before xdist reads the groups; without xdist the marks are inert."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))

@@ -22,7 +22,8 @@ from scripts.demo import wait_for_http
 from tests.conftest import DEMO_ADAPTER, ROOT
 from tests.tuning_servers import free_port, stop
 
-pytestmark = pytest.mark.slow
+# one worker holds the shared demo server for these and the workbench's tests
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo_server")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ADAPTER = DEMO_ADAPTER
