@@ -14,8 +14,9 @@ from corpus.offline import use_offline_defaults
 use_offline_defaults()
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # workers share the cores: torch's threads that wait on each other across two busy processes
-    # made model steps 2-5x slower than one thread each (`tuning.model.pick_device`). Servers
-    # the tests start inherit it; the tests of the thread logic set the variable themselves.
+    # made the tests' training 4-5x slower than in one process, one thread each 1.1-1.3x (see
+    # `tuning.model.pick_device`). The servers the tests start inherit it; the tests of the
+    # thread logic set the variable themselves.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 if TYPE_CHECKING:  # imported where used: most tests need neither
