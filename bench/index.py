@@ -237,9 +237,10 @@ def main() -> None:
         print(
             f"incremental 1% of {args.incremental_n:,}        {incremental:.2f} s vs full build "
             f"{full:.1f} s = {incremental / full:.4f}x  (goal <= 0.02x); live after "
-            f"{summary.seconds:.2f} s, then {settings.retire_after_s:.0f} s of grace for "
-            f"readers; fact identity decided for {summary.decided:,} of {len(changed):,} records, "
-            f"{summary.embedded_nodes:,} nodes embedded",
+            f"{summary.seconds:.2f} s, then {summary.grace_s:.1f} s of grace for readers "
+            f"({'some' if summary.grace_s else 'none'} open); fact identity decided for "
+            f"{summary.decided:,} of {len(changed):,} records, {summary.embedded_nodes:,} nodes "
+            "embedded",
             flush=True,
         )
 

@@ -1,8 +1,8 @@
 """Bring the index in line with a corpus: embed new and changed records, delete removed ones.
 
 Order of a rebuild: lock -> marker -> new versions written (under ids of their own, invisible to
-readers) -> manifest replaced (the switch) -> a short grace -> old versions deleted or the old
-generation dropped -> marker removed. Readers return only what the manifest they opened admits,
+readers) -> manifest replaced (the switch) -> a short grace while readers are open (`rag.readers`)
+-> old versions deleted or the old generation dropped -> marker removed. Readers return only what the manifest they opened admits,
 so they see the old index or the new one, never a mix and never an empty one. A run killed
 anywhere leaves the marker; the next run reads back what the collection actually holds, keeps
 what was written whole and repairs the rest.
@@ -46,6 +46,7 @@ from rag.plan import (
     current_state,
     plan_changes,
 )
+from rag.readers import may_be_read
 from rag.restamp import restamp
 from rag.scope import decide, rules_key
 from rag.settings import RagSettings
@@ -226,7 +227,7 @@ def _write_versions(run: _Run) -> RebuildSummary:
     _write(settings, run.lazy, manifest, target, wanted, entries, summary, serial)  # the switch
     run.state.commit(serial, rules)  # the state of this manifest (one behind if killed first)
     old = run.live if target.new and run.live != target.collection else None
-    _retire(run.client, settings, collection, plan.retired, old)
+    summary.grace_s = _retire(run.client, settings, collection, plan.retired, old)
     clear_marker(settings.work_dir)
     return summary
 
@@ -248,16 +249,22 @@ def _decide(run: _Run, rules: str) -> FactVersions:
 
 def _retire(
     client: Any, settings: RagSettings, collection: Any, retired: list[str], old: str | None
-) -> None:
-    """Delete what only the previous manifest admitted, once its readers have moved on."""
+) -> float:
+    """Delete what only the previous manifest admitted, once its readers have moved on; the
+    seconds waited for them."""
     if not retired and old is None:
-        return
-    # a reader checks the manifest before each query: after the grace none still uses the old one
-    time.sleep(settings.retire_after_s)
+        return 0.0
+    # a reader checks the manifest before each query: after the grace none still uses the old
+    # one. With no reader registered (an embedded store's are all on this machine) none can.
+    waited = 0.0
+    if settings.chroma_url or may_be_read(settings.work_dir):
+        waited = settings.retire_after_s
+        time.sleep(waited)
     for chunk in batched(retired, DELETE_BATCH):
         collection.delete(ids=chunk)
     if old is not None:
         drop_collection(client, old)
+    return waited
 
 
 class _LazyEmbedder:

@@ -21,6 +21,7 @@ from rag.lexical import CYRILLIC, KeywordIndex, blend
 from rag.manifest import IndexManifest, manifest_stamp, read_manifest
 from rag.nodes import date_int
 from rag.packaged import Tuned
+from rag.readers import register
 from rag.settings import RagSettings
 from rag.store import iter_pages
 from rag.view import View
@@ -65,6 +66,8 @@ class RagIndex:
     @classmethod
     def open(cls, settings: RagSettings) -> RagIndex:
         """Open the index its complete manifest describes; IndexNotBuiltError when there is none."""
+        if not settings.chroma_url:  # a server's rebuilds always wait for readers
+            register(settings.work_dir)  # before the manifest is read: see `rag.readers`
         for attempt in range(OPEN_TRIES):
             stamp = manifest_stamp(settings.work_dir)  # before reading: a newer one shows later
             manifest = read_manifest(settings.work_dir)

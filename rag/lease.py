@@ -13,14 +13,13 @@ machine that no longer runs (kill -9) is taken over at once.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from rag.errors import IndexBusyError
+from rag.processes import died_here, this_process
 from rag.store import drop_collection, is_missing
 
 SUFFIX = ".writer-lease"
@@ -40,7 +39,7 @@ class Lease:
 
     def __init__(self, client: Any, name: str, term_s: float) -> None:
         self.client, self.name, self.term_s = client, name, term_s
-        self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        self.holder = this_process()
         self._extended = 0.0
 
     def metadata(self) -> dict[str, str | float]:
@@ -66,7 +65,7 @@ def writer_lease(client: Any, base: str, wait_s: float, term_s: float) -> Iterat
         holder, expires = _current(client, lease.name)
         if expires is None:
             continue  # released between our two requests: try again at once
-        if expires < time.time() or _died_here(holder):
+        if expires < time.time() or died_here(holder):
             drop_collection(client, lease.name)  # its writer is gone: the lease is free
             continue
         if time.monotonic() >= deadline:
@@ -80,25 +79,6 @@ def writer_lease(client: Any, base: str, wait_s: float, term_s: float) -> Iterat
         yield lease
     finally:
         drop_collection(client, lease.name)
-
-
-def _died_here(holder: str) -> bool:
-    """Whether the holder ran on this machine and its process is gone (killed, crashed): then
-    there is no need to wait for the lease to expire.
-
-    >>> _died_here("some-other-host:1"), _died_here(f"{socket.gethostname()}:{os.getpid()}")
-    (False, False)
-    """
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # it exists, under another user
-    return False
 
 
 def _try_create(lease: Lease) -> bool:

@@ -56,6 +56,9 @@ class RebuildSummary(BaseModel):
     decided: int = 0  # records whose fact identity this rebuild decided (the rest kept theirs)
     generation: int = 0
     reason: str = ""  # why a full rebuild happened, or why a requested one was not needed
+    # after the switch, the wait for readers of the old manifest before deleting what only it
+    # admitted (`rag.readers`); set after the manifest is written, so never stored in it
+    grace_s: float = Field(default=0.0, exclude=True)
 
     def line(self) -> str:
         """The one-line summary a scheduler's log keeps."""
@@ -64,10 +67,11 @@ class RebuildSummary(BaseModel):
             extra += f" (kept {self.reused_nodes} nodes it had written)"
         kind = f"full rebuild into generation {self.generation}" if self.full else "rebuild"
         why = f"; {self.reason}" if self.reason else ""
+        grace = f"; then {self.grace_s:.1f} s for open readers" if self.grace_s else ""
         return (
             f"{kind}: added {self.added} / updated {self.updated} / deleted {self.deleted} / "
             f"unchanged {self.unchanged} / rejected {self.rejected} in {self.seconds:.1f} s"
-            f"{extra}{why}"
+            f"{extra}{why}{grace}"
         )
 
 

@@ -183,7 +183,8 @@ class RagSettings(BaseSettings):
         2.0,
         ge=0.0,
         description="after a rebuild switches the manifest, how long old versions and the old "
-        "generation stay for readers still finishing a query on the previous manifest; raise it "
+        "generation stay for readers still finishing a query on the previous manifest; waited "
+        "only while a reader is registered (rag.readers), always with a chroma server; raise it "
         "to the attribute-cache time when the work folder is on a network filesystem",
     )
 

@@ -89,6 +89,18 @@ def test_build_update_and_query_through_a_chroma_server(tmp_path: Path, chroma_u
     assert not (tmp_path / "index" / "chroma").exists()  # nothing stored locally but the manifest
     hits = RagIndex.open(settings).retrieve("Where is the headquarters?", k=2)
     assert hits[0].record_id == "hq" and hits[0].answer == "Tallinn."
+    # readers of a server may run on other machines: old versions wait out the grace always
+    write_batch(
+        corpus,
+        "2026-03-01",
+        [
+            qa("logo", "What colour is the logo?", "Green."),  # corrected in place
+            qa("ceo", "Who runs the company?", "Ada Lovelace."),
+        ],
+    )
+    changed = rebuild_index(load(corpus), settings.model_copy(update={"retire_after_s": 0.3}))
+    assert changed.updated == 1 and changed.grace_s == 0.3
+    assert not (tmp_path / "index" / "readers").exists()  # its readers do not register
 
 
 def test_one_writer_per_server_index_even_from_another_work_folder(
