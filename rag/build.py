@@ -1,11 +1,11 @@
 """Bring the index in line with a corpus: embed new and changed records, delete removed ones.
 
 Order of a rebuild: lock -> marker -> new versions written (under ids of their own, invisible to
-readers) -> manifest replaced (the switch) -> a short grace while readers are open (`rag.readers`)
--> old versions deleted or the old generation dropped -> marker removed. Readers return only what the manifest they opened admits,
-so they see the old index or the new one, never a mix and never an empty one. A run killed
-anywhere leaves the marker; the next run reads back what the collection actually holds, keeps
-what was written whole and repairs the rest.
+readers) -> manifest replaced (the switch) -> a short grace while readers are open
+(`rag.readers`) -> old versions deleted or the old generation dropped -> marker removed. Readers
+return only what the manifest they opened admits, so they see the old index or the new one,
+never a mix and never an empty one. A run killed anywhere leaves the marker; the next run reads
+back what the collection actually holds, keeps what was written whole and repairs the rest.
 """
 
 from __future__ import annotations
