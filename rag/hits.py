@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from answers import SourceHit
+from rag.layout import node_fields
 from rag.nodes import int_date
 
 OWN_KEYS = ("record_id", "format", "batch", "as_of", "source", "content_hash", "answer", "chunk")
@@ -81,7 +82,8 @@ class Retrieval(BaseModel):
 
 
 def make_hit(node: str, score: float, text: str, meta: dict[str, Any]) -> Hit:
-    """A hit from a stored node: its id, cosine similarity, text and metadata."""
+    """A hit from a stored node: its id, cosine similarity, text and stored metadata."""
+    meta = node_fields(meta)
     as_of = str(meta.get("as_of") or "")
     until = int(meta.get("valid_until", OPEN) or OPEN)
     confirmed = str(meta.get("last_confirmed") or "")

@@ -14,8 +14,8 @@ import numpy as np
 from corpus import Record
 from rag.bulk import BulkWriter
 from rag.embedding import TextEmbedder
+from rag.layout import stored_metadata
 from rag.manifest import IndexedRecord
-from rag.nodes import NodeSpec
 from rag.plan import Plan, Want, stored_id
 from rag.settings import RagSettings
 
@@ -54,9 +54,9 @@ def embed_and_add(
     fills `entries` as entries complete. Streams the corpus once more, picking the records the
     planned versions start with; returns the nodes embedded.
 
-    Nodes are written in llama-index's chroma layout (flat metadata plus the node as JSON) by a
-    `BulkWriter` in batches of `write_batch`, so encoding the next nodes overlaps the store's
-    add of the last ones where the store runs elsewhere (a chroma server)."""
+    Nodes are written in llama-index's chroma layout (the node as JSON, the filter keys flat:
+    `rag.layout`) by a `BulkWriter` in batches of `write_batch`, so encoding the next nodes
+    overlaps the store's add of the last ones where the store runs elsewhere (a chroma server)."""
     for rid, (want, count) in plan.adopt.items():
         # written whole by the interrupted run; its embedding tokens were spent then
         first = versions.entries[rid].first.id
@@ -90,7 +90,7 @@ def embed_and_add(
                 tokens[key] = tokens.get(key, 0) + count
             ids = [stored_id(spec.id, record.content_hash) for record, spec in batch]
             metadatas = [
-                _stored_metadata(i, s, serial) for i, (_, s) in zip(ids, batch, strict=True)
+                stored_metadata(i, s, serial) for i, (_, s) in zip(ids, batch, strict=True)
             ]
             writer.add(ids, vectors, metadatas, texts)
             for record, spec in batch:
@@ -113,18 +113,6 @@ def embed_and_add(
     if progress:
         progress(done, total)
     return done
-
-
-def _stored_metadata(node_id: str, spec: NodeSpec, serial: int) -> dict[str, Any]:
-    """A node's metadata as llama-index's chroma store writes it (its fields flat, the node as
-    JSON beside them), with the serial of the rebuild that wrote it: readers leave out newer
-    serials."""
-    from llama_index.core.schema import TextNode
-    from llama_index.core.vector_stores.utils import node_to_metadata_dict
-
-    node = TextNode(id_=node_id, text=spec.text, metadata={**spec.metadata, "rev": serial})
-    meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
-    return {key: "" if value is None else value for key, value in meta.items()}
 
 
 def _pick(

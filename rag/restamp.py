@@ -6,9 +6,9 @@ A later batch ends a version (`valid_until`, `superseded_by`) or re-confirms one
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from rag.layout import with_facts
 from rag.manifest import IndexedRecord
 from rag.nodes import node_id
 from rag.plan import stored_id
@@ -28,8 +28,8 @@ def restamp(
     ended a version or re-confirmed it), without re-embedding them; returns the nodes updated.
     `everything` re-writes them all (after an interrupted rebuild nothing is known for sure).
 
-    The fields are written into the flat metadata chroma filters on and into the node JSON
-    llama-index reads back, so both readers see the same version dates.
+    The fields are written into the node JSON (read back by `rag.layout.node_fields` and by
+    llama-index) and into the flat keys chroma filters on, so every reader sees the same dates.
     """
     ids: list[str] = []
     fields: list[dict[str, str | int]] = []
@@ -44,18 +44,8 @@ def restamp(
         got = collection.get(ids=chunk, include=["metadatas"])
         stored = dict(zip(got["ids"], got["metadatas"], strict=True))
         metadatas = [
-            _with(stored.get(i) or {}, f)
+            with_facts(stored.get(i) or {}, f)
             for i, f in zip(chunk, fields[start : start + RESTAMP_BATCH], strict=True)
         ]
         collection.update(ids=chunk, metadatas=metadatas)
     return len(ids)
-
-
-def _with(meta: dict[str, Any], facts: dict[str, str | int]) -> dict[str, Any]:
-    """A node's stored metadata with new fact fields, in the flat keys and in the node JSON."""
-    out = {**meta, **facts}
-    if isinstance(meta.get("_node_content"), str):
-        node = json.loads(meta["_node_content"])
-        node["metadata"] = {**node.get("metadata", {}), **facts}
-        out["_node_content"] = json.dumps(node, ensure_ascii=False)
-    return out

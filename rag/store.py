@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from rag.layout import node_fields
 from rag.settings import RagSettings
 
 PAGE = 5_000  # ids per `get` page when reading a whole collection back
@@ -251,8 +252,8 @@ def held_versions(collection: Any) -> dict[tuple[str, str], HeldRecord]:
     coexist while a rebuild runs, and a killed one leaves some behind (used to repair)."""
     held: dict[tuple[str, str], HeldRecord] = {}
     for page in iter_pages(collection, ["metadatas"]):
-        for node, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
-            meta = meta or {}
+        for node, stored in zip(page["ids"], page["metadatas"] or [], strict=True):
+            meta = node_fields(stored)  # the chunk count is in the node JSON (rag.layout)
             key = str(meta.get("entry") or meta.get("record_id") or node.rsplit("#", 1)[0])
             content = str(meta.get("content_hash", ""))
             entry = held.setdefault((key, content), HeldRecord())

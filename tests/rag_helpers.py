@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import Record, current_records, load_corpus
+from rag.layout import node_fields
 from rag.manifest import read_manifest
 from rag.nodes import record_nodes
 from rag.settings import RagSettings
@@ -69,7 +70,7 @@ def index_state(settings: RagSettings) -> dict[str, tuple[str, int]]:
     versions: dict[str, list[dict[str, Any]]] = {}
     for page in iter_pages(collection, ["metadatas"]):
         for meta in page["metadatas"]:
-            versions.setdefault(str(meta["entry"]), []).append(dict(meta))
+            versions.setdefault(str(meta["entry"]), []).append(node_fields(meta))
     state: dict[str, tuple[str, int]] = {}
     for entry, nodes in versions.items():
         chunks = sorted(int(m["chunk"]) for m in nodes)

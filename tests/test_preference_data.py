@@ -8,6 +8,7 @@ import pytest
 
 from corpus import load_corpus
 from rag.build import rebuild_index
+from rag.layout import node_fields
 from rag.manifest import read_manifest
 from rag.store import iter_pages, open_client, open_collection
 from tests.conftest import ROOT
@@ -27,7 +28,7 @@ def test_dropped_answers_are_never_indexed_or_trained_on(name: str, tmp_path: Pa
     assert manifest is not None and manifest.nodes > 0
     collection = open_collection(open_client(settings), manifest.collection)
     stored = " ".join(
-        f"{text} {meta}"
+        f"{text} {node_fields(meta)}"
         for page in iter_pages(collection, ["documents", "metadatas"])
         for text, meta in zip(page["documents"], page["metadatas"], strict=True)
     )
