@@ -4,9 +4,9 @@ reader checks on every row.
 
 chroma keeps one row per flat key per node, and those rows are most of what its `add` costs
 beyond the vector: 20,000 nodes with the 25 flat keys llama-index writes took 24.4–27.9 s to
-add, with 2 keys 18.2 s (`bench/index.py`'s rows, 512-d vectors, one embedded client). The node
-JSON holds every field, so llama-index's chroma store reads a node back whole from it, and
-`node_fields` gives this project's readers the same.
+add, with 2 keys 18.2 s (the rows the index stores for `bench/index.py`'s records, 512-d
+vectors, one embedded client). The node JSON holds every field, so llama-index's chroma store
+reads a node back whole from it, and `node_fields` gives this project's readers the same.
 """
 
 from __future__ import annotations
@@ -40,14 +40,14 @@ def stored_metadata(node_id: str, spec: NodeSpec, serial: int) -> dict[str, Any]
 def node_fields(meta: dict[str, Any] | None) -> dict[str, Any]:
     """Every field of a stored node: the node JSON's over the flat keys (an index written before
     the flat keys were trimmed has them all flat; the JSON is kept current by `with_facts`)."""
-    meta = dict(meta or {})
+    meta = meta or {}
     content = meta.get("_node_content")
-    if not isinstance(content, str):
-        return meta
-    try:
-        fields = json.loads(content).get("metadata") or {}
-    except (ValueError, AttributeError):  # not llama-index's JSON: the flat keys are all there is
-        return meta
+    fields: dict[str, Any] = {}
+    if isinstance(content, str):
+        try:
+            fields = json.loads(content).get("metadata") or {}
+        except (ValueError, AttributeError):  # not llama-index's JSON: the flat keys alone
+            fields = {}
     return {**meta, **fields}
 
 
