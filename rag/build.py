@@ -11,7 +11,7 @@ back what the collection actually holds, keeps what was written whole and repair
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +20,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from corpus import Record
-from rag.bulk import max_batch
+from rag.bulk import write_size
+from rag.child_encoder import SharedEncoder, start_child
 from rag.embedding import TextEmbedder, embedder_name, open_embedder
 from rag.errors import IndexBusyError
 from rag.factstate import FactState
@@ -101,7 +102,8 @@ def rebuild_index(
                     progress(done, total)
 
             source = _passes(records)
-            return _rebuild_locked(source, settings, full, tick, rejected, asked_at, start)
+            size = len(records) if isinstance(records, Sized) else None
+            return _rebuild_locked(source, settings, full, tick, rejected, asked_at, start, size)
     finally:
         lock.release()
 
@@ -135,6 +137,7 @@ def _rebuild_locked(
     rejected: int,
     asked_at: datetime,
     start: float,
+    size: int | None,
 ) -> RebuildSummary:
     work = settings.work_dir
     client = open_client(settings)
@@ -157,9 +160,15 @@ def _rebuild_locked(
     state = FactState.open(work)
     run = _Run(source, settings, progress, rejected, start, client, manifest, lazy, target)
     run.live, run.collection, run.tuned, run.held, run.state = live, collection, tuned, held, state
+    # a build of everything starts its encoder process now: it loads beside fact identity
+    everything = target.new or manifest is None or not manifest.records
+    run.encoder = SharedEncoder(
+        lazy.get, start_child(lazy.name, settings, size if everything else 0)
+    )
     try:
         return _write_versions(run)
     finally:
+        run.encoder.close()
         state.close()
 
 
@@ -181,6 +190,7 @@ class _Run:
     tuned: str = ""  # what changed in the collection's graph settings, in words
     held: Held = field(default_factory=lambda: Held(live={}))
     state: FactState | None = None
+    encoder: SharedEncoder | None = None  # this process's embedder and maybe a child's
 
 
 def _write_versions(run: _Run) -> RebuildSummary:
@@ -196,11 +206,14 @@ def _write_versions(run: _Run) -> RebuildSummary:
     for chunk in batched(plan.junk, DELETE_BATCH):
         collection.delete(ids=chunk)  # never admitted by any manifest: no reader needs them
 
+    assert run.encoder is not None
+    if run.encoder.child is None:  # a change large enough to pay for a child's start
+        run.encoder.child = start_child(run.lazy.name, settings, len(plan.embed))
     entries = dict(plan.keep)
     serial = (manifest.revision if manifest is not None else 0) + 1  # a killed run's is reused
-    write_batch = settings.bulk_batch or max_batch(run.client)
+    write_batch = settings.bulk_batch or write_size(run.client, settings, run.encoder.child)
     embedded = embed_and_add(
-        run.source, plan, settings, run.lazy.get, collection, entries, run.progress, serial,
+        run.source, plan, settings, run.encoder, collection, entries, run.progress, serial,
         versions, write_batch,
     )  # fmt: skip
     # a later batch ended or re-confirmed a version: new dates in place, before the switch
@@ -235,16 +248,15 @@ def _write_versions(run: _Run) -> RebuildSummary:
 def _decide(run: _Run, rules: str) -> FactVersions:
     """The fact versions to write (see `rag.scope.decide`)."""
     assert run.state is not None
-    manifest, lazy = run.manifest, run.lazy
+    manifest, lazy, encoder = run.manifest, run.lazy, run.encoder
+    assert encoder is not None
     trusted = (
         manifest is not None
         and not run.target.new
         and not run.held.repaired
         and run.state.is_for(manifest.revision, rules)
     )
-    return decide(
-        run.source, run.settings, lazy.name, lambda t: lazy.get().encode(t), run.state, trusted
-    )
+    return decide(run.source, run.settings, lazy.name, encoder.encode, run.state, trusted)
 
 
 def _retire(

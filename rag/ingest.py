@@ -13,18 +13,20 @@ import numpy as np
 
 from corpus import Record
 from rag.bulk import BulkWriter
-from rag.embedding import TextEmbedder
+from rag.child_encoder import SharedEncoder
 from rag.layout import stored_metadata
 from rag.manifest import IndexedRecord
 from rag.plan import Plan, Want, stored_id
 from rag.settings import RagSettings
 
 if TYPE_CHECKING:
+    from rag.nodes import NodeSpec
     from rag.versions import FactVersions
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
 ADD_BATCH = 512  # nodes encoded together: big enough for the encoder, small for memory
+CHILD_DEPTH = 8  # batches the child encodes ahead: several seconds of work, a few MB of vectors
 
 
 def batched(items: Iterable[T], size: int) -> Iterable[list[T]]:
@@ -42,7 +44,7 @@ def embed_and_add(
     source: Callable[[], Iterable[Record]],
     plan: Plan,
     settings: RagSettings,
-    embedder_of: Callable[[], TextEmbedder],
+    encoder: SharedEncoder,
     collection: Any,
     entries: dict[str, IndexedRecord],
     progress: Progress | None,
@@ -69,7 +71,6 @@ def embed_and_add(
         progress(0, total)
     if not todo:
         return 0
-    embedder = embedder_of()  # loaded only now: nothing to embed, no model
     picked = _pick(source(), todo, versions)
     specs = (
         (r, spec)
@@ -77,15 +78,25 @@ def embed_and_add(
         for spec in versions.nodes(r, settings.chunk_size, settings.chunk_overlap)
     )
     tokens: dict[str, int] = {}
+
+    def to_encode(batch: list[tuple[Record, NodeSpec]]) -> list[str]:
+        # a question node's vector was computed for fact identity: only the rest is encoded
+        return [s.text for _, s in batch if s.vector is None]
+
+    ahead = encoder.ahead(batched(specs, ADD_BATCH), to_encode, CHILD_DEPTH)
     with BulkWriter(collection, write_batch) as writer:
-        for batch in batched(specs, ADD_BATCH):
+        for batch, fresh, fresh_counts in ahead:
             texts = [spec.text for _, spec in batch]
-            # a question node's vector was computed for fact identity: only the rest is encoded
-            encoded = iter(embedder.encode([s.text for _, s in batch if s.vector is None]))
+            encoded, known = iter(fresh), iter(fresh_counts)
+            reused = iter(encoder.count_tokens([s.text for _, s in batch if s.vector is not None]))
             vectors = np.stack(
-                [np.asarray(s.vector, np.float32) if s.vector else next(encoded) for _, s in batch]
+                [
+                    next(encoded) if s.vector is None else np.asarray(s.vector, np.float32)
+                    for _, s in batch
+                ]
             )
-            for (_, spec), count in zip(batch, embedder.count_tokens(texts), strict=True):
+            counts = [next(known) if s.vector is None else next(reused) for _, s in batch]
+            for (_, spec), count in zip(batch, counts, strict=True):
                 key = str(spec.metadata["entry"])
                 tokens[key] = tokens.get(key, 0) + count
             ids = [stored_id(spec.id, record.content_hash) for record, spec in batch]

@@ -170,6 +170,12 @@ class RagSettings(BaseSettings):
         description="nodes per add when a rebuild writes to chroma; None = the store's own "
         "largest batch",
     )
+    encode_child_min: int = Field(
+        1_500,
+        ge=0,
+        description="records to embed from which a rebuild also encodes in a child process, "
+        "beside this one and beside chroma's adds (which hold this process's GIL); 0 = never",
+    )
     lock_timeout_s: float = Field(
         60.0, ge=0.0, description="how long a second rebuild waits for the first before refusing"
     )

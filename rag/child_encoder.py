@@ -1,0 +1,358 @@
+"""Encode a rebuild's texts in a child process, a few batches ahead of the adds.
+
+chroma's embedded `add` holds the GIL for the whole call: a pure-Python thread ran at 1/100 of its
+speed during one (5,461 rows, 2.7-3.5 s). A rebuild that encodes in one thread while another adds
+therefore does one thing at a time on a machine with a core to spare. A child process has a GIL of
+its own: it encodes the next batches while this process adds the last ones, and before that it
+takes half of fact identity's questions, which this process would encode on one core alone.
+
+The child is the same local embedder loaded by name (`python -m rag.child_encoder`); a remote one
+gains nothing from it. Messages are length-prefixed pickles over the child's stdin and stdout
+(the child moves its own prints to stderr first, so a library that prints cannot corrupt one).
+The child ends when its stdin closes, which is also what happens when this process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import queue
+import select
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from rag.remote_embedding import split_remote
+from rag.settings import RagSettings
+
+if TYPE_CHECKING:
+    from rag.embedding import TextEmbedder
+
+T = TypeVar("T")
+HEADER = struct.Struct(">Q")
+READY = "ready"
+
+
+class ChildFailed(RuntimeError):
+    """The child died, could not load its model, or failed on a batch."""
+
+
+def write_message(stream: IO[bytes], value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def read_message(stream: IO[bytes]) -> Any:
+    """The next message; EOFError when the other side is gone."""
+    head = _read_exactly(stream, HEADER.size)
+    return pickle.loads(_read_exactly(stream, HEADER.unpack(head)[0]))
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    """`size` bytes: a pipe hands out what it holds, so a large message takes several reads."""
+    parts, left = [], size
+    while left:
+        data = stream.read(left)
+        if not data:
+            raise EOFError("the other side closed the pipe")
+        parts.append(data)
+        left -= len(data)
+    return b"".join(parts)
+
+
+class ChildEncoder:
+    """A child process that encodes lists of texts in the order they are submitted.
+
+    `ready()` says without waiting whether the model has loaded; `take()` waits for the next
+    result: the vectors and the embedder's token count of each text. Any failure raises
+    `ChildFailed`, after which the caller encodes in-process.
+    """
+
+    def __init__(self, name: str, device: str, batch_size: int | None, onnx_dir: str | None):
+        spec = json.dumps([name, device, batch_size, onnx_dir])
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.child_encoder", spec],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._to, self._from = self._proc.stdin, self._proc.stdout
+        self._ready = False
+        self.submitted = 0  # batches sent and not yet taken
+
+    def ready(self) -> bool:
+        """Whether the model has loaded; raises ChildFailed if it could not."""
+        if not self._ready:
+            readable, _, _ = select.select([self._from], [], [], 0)
+            if readable:
+                self._expect_ready()
+        return self._ready
+
+    def answered(self) -> bool:
+        """Whether a result is waiting to be taken (so `take` would not wait long)."""
+        readable, _, _ = select.select([self._from], [], [], 0)
+        return bool(readable)
+
+    def _expect_ready(self) -> None:
+        answer = self._receive()
+        if answer != READY:
+            raise ChildFailed(f"the encoder process did not start: {answer!r}")
+        self._ready = True
+
+    def submit(self, texts: list[str]) -> None:
+        try:
+            write_message(self._to, texts)
+        except OSError as err:
+            raise ChildFailed(f"the encoder process is gone: {err}") from err
+        self.submitted += 1
+
+    def take(self) -> tuple[np.ndarray, list[int]]:
+        answer = self._receive()
+        self.submitted -= 1
+        if not isinstance(answer, tuple):
+            raise ChildFailed(f"the encoder process failed: {answer!r}")
+        vectors, counts = answer
+        return vectors, counts
+
+    def _receive(self) -> Any:
+        try:
+            return read_message(self._from)
+        except (EOFError, OSError, pickle.UnpicklingError) as err:
+            raise ChildFailed(f"the encoder process is gone: {err}") from err
+
+    def close(self) -> None:
+        """Tell the child to end and wait for it (briefly; then it is killed)."""
+        for stream in (self._to, self._from):
+            with contextlib.suppress(OSError):
+                stream.close()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+
+def start_child(model: str, settings: RagSettings, texts: int | None) -> ChildEncoder | None:
+    """A child encoder for a local model and enough texts to pay for its start (see
+    `RagSettings.encode_child_min`); None otherwise, or when no process can be started."""
+    if split_remote(model) is not None or texts is None:
+        return None  # a server's model encodes elsewhere already
+    if not settings.encode_child_min or texts < settings.encode_child_min:
+        return None
+    onnx_dir = settings.work_root / "models" if settings.query_onnx else None
+    try:
+        return ChildEncoder(
+            model, settings.device, settings.embed_batch_size, str(onnx_dir) if onnx_dir else None
+        )
+    except OSError:
+        return None
+
+
+CHUNK = 128  # texts per share when one list is encoded here and in the child together
+REMEMBERED = 200_000  # token counts the child returned, kept for `count_tokens`
+
+
+class SharedEncoder:
+    """This process's embedder and, when one runs, the child encoder, used together.
+
+    `encode` shares one list of texts between both processes (each takes chunks from its own
+    end), `ahead` hands a rebuild's batches to the child ahead of their adds. The child is
+    optional throughout: before it has loaded its model, and for good once it fails, texts are
+    encoded here, so the vectors never depend on it.
+    """
+
+    def __init__(self, embedder_of: Callable[[], TextEmbedder], child: ChildEncoder | None):
+        self.embedder_of = embedder_of
+        self.child = child
+        self.counted: dict[str, int] = {}  # counts the child returned, by text
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text, in order."""
+        texts = list(texts)
+        chunks = [texts[i : i + CHUNK] for i in range(0, len(texts), CHUNK)]
+        if len(chunks) < 2 or self.child is None:
+            return self._local(texts)
+        rows: list[np.ndarray | None] = [None] * len(chunks)
+        front, back = 0, len(chunks)  # the child works from the back once it has loaded
+        sent: list[int] = []  # chunks with the child, oldest first
+        try:
+            while front < back:
+                if self._ready() and (len(sent) < 2 or self._answered()):
+                    if len(sent) == 2:
+                        done = sent.pop(0)
+                        rows[done] = self._take(chunks[done])
+                    back -= 1
+                    self._child().submit(chunks[back])
+                    sent.append(back)
+                else:
+                    rows[front] = self._local(chunks[front])
+                    front += 1
+            while sent:
+                rows[sent[0]] = self._take(chunks[sent[0]])
+                sent.pop(0)
+        except ChildFailed:
+            self._lose_child()
+            for i, row in enumerate(rows):  # what the child had not returned, and the rest
+                if row is None:
+                    rows[i] = self._local(chunks[i])
+        return np.concatenate([r for r in rows if r is not None and len(r)])
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """The embedder's token count per text: as the child counted it, else counted here."""
+        counts = [self.counted.get(t, -1) for t in texts]
+        todo = [t for t, c in zip(texts, counts, strict=True) if c < 0]
+        fresh = iter(self.embedder_of().count_tokens(todo) if todo else [])
+        return [c if c >= 0 else next(fresh) for c in counts]
+
+    def ahead(
+        self, batches: Iterable[T], texts_of: Callable[[T], list[str]], depth: int
+    ) -> Iterator[tuple[T, np.ndarray, list[int]]]:
+        """Each batch with the vectors and token counts of its texts, in order.
+
+        Batches are encoded here until the child has loaded its model, then by the child,
+        `depth` batches ahead of the one handed out. If the child fails, what it had not
+        returned and everything after is encoded here.
+        """
+        pending: list[tuple[T, list[str]]] = []  # submitted to the child, oldest first
+        for batch in batches:
+            texts = texts_of(batch)
+            if pending or self._ready():
+                try:
+                    self._child().submit(texts)
+                    pending.append((batch, texts))
+                    while len(pending) > depth:
+                        vectors, counts = self._child().take()
+                        yield pending.pop(0)[0], vectors, counts
+                    continue
+                except ChildFailed:
+                    self._lose_child()
+                    if not pending or pending[-1][1] is not texts:
+                        pending.append((batch, texts))
+                    yield from self._here(pending)
+                    pending = []
+                    continue
+            yield from self._here([(batch, texts)])
+        while pending and self.child is not None:
+            try:
+                vectors, counts = self.child.take()
+            except ChildFailed:
+                self._lose_child()
+                break
+            yield pending.pop(0)[0], vectors, counts
+        yield from self._here(pending)
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close()
+            self.child = None
+
+    def _here(
+        self, batches: list[tuple[T, list[str]]]
+    ) -> Iterator[tuple[T, np.ndarray, list[int]]]:
+        for batch, texts in batches:
+            yield batch, self._local(texts), self.embedder_of().count_tokens(texts)
+
+    def _local(self, texts: list[str]) -> np.ndarray:
+        return _vectors(self.embedder_of().encode, texts)
+
+    def _ready(self) -> bool:
+        if self.child is None:
+            return False
+        try:
+            return self.child.ready()
+        except ChildFailed:
+            self._lose_child()
+            return False
+
+    def _answered(self) -> bool:
+        return self._child().answered()
+
+    def _child(self) -> ChildEncoder:
+        if self.child is None:
+            raise ChildFailed("no encoder process")
+        return self.child
+
+    def _take(self, texts: list[str]) -> np.ndarray:
+        vectors, counts = self._child().take()
+        if len(self.counted) + len(texts) > REMEMBERED:
+            self.counted.clear()
+        self.counted.update(zip(texts, counts, strict=True))
+        return vectors
+
+    def _lose_child(self) -> None:
+        child, self.child = self.child, None
+        if child is not None:
+            child.close()
+
+
+def _vectors(encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, 0), np.float32)
+    return np.asarray(encode(texts), dtype=np.float32)
+
+
+def _serve(spec: str, requests: IO[bytes], answers: IO[bytes]) -> None:
+    """The child: load the embedder, then encode each list of texts that arrives."""
+    from rag.embedding import load_embedder
+
+    name, device, batch_size, onnx_dir = json.loads(spec)
+    try:
+        embedder = load_embedder(name, device, batch_size, Path(onnx_dir) if onnx_dir else None)
+    except Exception as err:  # told to the parent, which encodes in-process and will say why
+        write_message(answers, f"{type(err).__name__}: {err}")
+        return
+    inbox: queue.Queue[list[str] | None] = queue.Queue()
+    outbox: queue.Queue[Any] = queue.Queue()
+
+    def receive() -> None:  # read ahead, so the parent's writes never wait for an encode
+        try:
+            while True:
+                inbox.put(read_message(requests))
+        except (EOFError, OSError):
+            inbox.put(None)
+
+    def send() -> None:  # write behind, so an encode never waits for the parent to read
+        try:
+            while (item := outbox.get()) is not None:
+                write_message(answers, item)
+        except OSError:
+            os._exit(0)  # the parent is gone
+
+    threading.Thread(target=receive, daemon=True).start()
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    outbox.put(READY)
+    while (texts := inbox.get()) is not None:
+        try:
+            vectors = _vectors(embedder.encode, texts)
+            outbox.put((vectors, embedder.count_tokens(texts) if texts else []))
+        except Exception as err:
+            outbox.put(f"{type(err).__name__}: {err}")
+            break
+    outbox.put(None)
+    sender.join()
+
+
+def main(argv: Sequence[str]) -> None:
+    answers = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)  # anything the model's libraries print goes to stderr, not into a message
+    sys.stdout = sys.stderr
+    _serve(argv[0], sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

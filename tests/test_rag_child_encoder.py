@@ -1,0 +1,207 @@
+"""Encoding in a child process (`rag.child_encoder`): the same vectors and token counts as this
+process's embedder, in order, whatever the child does — load, die mid-way, fail to start — and a
+rebuild that uses one writes the index a rebuild without one writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+import rag.child_encoder as child_encoder
+import rag.build as build
+from rag.build import rebuild_index
+from rag.child_encoder import ChildEncoder, ChildFailed, SharedEncoder, start_child
+from rag.embedding import embedder_name, load_embedder
+from rag.manifest import read_manifest
+from rag.settings import RagSettings
+from rag.store import iter_pages, open_client, open_collection
+from tests.rag_helpers import ROOT, load, settings_for
+
+FORMATS = ROOT / "tests" / "data" / "formats"
+MODEL = embedder_name(RagSettings(_env_file=None))  # the packaged default
+TEXTS = [
+    f"Сколько стоит тариф {i} в Риге?"
+    if i % 3 == 0
+    else f"What does plan {i} cost in Oslo, {i} GB?"
+    for i in range(700)
+]
+
+
+def started(settings: RagSettings | None = None) -> ChildEncoder:
+    child = start_child(MODEL, settings or RagSettings(_env_file=None, encode_child_min=1), 1)
+    assert child is not None
+    deadline = time.monotonic() + 60
+    while not child.ready():
+        assert time.monotonic() < deadline, "the encoder process did not load its model"
+        time.sleep(0.05)
+    return child
+
+
+def gone(pid: int, within_s: float) -> bool:
+    """Whether a process ended (a zombie left for init counts as ended)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_embedder(MODEL, "cpu")
+
+
+def test_shared_encode_gives_this_process_vectors_and_counts(embedder) -> None:
+    shared = SharedEncoder(lambda: embedder, started())
+    try:
+        vectors = shared.encode(TEXTS)
+        assert shared.counted, "the child encoded none of the chunks"
+        np.testing.assert_allclose(vectors, embedder.encode(TEXTS), atol=1e-5)
+        assert shared.count_tokens(TEXTS) == embedder.count_tokens(TEXTS)
+    finally:
+        shared.close()
+
+
+def test_batches_ahead_come_back_in_order_with_their_counts(embedder) -> None:
+    batches = [TEXTS[:5], [], TEXTS[5:300], TEXTS[300:301], TEXTS[301:]]
+    shared = SharedEncoder(lambda: embedder, started())
+    try:
+        out = list(shared.ahead(iter(batches), list, depth=2))
+    finally:
+        shared.close()
+    assert [b for b, _, _ in out] == batches
+    for batch, vectors, counts in out:
+        assert len(vectors) == len(counts) == len(batch)
+        if batch:
+            np.testing.assert_allclose(vectors, embedder.encode(batch), atol=1e-5)
+            assert counts == embedder.count_tokens(batch)
+
+
+def test_a_child_killed_mid_way_loses_no_batch(embedder) -> None:
+    child = started()
+    shared = SharedEncoder(lambda: embedder, child)
+    batches = [TEXTS[i : i + 50] for i in range(0, len(TEXTS), 50)]
+    out = []
+    for n, item in enumerate(shared.ahead(iter(batches), list, depth=3)):
+        out.append(item)
+        if n == 1:
+            os.kill(child.pid, signal.SIGKILL)
+    assert shared.child is None, "the dead child was kept"
+    assert [b for b, _, _ in out] == batches
+    np.testing.assert_allclose(
+        np.concatenate([v for _, v, _ in out]), embedder.encode(TEXTS), atol=1e-5
+    )
+    # and a list shared with a child that dies is encoded here whole
+    shared.child = child = started()
+    os.kill(child.pid, signal.SIGKILL)
+    np.testing.assert_allclose(shared.encode(TEXTS), embedder.encode(TEXTS), atol=1e-5)
+    assert shared.child is None
+
+
+def test_a_child_that_cannot_load_its_model_leaves_the_work_here(embedder) -> None:
+    child = ChildEncoder("packaged:no-such-model", "cpu", None, None)
+    deadline = time.monotonic() + 60
+    with pytest.raises(ChildFailed, match="unknown packaged embedder"):
+        while time.monotonic() < deadline:
+            child.ready()
+            time.sleep(0.05)
+    child.close()
+    failing = ChildEncoder("packaged:no-such-model", "cpu", None, None)
+    failing._proc.wait()
+    shared = SharedEncoder(lambda: embedder, failing)
+    np.testing.assert_allclose(shared.encode(TEXTS), embedder.encode(TEXTS), atol=1e-5)
+    out = list(shared.ahead(iter([TEXTS[:10]]), list, depth=2))
+    np.testing.assert_allclose(out[0][1], embedder.encode(TEXTS[:10]), atol=1e-5)
+    shared.close()
+
+
+def test_only_a_local_model_with_enough_records_gets_a_child() -> None:
+    settings = RagSettings(_env_file=None, encode_child_min=1_500)
+    assert start_child(MODEL, settings, 1_499) is None
+    assert start_child(MODEL, settings, None) is None  # a stream of unknown length: not yet
+    assert start_child("http://127.0.0.1:9/v1#some-model", settings, 10**6) is None
+    never = RagSettings(_env_file=None, encode_child_min=0)
+    assert start_child(MODEL, never, 10**6) is None
+    child = start_child(MODEL, settings, 1_500)
+    assert child is not None
+    child.close()
+    assert gone(child.pid, 5)
+
+
+def test_the_child_ends_when_the_rebuild_process_dies() -> None:
+    script = (
+        "import sys, time\n"
+        "from rag.child_encoder import ChildEncoder\n"
+        f"child = ChildEncoder({MODEL!r}, 'cpu', None, None)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        assert not gone(pid, 1)
+    finally:
+        parent.kill()
+        parent.wait()
+    assert gone(pid, 15), "the encoder process outlived the process that started it"
+
+
+def stored(settings: RagSettings) -> dict[str, tuple[str, dict, np.ndarray]]:
+    manifest = read_manifest(settings.work_dir)
+    assert manifest is not None
+    collection = open_collection(open_client(settings), manifest.collection)
+    return {
+        node: (text, dict(meta), np.asarray(vector))
+        for page in iter_pages(collection, ["documents", "metadatas", "embeddings"])
+        for node, text, meta, vector in zip(
+            page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True
+        )
+    }
+
+
+def test_a_rebuild_with_a_child_writes_the_index_one_without_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted(FORMATS.glob("*.jsonl")):  # every trainer format, Russian and English
+        shutil.copy(path, corpus / path.name)
+    records = load(corpus)
+    taken = []
+    real_take = ChildEncoder.take
+    monkeypatch.setattr(ChildEncoder, "take", lambda self: taken.append(1) or real_take(self))
+    monkeypatch.setattr(child_encoder, "CHUNK", 8)  # fact identity's questions shared too
+    # a corpus this small is encoded before a child loads its model: give the rebuild a loaded one
+    monkeypatch.setattr(build, "start_child", lambda model, settings, texts: started(settings))
+    with_child = settings_for(tmp_path / "with", encode_child_min=1)
+    without = settings_for(tmp_path / "without", encode_child_min=0)
+    rebuild_index(records, with_child)
+    assert taken, "no text was encoded in the child"
+    monkeypatch.undo()
+    rebuild_index(records, without)
+    a, b = stored(with_child), stored(without)
+    assert a.keys() == b.keys()
+    for node, (text, meta, vector) in a.items():
+        assert (text, meta) == b[node][:2], node
+        np.testing.assert_allclose(vector, b[node][2], atol=1e-5, err_msg=node)
+    ma, mb = read_manifest(with_child.work_dir), read_manifest(without.work_dir)
+    assert ma is not None and mb is not None
+    assert {k: e.tokens for k, e in ma.records.items()} == {
+        k: e.tokens for k, e in mb.records.items()
+    }
