@@ -24,8 +24,8 @@ import struct
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import numpy as np

@@ -16,8 +16,8 @@ import numpy as np
 import psutil
 import pytest
 
-import rag.child_encoder as child_encoder
 import rag.build as build
+import rag.child_encoder as child_encoder
 from rag.build import rebuild_index
 from rag.child_encoder import ChildEncoder, ChildFailed, SharedEncoder, start_child
 from rag.embedding import embedder_name, load_embedder
