@@ -131,12 +131,13 @@ class ChildEncoder:
             raise ChildFailed(f"the encoder process is gone: {err}") from err
 
     def close(self) -> None:
-        """Tell the child to end and wait for it (briefly; then it is killed)."""
+        """Tell the child to end and wait for it briefly; one still loading its model is killed
+        now (a rebuild that needed no child does not wait for it)."""
         for stream in (self._to, self._from):
             with contextlib.suppress(OSError):
                 stream.close()
         try:
-            self._proc.wait(timeout=5)
+            self._proc.wait(timeout=2 if self._ready else 0)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()

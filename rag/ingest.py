@@ -58,7 +58,8 @@ def embed_and_add(
 
     Nodes are written in llama-index's chroma layout (the node as JSON, the filter keys flat:
     `rag.layout`) by a `BulkWriter` in batches of `write_batch`, so encoding the next nodes
-    overlaps the store's add of the last ones where the store runs elsewhere (a chroma server)."""
+    overlaps the store's add of the last ones where the store runs elsewhere (a chroma server) or
+    the encoder does (`rag.child_encoder`: an embedded store's add holds this process's GIL)."""
     for rid, (want, count) in plan.adopt.items():
         # written whole by the interrupted run; its embedding tokens were spent then
         first = versions.entries[rid].first.id

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         settings = RagSettings(**{k: v for k, v in overrides.items() if v is not None})
-        rejected = _count_rejects(args.corpus)
+        rejected, size = _count(args.corpus)
     except (CorpusError, ValueError, OSError) as err:
         print(f"rag.rebuild: {err}", file=sys.stderr)
         return 2
@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         # the corpus is streamed again by the rebuild (ids and hashes, then what it embeds)
-        summary = _run(lambda: iter_records(args.corpus), settings, args.full, rejected, args.quiet)
+        records = lambda: iter_records(args.corpus)  # noqa: E731
+        summary = _run(records, settings, args.full, rejected, size, args.quiet)
     except RagError as err:
         print(f"rag.rebuild: {err}", file=sys.stderr)
         return 2
@@ -99,19 +100,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _count_rejects(paths: list[Path]) -> int:
-    """Read the corpus once, printing the first rejected lines; how many there were."""
-    from corpus import Reject, iter_load
+def _count(paths: list[Path]) -> tuple[int, int]:
+    """Read the corpus once, printing the first rejected lines; how many lines were rejected
+    and how many records read."""
+    from corpus import Record, Reject, iter_load
 
-    count = 0
+    count = records = 0
     for event in iter_load(paths):
-        if type(event) is Reject:
+        if type(event) is Record:
+            records += 1
+        elif type(event) is Reject:
             count += 1
             if count <= MAX_REJECTS_SHOWN:
                 print(f"rejected {event}", file=sys.stderr)
     if count > MAX_REJECTS_SHOWN:
         print(f"... and {count - MAX_REJECTS_SHOWN} more rejected lines", file=sys.stderr)
-    return count
+    return count, records
 
 
 def _run(
@@ -119,6 +123,7 @@ def _run(
     settings: RagSettings,
     full: bool,
     rejected: int,
+    size: int,
     quiet: bool,
 ) -> RebuildSummary:
     from tqdm import tqdm
@@ -133,7 +138,9 @@ def _run(
         bar.refresh()
 
     try:
-        return rebuild_index(records, settings, full=full, rejected=rejected, progress=progress)
+        return rebuild_index(
+            records, settings, full=full, rejected=rejected, progress=progress, size=size
+        )
     finally:
         bar.close()
 

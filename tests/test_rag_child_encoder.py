@@ -141,6 +141,14 @@ def test_only_a_local_model_with_enough_records_gets_a_child() -> None:
     assert gone(child.pid, 5)
 
 
+def test_a_child_not_needed_is_not_waited_for() -> None:
+    child = ChildEncoder(MODEL, "cpu", None, None)  # closed while it loads its model
+    start = time.monotonic()
+    child.close()
+    assert time.monotonic() - start < 1.0
+    assert gone(child.pid, 5)
+
+
 def test_the_child_ends_when_the_rebuild_process_dies() -> None:
     script = (
         "import sys, time\n"
@@ -205,3 +213,20 @@ def test_a_rebuild_with_a_child_writes_the_index_one_without_writes(
     assert {k: e.tokens for k, e in ma.records.items()} == {
         k: e.tokens for k, e in mb.records.items()
     }
+
+
+def test_the_rebuild_command_says_how_many_records_it_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command streams the corpus (read twice, never held): it counts the records when it
+    looks for rejects, so a large first build starts its encoder process at once."""
+    from rag.rebuild import main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted(FORMATS.glob("*.jsonl")):
+        shutil.copy(path, corpus / path.name)
+    asked: list[int | None] = []
+    monkeypatch.setattr(build, "start_child", lambda model, settings, texts: asked.append(texts))
+    assert main(["--corpus", str(corpus), "--work", str(tmp_path / "w"), "--quiet"]) == 0
+    assert asked[0] == len(load(corpus)) > 0
