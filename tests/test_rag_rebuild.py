@@ -46,8 +46,9 @@ def start_rebuild(
         [PYTHON, "-m", "rag.rebuild", "--corpus", str(corpus), "--work", str(work), *extra],
         cwd=ROOT,
         # a killed rebuild keeps what it stored, losing at most one bulk batch: small batches,
-        # so that a kill lands between writes of these small corpora
-        env={**ENV, "RAG_BULK_BATCH": "256"},
+        # so that a kill lands between writes of these small corpora; and no encoder process,
+        # which would make a 1,500-record rebuild too quick for a second one to meet it running
+        env={**ENV, "RAG_BULK_BATCH": "256", "RAG_ENCODE_CHILD_MIN": "0"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
