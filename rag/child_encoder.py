@@ -20,6 +20,7 @@ import os
 import pickle
 import queue
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -349,6 +350,9 @@ def _serve(spec: str, requests: IO[bytes], answers: IO[bytes]) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the rebuild decides what it means,
+    # and this process ends when the rebuild closes its input (or dies)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # anything the model's libraries print goes to stderr, not into a message
     sys.stdout = sys.stderr

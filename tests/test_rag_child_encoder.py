@@ -111,6 +111,19 @@ def test_a_child_killed_mid_way_loses_no_batch(embedder) -> None:
     assert shared.child is None
 
 
+def test_ctrl_c_is_the_rebuild_s_to_handle_not_the_child_s(embedder) -> None:
+    child = started()
+    os.kill(child.pid, signal.SIGINT)  # what a terminal sends the whole process group
+    shared = SharedEncoder(lambda: embedder, child)
+    try:
+        out = list(shared.ahead(iter([TEXTS[:50], TEXTS[50:100]]), list, depth=1))
+        assert shared.child is child, "the child died of the interrupt"
+        np.testing.assert_allclose(out[1][1], embedder.encode(TEXTS[50:100]), atol=1e-5)
+    finally:
+        shared.close()
+    assert gone(child.pid, 5)
+
+
 def test_a_child_that_cannot_load_its_model_leaves_the_work_here(embedder) -> None:
     child = ChildEncoder("packaged:no-such-model", "cpu", None, None)
     deadline = time.monotonic() + 60
