@@ -89,7 +89,6 @@ class ChildEncoder:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to, self._from = self._proc.stdin, self._proc.stdout
         self._ready = False
-        self.submitted = 0  # batches sent and not yet taken
 
     def ready(self) -> bool:
         """Whether the model has loaded; raises ChildFailed if it could not."""
@@ -115,11 +114,9 @@ class ChildEncoder:
             write_message(self._to, texts)
         except OSError as err:
             raise ChildFailed(f"the encoder process is gone: {err}") from err
-        self.submitted += 1
 
     def take(self) -> tuple[np.ndarray, list[int]]:
         answer = self._receive()
-        self.submitted -= 1
         if not isinstance(answer, tuple):
             raise ChildFailed(f"the encoder process failed: {answer!r}")
         vectors, counts = answer
