@@ -167,10 +167,9 @@ def _rebuild_locked(
     # rebuild starts one once its plan is known (one started up front measured no gain at 1% of
     # 200k: 18.3 / 15.2 s vs 16.0 / 15.8 s without, its start costing what sharing saved)
     everything = target.new or manifest is None or not manifest.records
-    run.encoder = SharedEncoder(
-        lazy.get, start_child(lazy.name, settings, size if everything else 0)
-    )
+    run.encoder = SharedEncoder(lazy.get, None)
     try:
+        run.encoder.child = start_child(lazy.name, settings, size if everything else 0)
         return _write_versions(run)
     finally:
         run.encoder.close()

@@ -148,9 +148,9 @@ class ChildEncoder:
 def start_child(model: str, settings: RagSettings, texts: int | None) -> ChildEncoder | None:
     """A child encoder for a local model and enough texts to pay for its start (see
     `RagSettings.encode_child_min`); None otherwise, or when no process can be started."""
-    if split_remote(model) is not None or texts is None:
+    if split_remote(model) is not None:
         return None  # a server's model encodes elsewhere already
-    if not settings.encode_child_min or texts < settings.encode_child_min:
+    if texts is None or not settings.encode_child_min or texts < settings.encode_child_min:
         return None
     onnx_dir = settings.work_root / "models" if settings.query_onnx else None
     try:
@@ -190,7 +190,7 @@ class SharedEncoder:
         sent: list[int] = []  # chunks with the child, oldest first
         try:
             while front < back:
-                if self._ready() and (len(sent) < 2 or self._answered()):
+                if self._ready() and (len(sent) < 2 or self._child().answered()):
                     if len(sent) == 2:
                         done = sent.pop(0)
                         rows[done] = self._take(chunks[done])
@@ -204,11 +204,11 @@ class SharedEncoder:
                 rows[sent[0]] = self._take(chunks[sent[0]])
                 sent.pop(0)
         except ChildFailed:
-            self._lose_child()
+            self.close()
             for i, row in enumerate(rows):  # what the child had not returned, and the rest
                 if row is None:
                     rows[i] = self._local(chunks[i])
-        return np.concatenate([r for r in rows if r is not None and len(r)])
+        return np.concatenate([r for r in rows if r is not None])
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """The embedder's token count per text: as the child counted it, else counted here."""
@@ -229,35 +229,33 @@ class SharedEncoder:
         pending: list[tuple[T, list[str]]] = []  # submitted to the child, oldest first
         for batch in batches:
             texts = texts_of(batch)
-            if pending or self._ready():
-                try:
-                    self._child().submit(texts)
-                    pending.append((batch, texts))
-                    while len(pending) > depth:
-                        vectors, counts = self._child().take()
-                        yield pending.pop(0)[0], vectors, counts
-                    continue
-                except ChildFailed:
-                    self._lose_child()
-                    if not pending or pending[-1][1] is not texts:
-                        pending.append((batch, texts))
-                    yield from self._here(pending)
-                    pending = []
-                    continue
-            yield from self._here([(batch, texts)])
+            if not pending and not self._ready():
+                yield from self._here([(batch, texts)])
+                continue
+            pending.append((batch, texts))  # until its vectors are handed out
+            try:
+                self._child().submit(texts)
+                while len(pending) > depth:
+                    vectors, counts = self._child().take()
+                    yield pending.pop(0)[0], vectors, counts
+            except ChildFailed:
+                self.close()
+                yield from self._here(pending)
+                pending = []
         while pending and self.child is not None:
             try:
                 vectors, counts = self.child.take()
             except ChildFailed:
-                self._lose_child()
+                self.close()
                 break
             yield pending.pop(0)[0], vectors, counts
         yield from self._here(pending)
 
     def close(self) -> None:
-        if self.child is not None:
-            self.child.close()
-            self.child = None
+        """End the child, if one runs; what comes next is encoded here."""
+        child, self.child = self.child, None
+        if child is not None:
+            child.close()
 
     def _here(
         self, batches: list[tuple[T, list[str]]]
@@ -274,11 +272,8 @@ class SharedEncoder:
         try:
             return self.child.ready()
         except ChildFailed:
-            self._lose_child()
+            self.close()
             return False
-
-    def _answered(self) -> bool:
-        return self._child().answered()
 
     def _child(self) -> ChildEncoder:
         if self.child is None:
@@ -291,11 +286,6 @@ class SharedEncoder:
             self.counted.clear()
         self.counted.update(zip(texts, counts, strict=True))
         return vectors
-
-    def _lose_child(self) -> None:
-        child, self.child = self.child, None
-        if child is not None:
-            child.close()
 
 
 def _vectors(encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> np.ndarray:
