@@ -29,6 +29,12 @@ ADD_BATCH = 512  # nodes encoded together: big enough for the encoder, small for
 CHILD_DEPTH = 8  # batches the child encodes ahead: several seconds of work, a few MB of vectors
 
 
+def expected_nodes(records: int) -> int:
+    """The nodes a rebuild expects to write for this many records: a QA record makes two (its
+    question and answer, its question alone); a long text's chunks come on top."""
+    return 2 * records
+
+
 def batched(items: Iterable[T], size: int) -> Iterable[list[T]]:
     """Lists of `size` items (the last may be shorter); itertools.batched needs Python 3.12.
 
@@ -84,7 +90,11 @@ def embed_and_add(
         # a question node's vector was computed for fact identity: only the rest is encoded
         return [s.text for _, s in batch if s.vector is None]
 
-    ahead = encoder.ahead(batched(specs, ADD_BATCH), to_encode, CHILD_DEPTH)
+    batches = batched(specs, ADD_BATCH)
+    if expected_nodes(total) <= write_batch:  # one add at the end: both processes encode
+        ahead = encoder.together(batches, to_encode)
+    else:  # adds as batches come: the child encodes ahead while this process adds
+        ahead = encoder.ahead(batches, to_encode, CHILD_DEPTH)
     with BulkWriter(collection, write_batch) as writer:
         for batch, fresh, fresh_counts in ahead:
             texts = [spec.text for _, spec in batch]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.gc_pause import paused_gc
+
 VERSION = 3  # 2: generations, node ids carry their content hash; 3: an entry per fact version
 MANIFEST = "manifest.json"
 MARKER = "build-in-progress.json"
@@ -140,9 +142,11 @@ def read_manifest(work_dir: Path) -> IndexManifest | None:
     """The last complete manifest, or None when the index was never built here."""
     path = work_dir / MANIFEST
     try:
-        return IndexManifest.model_validate_json(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
+    with paused_gc():  # a million objects, no cycles (`rag.gc_pause`)
+        return IndexManifest.model_validate_json(data)
 
 
 def manifest_stamp(work_dir: Path) -> tuple[int, int, int] | None:
@@ -160,7 +164,9 @@ def manifest_stamp(work_dir: Path) -> tuple[int, int, int] | None:
 
 def write_manifest(work_dir: Path, manifest: IndexManifest) -> None:
     """Write the manifest atomically: a temp file in the same folder, fsync, then os.replace."""
-    _atomic_write(work_dir / MANIFEST, manifest.model_dump_json().encode())
+    with paused_gc():
+        data = manifest.model_dump_json().encode()
+    _atomic_write(work_dir / MANIFEST, data)
 
 
 def write_marker(work_dir: Path, full: bool, collection: str = "", embed_model: str = "") -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.bulk import BulkWriter, max_batch
+from rag.bulk import CHILD_BATCH, BulkWriter, max_batch, write_size
 from rag.store import Hnsw, apply_hnsw, held_hnsw, open_client, open_collection
 from tests.rag_helpers import settings_for
 
@@ -38,6 +38,16 @@ def test_rows_arrive_whole_and_in_order_in_batches_of_the_size_asked(tmp_path: P
     got = collection.get(ids=["n0", "n57", "n99"], include=["metadatas", "documents"])
     assert [m["i"] for m in got["metadatas"]] == [0, 57, 99]
     assert max_batch(client) >= 1_000
+
+
+def test_a_child_gets_smaller_adds_unless_the_change_fits_one(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    client = open_client(settings)
+    largest, child = max_batch(client), object()
+    assert write_size(client, settings, None) == largest
+    assert write_size(client, settings, child) == CHILD_BATCH  # adds overlap the child's encoding
+    assert write_size(client, settings, child, nodes=largest + 1) == CHILD_BATCH
+    assert write_size(client, settings, child, nodes=4_000) == largest  # one add, at the end
 
 
 def test_a_failed_add_is_raised_not_lost(tmp_path: Path) -> None:

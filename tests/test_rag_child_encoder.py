@@ -75,11 +75,17 @@ def test_shared_encode_gives_this_process_vectors_and_counts(embedder) -> None:
         shared.close()
 
 
-def test_batches_ahead_come_back_in_order_with_their_counts(embedder) -> None:
+@pytest.mark.parametrize("way", ["ahead", "together"])
+def test_batches_come_back_in_order_with_their_counts(embedder, way: str) -> None:
+    # ahead: the child encodes while this process adds; together: both encode a small change
     batches = [TEXTS[:5], [], TEXTS[5:300], TEXTS[300:301], TEXTS[301:]]
     shared = SharedEncoder(lambda: embedder, started())
     try:
-        out = list(shared.ahead(iter(batches), list, depth=2))
+        if way == "ahead":
+            out = list(shared.ahead(iter(batches), list, depth=2))
+        else:
+            out = list(shared.together(iter(batches), list))
+            assert shared.counted, "the child encoded none of the texts"
     finally:
         shared.close()
     assert [b for b, _, _ in out] == batches
@@ -196,9 +202,12 @@ def stored(settings: RagSettings) -> dict[str, tuple[str, dict, np.ndarray]]:
     }
 
 
+@pytest.mark.parametrize("adds", ["one add", "adds in batches"])
 def test_a_rebuild_with_a_child_writes_the_index_one_without_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, adds: str
 ) -> None:
+    # one add: both processes encode it all first (`together`); in batches: the child encodes
+    # ahead of the adds (`ahead`)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for path in sorted(FORMATS.glob("*.jsonl")):  # every trainer format, Russian and English
@@ -210,7 +219,8 @@ def test_a_rebuild_with_a_child_writes_the_index_one_without_writes(
     monkeypatch.setattr(child_encoder, "CHUNK", 8)  # fact identity's questions shared too
     # a corpus this small is encoded before a child loads its model: give the rebuild a loaded one
     monkeypatch.setattr(build, "start_child", lambda model, settings, texts: started(settings))
-    with_child = settings_for(tmp_path / "with", encode_child_min=1)
+    batch = None if adds == "one add" else 4
+    with_child = settings_for(tmp_path / "with", encode_child_min=1, bulk_batch=batch)
     without = settings_for(tmp_path / "without", encode_child_min=0)
     rebuild_index(records, with_child)
     assert taken, "no text was encoded in the child"

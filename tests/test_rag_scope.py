@@ -156,6 +156,28 @@ def test_deciding_what_a_change_reaches_equals_deciding_everything(
     assert incremental == scratch
 
 
+@pytest.mark.parametrize("name", [*CHANGES, "all of them at once"])
+def test_a_change_keeps_exactly_the_question_vectors_still_asked(
+    tmp_path: Path, name: str, encode: Callable[[list[str]], np.ndarray]
+) -> None:
+    # the sweep after a change looks only at the vectors it touched: none may linger or go
+    folder = corpus(tmp_path / "corpus")
+    settings = settings_for(tmp_path / "index")
+    state = FactState.open(settings.work_dir)
+    fact_versions(load(folder), settings, MODEL, encode, state)
+    state.commit(1, rules_key(MODEL, settings))
+    before = {k for (k,) in state.db.execute("SELECT key FROM vectors")}
+    CHANGES.get(name, all_changes)(folder)
+    records = load(folder)
+    assert decide_again(lambda: records, settings, MODEL, encode, state) is not None
+    vectors = {k for (k,) in state.db.execute("SELECT key FROM vectors")}
+    asked = {k for (k,) in state.db.execute("SELECT text_key FROM askers")}
+    state.close()
+    assert vectors == asked
+    if name == "a removed restatement unlinks a fact":
+        assert before - vectors  # the removed question's vector went
+
+
 def test_the_fixture_exercises_what_it_claims(
     tmp_path: Path, encode: Callable[[list[str]], np.ndarray]
 ) -> None:
