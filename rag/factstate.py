@@ -295,6 +295,10 @@ class FactState:
             self._release(k for (k,) in self.db.execute(query, part))
             for table in ("statements", "askers", "asker_names", "entries"):
                 self.db.execute(f"DELETE FROM {table} WHERE comp IN ({marks})", part)
+        for part in _chunks([a.key for a, _, _, _ in askers]):  # rows the inserts will replace
+            marks = ",".join("?" * len(part))
+            query = f"SELECT text_key FROM askers WHERE key IN ({marks})"
+            self._release(k for (k,) in self.db.execute(query, part))
         self.db.executemany(
             "INSERT OR REPLACE INTO statements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (_statement_row(seq, s, comp) for seq, s, comp in statements),
