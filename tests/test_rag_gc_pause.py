@@ -77,8 +77,8 @@ rebuild_index(records[:3], settings)  # one-off imports and caches, before count
 gc.collect()
 gc.disable()
 found = []
-for rows in (records, records[::2], records):  # a full build, records gone, records back
-    rebuild_index(rows, settings)
+for rows, full in ((records, True), (records[::2], False), (records, False)):
+    rebuild_index(rows, settings, full=full)  # a full build, records gone, records back
     found.append(gc.collect())
 print(json.dumps(found))
 """
