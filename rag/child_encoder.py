@@ -268,7 +268,7 @@ class SharedEncoder:
         where this process would otherwise wait while the child encodes alone."""
         held = [(batch, texts_of(batch)) for batch in batches]
         texts = [t for _, batch_texts in held for t in batch_texts]
-        vectors = self.encode(texts) if texts else np.zeros((0, 0), np.float32)
+        vectors = self.encode(texts)
         counts = self.count_tokens(texts)
         start = 0
         for batch, batch_texts in held:

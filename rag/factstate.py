@@ -220,6 +220,14 @@ class FactState:
                 part,
             )
 
+    def _release_askers(self, column: str, values: list[Any]) -> None:
+        """Release the vectors of the question rows whose `column` is one of `values`."""
+        if self._released is None:  # the sweep reads the whole table anyway
+            return
+        marks = ",".join("?" * len(values))
+        query = f"SELECT text_key FROM askers WHERE {column} IN ({marks})"
+        self._release(k for (k,) in self.db.execute(query, values))
+
     def _release(self, keys: Iterable[str]) -> None:
         if self._released is not None:
             self._released.update(keys)
@@ -291,14 +299,11 @@ class FactState:
         old = sorted(set(comps))
         for part in _chunks(old):
             marks = ",".join("?" * len(part))
-            query = f"SELECT text_key FROM askers WHERE comp IN ({marks})"
-            self._release(k for (k,) in self.db.execute(query, part))
+            self._release_askers("comp", part)
             for table in ("statements", "askers", "asker_names", "entries"):
                 self.db.execute(f"DELETE FROM {table} WHERE comp IN ({marks})", part)
         for part in _chunks([a.key for a, _, _, _ in askers]):  # rows the inserts will replace
-            marks = ",".join("?" * len(part))
-            query = f"SELECT text_key FROM askers WHERE key IN ({marks})"
-            self._release(k for (k,) in self.db.execute(query, part))
+            self._release_askers("key", part)
         self.db.executemany(
             "INSERT OR REPLACE INTO statements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (_statement_row(seq, s, comp) for seq, s, comp in statements),
