@@ -2,15 +2,16 @@
 quarter, half and all of 1M stored vectors, per HNSW search width; and bulk loading, the
 project's writer beside chroma's own `add` in several batch sizes.
 
-Two kinds of vectors: synthetic ones scattered around topic centres (unit length, 384-d: nearly
-uniform on the sphere, the hard case for a graph index), and real embeddings of generated
-questions by the packaged model (encoded once into --cache, then reused; 1M take an hour or more
-on two cores). Vectors carry the index's node metadata, so rows cost what real ones do.
+Three kinds of vectors, all unit length and 384-d: clustered ones, tight topic clusters whose
+neighbourhoods are as near as real sentence embeddings' (`clustered`); synthetic ones scattered
+so widely around topic centres that they are nearly uniform on the sphere, the hard case for a
+graph index (`synthetic`); and real embeddings of generated questions by the packaged model
+(encoded once into --cache, then reused; 1M take an hour or more on two cores). Vectors carry the index's node metadata, so rows cost what real ones do.
 
 A chroma server applies a new search width only when it loads the collection again (chromadb
 1.5.9), so each width is measured after `modify` and a restart of the server on the same folder.
 
-Usage: python bench/retrieval_scale.py [--vectors 1000000] [--kinds synthetic,real]
+Usage: python bench/retrieval_scale.py [--vectors 1000000] [--kinds clustered,synthetic,real]
          [--ef 100,200,400,800] [--bulk 50000] [--queries 200] [--cache work/bench-cache]
          [--dir /tmp] [--only-full] [--encode-only]
 HNSW links and construction width come from RAG_HNSW_M / RAG_HNSW_EF_CONSTRUCTION (the
@@ -45,6 +46,9 @@ from rag.settings import RagSettings  # noqa: E402
 from rag.store import Hnsw, open_client, open_collection  # noqa: E402
 
 DIM, CENTRES, SPREAD = 384, 2_000, 2.4
+# the clustered kind: 10 dimensions of spread per topic, set so that at 250k its local dimension
+# and contrast (7.6, 2.42) lie a little on the hard side of the real embeddings' (7.8, 2.56)
+RANK, WITHIN, NOISE = 10, 0.7, 0.05
 CHUNK = 50_000  # vectors made (and for real ones, encoded and cached) at a time
 CHECKED = 100  # queries whose recall is checked against exact search
 REAL_VERSION = 1  # bump when the generated questions change: the cache is keyed by it
@@ -76,6 +80,22 @@ def rss_mb(pid: int) -> float:
 # --- the vectors ----------------------------------------------------------------------------
 
 
+def clustered(n: int, seed: int = 3) -> Iterator[np.ndarray]:
+    """Unit vectors in tight topic clusters, CHUNK at a time: each of CENTRES centres spreads
+    its points over a RANK-dimensional subspace of its own (plus a little noise in every
+    dimension), so a vector's neighbours lie as near as real sentence embeddings' do (the
+    bench prints both kinds' local dimension and contrast)."""
+    rng = np.random.default_rng(seed)
+    centres = unit(rng.standard_normal((CENTRES, DIM)))
+    bases = np.linalg.qr(rng.standard_normal((CENTRES, DIM, RANK)))[0].astype(np.float32)
+    for lo in range(0, n, CHUNK):
+        size = min(CHUNK, n - lo)
+        which = rng.integers(0, CENTRES, size)
+        within = np.einsum("ndr,nr->nd", bases[which], rng.standard_normal((size, RANK)))
+        noise = rng.standard_normal((size, DIM)) / np.sqrt(DIM)
+        yield unit(centres[which] + WITHIN / np.sqrt(RANK) * within + NOISE * noise)
+
+
 def synthetic(n: int, seed: int = 7) -> Iterator[np.ndarray]:
     """Unit vectors scattered around topic centres, CHUNK at a time."""
     rng = np.random.default_rng(seed)
@@ -84,6 +104,9 @@ def synthetic(n: int, seed: int = 7) -> Iterator[np.ndarray]:
         size = min(CHUNK, n - lo)
         picks = centres[rng.integers(0, CENTRES, size)]
         yield unit(picks + SPREAD * rng.standard_normal((size, DIM)) / np.sqrt(DIM))
+
+
+VECTORS = {"clustered": clustered, "synthetic": synthetic}  # made here; "real" is encoded
 
 
 PLACES = [
@@ -204,11 +227,11 @@ def batch_encoder() -> Any:
 
 
 def query_vectors(kind: str, stored: np.ndarray, count: int, seed: int = 11) -> np.ndarray:
-    """What is asked: near a stored vector (synthetic), or a stored question reworded and
-    encoded (real)."""
+    """What is asked: near a stored vector (synthetic, clustered), or a stored question reworded
+    and encoded (real)."""
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(stored), count)
-    if kind == "synthetic":
+    if kind in VECTORS:
         return unit(stored[picks] + 0.02 * rng.standard_normal((count, DIM)))
     texts = [f"Please tell me: {question(int(i)).lower()}" for i in picks]
     return np.asarray(batch_encoder()(texts), dtype=np.float32)
@@ -377,7 +400,7 @@ def at_scale(server: Server, kind: str, n: int, args: argparse.Namespace, hnsw: 
     checkpoints = sorted({n} if args.only_full else quarters)
     kept: list[np.ndarray] = []
     loaded, loading = 0, 0.0
-    source = synthetic(n) if kind == "synthetic" else real(n, args.cache)
+    source = VECTORS[kind](n) if kind in VECTORS else real(n, args.cache)
     writer = BulkWriter(collection, max_batch(server.client()))
     for vectors in source:
         kept.append(vectors)
@@ -407,7 +430,7 @@ def main() -> None:
     """Bulk loading, then both kinds of vectors at scale, against one chroma server."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vectors", type=int, default=1_000_000)
-    parser.add_argument("--kinds", default="synthetic,real")
+    parser.add_argument("--kinds", default="clustered,synthetic,real")
     parser.add_argument("--ef", default="100,200,400,800", help="search widths to measure")
     parser.add_argument("--bulk", type=int, default=50_000, help="rows per bulk-load run (0: none)")
     parser.add_argument("--queries", type=int, default=200)
