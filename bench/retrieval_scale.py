@@ -13,7 +13,7 @@ A chroma server applies a new search width only when it loads the collection aga
 
 Usage: python bench/retrieval_scale.py [--vectors 1000000] [--kinds clustered,synthetic,real]
          [--ef 100,200,400,800] [--bulk 50000] [--queries 200] [--cache work/bench-cache]
-         [--dir /tmp] [--only-full] [--encode-only]
+         [--real-model packaged:minilm] [--dir /tmp] [--only-full] [--encode-only]
 HNSW links and construction width come from RAG_HNSW_M / RAG_HNSW_EF_CONSTRUCTION (the
 defaults), or --m / --ef-construction.
 """
@@ -51,6 +51,7 @@ DIM, CENTRES, SPREAD = 384, 2_000, 2.4
 RANK, WITHIN, NOISE = 10, 0.7, 0.05
 CHUNK = 50_000  # vectors made (and for real ones, encoded and cached) at a time
 CHECKED = 100  # queries whose recall is checked against exact search
+MINILM = "packaged:minilm"  # the real kind's model unless --real-model names another
 REAL_VERSION = 1  # bump when the generated questions change: the cache is keyed by it
 
 
@@ -176,17 +177,18 @@ def question(i: int) -> str:
     )
 
 
-def real(n: int, cache: Path) -> Iterator[np.ndarray]:
-    """The packaged model's vectors of `question(0..n)`, CHUNK at a time, from a cache file that
-    grows as they are first encoded (an interrupted run resumes where it stopped)."""
-    path = cache / f"questions-v{REAL_VERSION}.f32"
+def real(n: int, cache: Path, model: str = MINILM) -> Iterator[np.ndarray]:
+    """`model`'s vectors of `question(0..n)`, CHUNK at a time, from a cache file that grows as
+    they are first encoded (an interrupted run resumes where it stopped)."""
+    slug = "" if model == MINILM else "-" + "".join(c if c.isalnum() else "-" for c in model)
+    path = cache / f"questions-v{REAL_VERSION}{slug}.f32"
     cache.mkdir(parents=True, exist_ok=True)
-    have = path.stat().st_size // (4 * DIM) if path.exists() else 0
-    encoder: Any = None
+    encoder = batch_encoder(model)
+    dim = encoder(["how wide are its vectors?"]).shape[1]
+    have = path.stat().st_size // (4 * dim) if path.exists() else 0
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
         if hi > have:
-            encoder = encoder or batch_encoder()
             start = time.perf_counter()
             rows = encoder([question(i) for i in range(have, hi)])
             with path.open("ab") as out:
@@ -196,19 +198,19 @@ def real(n: int, cache: Path) -> Iterator[np.ndarray]:
                 flush=True,
             )
             have = hi
-        stored = np.memmap(path, dtype=np.float32, mode="r", shape=(have, DIM))
+        stored = np.memmap(path, dtype=np.float32, mode="r", shape=(have, dim))
         yield np.array(stored[lo:hi])
 
 
-def batch_encoder() -> Any:
-    """The packaged MiniLM's batch encode (its 384 dimensions are what the store is measured
-    with): its ONNX Runtime export in batches of 128 where it loads (about 3x torch's speed on
-    two cores here; the same vectors within 2e-7), else sentence-transformers."""
+def batch_encoder(name: str = MINILM) -> Any:
+    """A model's batch encode, returning an array: for the packaged MiniLM (the default; its 384
+    dimensions are what the store is measured with), its ONNX Runtime export in batches of 128
+    where it loads (about 3x torch's speed on two cores here; the same vectors within 2e-7)."""
     from rag.embedding import Embedder, load_embedder
 
-    model = load_embedder("packaged:minilm", "cpu", onnx_dir=Path("work/models"))
+    model = load_embedder(name, "cpu", onnx_dir=Path("work/models"))
     if not isinstance(model, Embedder) or model.onnx is None:
-        return model.encode
+        return lambda texts: np.asarray(model.encode(texts), dtype=np.float32)
     session, tokenizer = model.onnx.session, model.onnx.tokenizer
 
     def encode(texts: list[str]) -> np.ndarray:
@@ -226,7 +228,9 @@ def batch_encoder() -> Any:
     return encode
 
 
-def query_vectors(kind: str, stored: np.ndarray, count: int, seed: int = 11) -> np.ndarray:
+def query_vectors(
+    kind: str, stored: np.ndarray, count: int, model: str = MINILM, seed: int = 11
+) -> np.ndarray:
     """What is asked: near a stored vector (synthetic, clustered), or a stored question reworded
     and encoded (real)."""
     rng = np.random.default_rng(seed)
@@ -234,7 +238,7 @@ def query_vectors(kind: str, stored: np.ndarray, count: int, seed: int = 11) -> 
     if kind in VECTORS:
         return unit(stored[picks] + 0.02 * rng.standard_normal((count, DIM)))
     texts = [f"Please tell me: {question(int(i)).lower()}" for i in picks]
-    return np.asarray(batch_encoder()(texts), dtype=np.float32)
+    return np.asarray(batch_encoder(model)(texts), dtype=np.float32)
 
 
 def node_metadata(lo: int, hi: int) -> list[dict[str, str | int]]:
@@ -395,12 +399,13 @@ def search(
 def at_scale(server: Server, kind: str, n: int, args: argparse.Namespace, hnsw: Hnsw) -> None:
     """Load n vectors of one kind through BulkWriter; search at a quarter, half and all of them."""
     name = f"scale-{kind}"
+    label = kind if kind in VECTORS else f"{kind} ({args.real_model})"
     collection = open_collection(server.client(), name, hnsw)
     quarters = {n // 4 // CHUNK * CHUNK or CHUNK, n // 2 // CHUNK * CHUNK or CHUNK, n}
     checkpoints = sorted({n} if args.only_full else quarters)
     kept: list[np.ndarray] = []
     loaded, loading = 0, 0.0
-    source = VECTORS[kind](n) if kind in VECTORS else real(n, args.cache)
+    source = VECTORS[kind](n) if kind in VECTORS else real(n, args.cache, args.real_model)
     writer = BulkWriter(collection, max_batch(server.client()))
     for vectors in source:
         kept.append(vectors)
@@ -414,12 +419,12 @@ def at_scale(server: Server, kind: str, n: int, args: argparse.Namespace, hnsw: 
             matrix = np.concatenate(kept)
             kept = [matrix]
             print(
-                f"{kind}: stored {loaded:,} vectors in {loading:,.0f} s ({loaded / loading:,.0f}/s) "
+                f"{label}: stored {loaded:,} vectors in {loading:,.0f} s ({loaded / loading:,.0f}/s) "
                 f"with M={hnsw.m}, ef_construction={hnsw.ef_construction}; on disk "
                 f"{folder_mb(server.folder):,.0f} MB",
                 flush=True,
             )
-            asks = query_vectors(kind, matrix, args.queries)
+            asks = query_vectors(kind, matrix, args.queries, args.real_model)
             writer.close()
             search(server, name, matrix, asks, args.ef)
             writer = BulkWriter(server.client().get_collection(name), writer.size)
@@ -436,6 +441,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--m", type=int, help="HNSW links per node (default RAG_HNSW_M)")
     parser.add_argument("--ef-construction", type=int, help="default RAG_HNSW_EF_CONSTRUCTION")
+    parser.add_argument(
+        "--real-model",
+        default=MINILM,
+        help="what embeds the real kind's questions (an RAG_EMBED_MODEL value; the index's "
+        "default is packaged:use-multilingual, 512-d)",
+    )
     parser.add_argument("--cache", type=Path, default=Path("work/bench-cache"))
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary folder goes")
     parser.add_argument(
@@ -445,7 +456,7 @@ def main() -> None:
     args = parser.parse_args()
     args.ef = [int(x) for x in args.ef.split(",")]
     if args.encode_only:
-        for _ in real(args.vectors, args.cache):
+        for _ in real(args.vectors, args.cache, args.real_model):
             pass
         return
     defaults = Hnsw.of(RagSettings(_env_file=None))
