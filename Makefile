@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) bench/corpus_scale.py
 	$(PY) bench/upload.py --before
 	$(PY) bench/index.py
+	$(PY) bench/store_deletes.py
 	$(PY) bench/retrieval_scale.py
 	$(PY) bench/embed_server.py
 	$(PY) bench/embed_remote.py
