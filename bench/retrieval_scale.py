@@ -2,11 +2,13 @@
 quarter, half and all of 1M stored vectors, per HNSW search width; and bulk loading, the
 project's writer beside chroma's own `add` in several batch sizes.
 
-Three kinds of vectors, all unit length and 384-d: clustered ones, tight topic clusters whose
-neighbourhoods are as near as real sentence embeddings' (`clustered`); synthetic ones scattered
-so widely around topic centres that they are nearly uniform on the sphere, the hard case for a
-graph index (`synthetic`); and real embeddings of generated questions by the packaged model
-(encoded once into --cache, then reused; 1M take an hour or more on two cores). Vectors carry the index's node metadata, so rows cost what real ones do.
+Three kinds of unit vectors: clustered ones (384-d), tight topic clusters whose neighbourhoods
+are as near as real sentence embeddings' (`clustered`); synthetic ones (384-d) scattered so
+widely around topic centres that they are nearly uniform on the sphere, the hard case for a
+graph index (`synthetic`); and real embeddings of generated questions by a packaged model,
+MiniLM (384-d) unless --real-model names another (the index's default, USE, is 512-d), encoded
+once into --cache and then reused (1M take 15 minutes to an hour on two cores). Vectors carry
+the index's node metadata, so rows cost what real ones do.
 
 A chroma server applies a new search width only when it loads the collection again (chromadb
 1.5.9), so each width is measured after `modify` and a restart of the server on the same folder.
