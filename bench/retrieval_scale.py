@@ -434,7 +434,7 @@ def at_scale(server: Server, kind: str, n: int, args: argparse.Namespace, hnsw: 
 
 
 def main() -> None:
-    """Bulk loading, then both kinds of vectors at scale, against one chroma server."""
+    """Bulk loading, then each kind of vectors at scale, against one chroma server."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vectors", type=int, default=1_000_000)
     parser.add_argument("--kinds", default="clustered,synthetic,real")
@@ -457,6 +457,9 @@ def main() -> None:
     parser.add_argument("--encode-only", action="store_true", help="fill the cache and stop")
     args = parser.parse_args()
     args.ef = [int(x) for x in args.ef.split(",")]
+    kinds = [k for k in args.kinds.split(",") if k]
+    if unknown := [k for k in kinds if k not in {*VECTORS, "real"}]:
+        parser.error(f"unknown --kinds {','.join(unknown)}; known: {', '.join([*VECTORS, 'real'])}")
     if args.encode_only:
         for _ in real(args.vectors, args.cache, args.real_model):
             pass
@@ -476,7 +479,7 @@ def main() -> None:
         try:
             if args.bulk:
                 bulk_load(server, args.bulk)
-            for kind in [k for k in args.kinds.split(",") if k]:
+            for kind in kinds:
                 at_scale(server, kind, args.vectors, args, hnsw)
         finally:
             server.stop()

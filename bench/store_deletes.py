@@ -29,6 +29,8 @@ use_offline_defaults()
 
 from bench.index import make_record, timed_rebuild  # noqa: E402
 from rag.manifest import IndexManifest, read_manifest  # noqa: E402
+from rag.nodes import node_id  # noqa: E402
+from rag.plan import stored_id  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
 from rag.store import open_client  # noqa: E402
 
@@ -58,12 +60,12 @@ def one_round(collection: Any, manifest: IndexManifest, offset: int, every: int)
     together, delete them again; print each step and the ratio of the two deletes."""
     keys = list(manifest.records)[offset::every]
     ids = [
-        f"{key}#{chunk}@{manifest.records[key].hash[:16]}"
+        stored_id(node_id(key, chunk), manifest.records[key].hash)
         for key in keys
         for chunk in range(manifest.records[key].nodes)
     ]
     rows = collection.get(ids=ids, include=["embeddings", "metadatas", "documents"])
-    assert len(rows["ids"]) == len(ids), "node ids are not what this bench expects"
+    assert len(rows["ids"]) == len(ids), "some nodes of the manifest are not in the store"
     vectors = np.asarray(rows["embeddings"], dtype=np.float32)
 
     def add() -> None:
