@@ -99,6 +99,12 @@ class BulkWriter:
         while len(self._ids) >= self.size:
             self._send(self.size)
 
+    def push(self) -> None:
+        """Send what is queued now, without waiting for it: its add runs while the caller goes
+        on (with an embedded store, while another process works: `rag.child_encoder`)."""
+        if self._ids:
+            self._send(len(self._ids))
+
     def flush(self) -> int:
         """Write what is queued and wait for every add; the rows written in all."""
         if self._ids:

@@ -172,6 +172,7 @@ def start_child(model: str, settings: RagSettings, texts: int | None) -> ChildEn
 
 CHUNK = 128  # texts per share when one list is encoded here and in the child together
 REMEMBERED = 200_000  # token counts the child returned, kept for `count_tokens`
+BEHIND_CHUNK = 512  # texts per message handed to the child by `behind`
 
 
 class SharedEncoder:
@@ -275,6 +276,41 @@ class SharedEncoder:
             end = start + len(batch_texts)
             yield batch, vectors[start:end], counts[start:end]
             start = end
+
+    def behind(self, texts: list[str]) -> Callable[[], tuple[np.ndarray, list[int]]] | None:
+        """Hand `texts` to the loaded child to encode while this process does something else
+        (an add, which holds this process's GIL); the call returned waits for their vectors and
+        token counts. None when no loaded child runs. If the child fails on the way, what it
+        had not returned is encoded here."""
+        if not texts or not self._ready():
+            return None
+        chunks = [texts[i : i + BEHIND_CHUNK] for i in range(0, len(texts), BEHIND_CHUNK)]
+        sent = 0
+        try:
+            for chunk in chunks:
+                self._child().submit(chunk)
+                sent += 1
+        except ChildFailed:
+            self.close()
+
+        def result() -> tuple[np.ndarray, list[int]]:
+            rows: list[np.ndarray] = []
+            counts: list[int] = []
+            try:
+                while len(rows) < sent:
+                    vectors, chunk_counts = self._child().take()
+                    rows.append(vectors)
+                    counts += chunk_counts
+            except ChildFailed:
+                self.close()
+            for _, vectors, chunk_counts in self._here(
+                [(None, chunk) for chunk in chunks[len(rows) :]]
+            ):
+                rows.append(vectors)
+                counts += chunk_counts
+            return np.concatenate(rows), counts
+
+        return result
 
     def close(self) -> None:
         """End the child, if one runs; what comes next is encoded here."""

@@ -96,6 +96,26 @@ def test_batches_come_back_in_order_with_their_counts(embedder, way: str) -> Non
             assert counts == embedder.count_tokens(batch)
 
 
+def test_texts_handed_behind_an_add_come_back_whole_even_if_the_child_dies(embedder) -> None:
+    # a small change: the child encodes these while this process adds the question nodes
+    expected, expected_counts = embedder.encode(TEXTS), embedder.count_tokens(TEXTS)
+    shared = SharedEncoder(lambda: embedder, started())
+    later = shared.behind(TEXTS)
+    assert later is not None, "a loaded child was not handed the texts"
+    vectors, counts = later()
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+    assert counts == expected_counts
+    shared.child = child = started()
+    later = shared.behind(TEXTS)
+    assert later is not None
+    os.kill(child.pid, signal.SIGKILL)
+    vectors, counts = later()
+    assert shared.child is None, "the dead child was kept"
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+    assert counts == expected_counts
+    assert shared.behind(TEXTS) is None, "texts were handed to no child"
+
+
 def test_a_child_killed_mid_way_loses_no_batch(embedder) -> None:
     child = started()
     shared = SharedEncoder(lambda: embedder, child)
@@ -206,8 +226,8 @@ def stored(settings: RagSettings) -> dict[str, tuple[str, dict, np.ndarray]]:
 def test_a_rebuild_with_a_child_writes_the_index_one_without_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, adds: str
 ) -> None:
-    # one add: both processes encode it all first (`together`); in batches: the child encodes
-    # ahead of the adds (`ahead`)
+    # one add: the child encodes while the question nodes are added (`behind`); in batches: the
+    # child encodes ahead of the adds (`ahead`)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for path in sorted(FORMATS.glob("*.jsonl")):  # every trainer format, Russian and English
@@ -216,6 +236,11 @@ def test_a_rebuild_with_a_child_writes_the_index_one_without_writes(
     taken = []
     real_take = ChildEncoder.take
     monkeypatch.setattr(ChildEncoder, "take", lambda self: taken.append(1) or real_take(self))
+    behind: list[object] = []
+    real_behind = SharedEncoder.behind
+    monkeypatch.setattr(
+        SharedEncoder, "behind", lambda self, texts: behind.append(1) or real_behind(self, texts)
+    )
     monkeypatch.setattr(child_encoder, "CHUNK", 8)  # fact identity's questions shared too
     # a corpus this small is encoded before a child loads its model: give the rebuild a loaded one
     monkeypatch.setattr(build, "start_child", lambda model, settings, texts: started(settings))
@@ -224,6 +249,7 @@ def test_a_rebuild_with_a_child_writes_the_index_one_without_writes(
     without = settings_for(tmp_path / "without", encode_child_min=0)
     rebuild_index(records, with_child)
     assert taken, "no text was encoded in the child"
+    assert bool(behind) == (adds == "one add"), "the change was not encoded behind its first add"
     monkeypatch.undo()
     rebuild_index(records, without)
     a, b = stored(with_child), stored(without)
