@@ -20,8 +20,9 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from corpus import Record
-from rag.bulk import write_size
+from rag.bulk import max_batch, write_size
 from rag.child_encoder import SharedEncoder, start_child
+from rag.compact import copy_live, crowded
 from rag.embedding import TextEmbedder, embedder_name, open_embedder
 from rag.errors import IndexBusyError
 from rag.factstate import FactState
@@ -56,6 +57,7 @@ from rag.store import (
     Hnsw,
     apply_hnsw,
     drop_collection,
+    generation_name,
     generations,
     location,
     open_client,
@@ -261,12 +263,45 @@ def _write_versions(run: _Run) -> RebuildSummary:
         reason="; ".join(r for r in (target.reason, run.tuned) if r),
     )
     summary.seconds = time.perf_counter() - run.start
-    _write(settings, run.lazy, manifest, target, wanted, entries, summary, serial)  # the switch
+    # each node deleted from this collection stays in its graph (`rag.compact`)
+    before = manifest.deleted_nodes if manifest and manifest.collection == target.collection else 0
+    deleted = before + len(plan.junk) + len(plan.retired)
+    written = _write(
+        settings, run.lazy, manifest, target, wanted, entries, summary, serial, deleted
+    )  # the switch
     run.state.commit(serial, rules)  # the state of this manifest (one behind if killed first)
     old = run.live if target.new and run.live != target.collection else None
     summary.grace_s = _retire(run.client, settings, collection, plan.retired, old)
     clear_marker(settings.work_dir)
+    if crowded(written, settings.compact_at):
+        _compact(run, written, summary)
     return summary
+
+
+def _compact(run: _Run, manifest: IndexManifest, summary: RebuildSummary) -> None:
+    """Move the live nodes to a fresh graph in the next generation (`rag.compact`), switch the
+    manifest to it and drop the old one. Killed on the way, it leaves the marker: the next
+    rebuild drops the half-filled generation no manifest names, and compacts again."""
+    start = time.perf_counter()
+    settings, client = run.settings, run.client
+    number = max([*generations(client, manifest.base_name).values(), manifest.generation]) + 1
+    name = generation_name(manifest.base_name, number)
+    write_marker(settings.work_dir, False, name, manifest.embed_model)
+    fresh = open_collection(client, name, Hnsw.of(settings))
+    copied = copy_live(run.collection, fresh, manifest, max_batch(client), run.progress)
+    if copied != manifest.nodes:  # the manifest and the collection disagree: keep the old one
+        drop_collection(client, name)
+        clear_marker(settings.work_dir)
+        return
+    summary.compacted = manifest.deleted_nodes
+    summary.generation = number
+    summary.compact_s = time.perf_counter() - start
+    update = {"collection": name, "generation": number, "deleted_nodes": 0}
+    write_manifest(
+        settings.work_dir, manifest.model_copy(update={**update, "last_rebuild": summary})
+    )
+    summary.grace_s += _retire(client, settings, fresh, [], manifest.collection)
+    clear_marker(settings.work_dir)
 
 
 def _decide(run: _Run, rules: str) -> FactVersions:
@@ -326,7 +361,8 @@ def _write(
     entries: dict[str, IndexedRecord],
     summary: RebuildSummary,
     serial: int,
-) -> None:
+    deleted: int,
+) -> IndexManifest:
     # a kept entry may lack a date or a format (an older manifest): the corpus record has them
     entries = {
         rid: e
@@ -353,9 +389,11 @@ def _write(
         formats=formats,
         newest_as_of=max(dates) if dates else None,
         embedding_tokens=sum(e.tokens for e in entries.values()),
+        deleted_nodes=deleted,
         last_rebuild=summary,
     )
     write_manifest(settings.work_dir, manifest)
+    return manifest
 
 
 def _dimension(lazy: _LazyEmbedder, previous: IndexManifest | None) -> int:

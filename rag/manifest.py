@@ -58,6 +58,8 @@ class RebuildSummary(BaseModel):
     decided: int = 0  # records whose fact identity this rebuild decided (the rest kept theirs)
     generation: int = 0
     reason: str = ""  # why a full rebuild happened, or why a requested one was not needed
+    compacted: int = 0  # deleted nodes left behind with the old graph when the live ones moved
+    compact_s: float = 0.0  # the seconds that copy took, after the rebuild itself
     # after the switch, the wait for readers of the old manifest before deleting what only it
     # admitted (`rag.readers`); set after the manifest is written, so never stored in it
     grace_s: float = Field(default=0.0, exclude=True)
@@ -70,6 +72,11 @@ class RebuildSummary(BaseModel):
         kind = f"full rebuild into generation {self.generation}" if self.full else "rebuild"
         why = f"; {self.reason}" if self.reason else ""
         grace = f"; then {self.grace_s:.1f} s for open readers" if self.grace_s else ""
+        if self.compacted:
+            grace += (
+                f"; then moved the live nodes to a fresh graph (generation {self.generation}), "
+                f"leaving {self.compacted:,} deleted ones behind, in {self.compact_s:.1f} s"
+            )
         return (
             f"{kind}: added {self.added} / updated {self.updated} / deleted {self.deleted} / "
             f"unchanged {self.unchanged} / rejected {self.rejected} in {self.seconds:.1f} s"
@@ -95,6 +102,9 @@ class IndexManifest(BaseModel):
     formats: dict[str, int] = Field(default_factory=dict)
     newest_as_of: date | None = None
     embedding_tokens: int = 0
+    # nodes deleted from this collection since it was made, which its HNSW graph still holds
+    # (chroma marks them, never frees them): `rag.compact` copies the live ones to a new graph
+    deleted_nodes: int = 0
     last_rebuild: RebuildSummary | None = None
 
     def pending(self, records: Iterable[tuple[str, str]]) -> tuple[int, int, int]:
@@ -119,6 +129,13 @@ class IndexManifest(BaseModel):
         """
         entry = self.records.get(key)
         return entry is not None and entry.hash == content_hash
+
+    def admits_node(self, metadata: dict[str, object] | None) -> bool:
+        """`admits` for a stored node's metadata; a node without metadata was deleted under a
+        reader that still sees it."""
+        meta = metadata or {}
+        key = meta.get("entry") or meta.get("record_id", "")  # the entry key since version 3
+        return self.admits(str(key), str(meta.get("content_hash", "")))
 
     @property
     def base_name(self) -> str:

@@ -185,6 +185,14 @@ class RagSettings(BaseSettings):
         description="with a chroma server: how long the writer lease outlives its last extension "
         "(a rebuild extends it with every batch); a lease past it belongs to a dead writer",
     )
+    compact_at: float = Field(
+        1.0,
+        ge=0.0,
+        description="copy the live nodes into a fresh HNSW graph (a new generation, nothing "
+        "embedded again) once the nodes deleted from the live one reach this multiple of its "
+        "live nodes: chroma keeps a deleted node's slot, vector and links in the graph, in memory "
+        "and on disk, and never reuses it (rag.compact); 0 = never",
+    )
     retire_after_s: float = Field(
         2.0,
         ge=0.0,

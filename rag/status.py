@@ -26,6 +26,7 @@ class IndexStatus(BaseModel):
     pending_removed: int = 0
     embed_model: str = ""
     chroma: str = ""
+    deleted_nodes: int = 0  # deleted nodes its HNSW graph still holds (`rag.compact`)
 
     @property
     def pending(self) -> int:
@@ -53,6 +54,7 @@ def index_status(settings: RagSettings, pairs: Iterable[tuple[str, str]]) -> Ind
         pending_removed=removed,
         embed_model=short_name(manifest.embed_model),
         chroma=manifest.store,
+        deleted_nodes=manifest.deleted_nodes,
     )
 
 

@@ -26,9 +26,7 @@ class View:
     def admits(self, metadata: dict[str, Any] | None) -> bool:
         """Whether a stored node is one of this manifest's record versions (see
         `IndexManifest.admits`); a node without metadata was deleted under this view."""
-        meta = metadata or {}
-        key = meta.get("entry") or meta.get("record_id", "")  # the entry key since version 3
-        return self.manifest.admits(str(key), str(meta.get("content_hash", "")))
+        return self.manifest.admits_node(metadata)
 
     def where(self, limit: int | None, settled: bool) -> dict[str, Any] | None:
         """The chroma `where` of a query: first stated on or before `limit` (`valid_from`, a

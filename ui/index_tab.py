@@ -25,7 +25,11 @@ def render_index(wb: Workbench, key: str) -> None:
     tiles[2].metric("Newest fact", str(status.newest_as_of or "—"))
     tiles[3].metric("New / changed", f"{status.pending_new} / {status.pending_changed}")
     tiles[4].metric("Removed", status.pending_removed)
-    st.caption(f"Embedding model `{status.embed_model}` · chroma: {status.chroma}")
+    st.caption(
+        f"Embedding model `{status.embed_model}` · chroma: {status.chroma} · "
+        f"{status.nodes:,} nodes, and {status.deleted_nodes:,} deleted ones the graph still "
+        "holds until a rebuild moves the live ones to a fresh graph (`RAG_COMPACT_AT`)"
+    )
     pending = status.pending
     if status.built_at is None:
         st.warning("No index yet: build it to let the RAG sides answer.")
