@@ -62,6 +62,7 @@ from rag.store import (
     location,
     open_client,
     open_collection,
+    sweep_dropped_graphs,
 )
 from rag.versions import FactVersions
 
@@ -174,6 +175,7 @@ def _rebuild_locked(
     for name in existing:  # a killed full rebuild's generation that no manifest names
         if name not in (live, target.collection):
             drop_collection(client, name)
+    sweep_dropped_graphs(settings)  # and any graph left by a drop of an earlier version
     hnsw = Hnsw.of(settings)
     collection = open_collection(client, target.collection, hnsw)
     tuned = apply_hnsw(collection, hnsw)  # a collection made now has it already: no note
@@ -291,6 +293,7 @@ def _compact(run: _Run, manifest: IndexManifest, summary: RebuildSummary) -> Non
     copied = copy_live(run.collection, fresh, manifest, max_batch(client), run.progress)
     if copied != manifest.nodes:  # the manifest and the collection disagree: keep the old one
         drop_collection(client, name)
+        sweep_dropped_graphs(settings)
         clear_marker(settings.work_dir)
         return
     summary.compacted = manifest.deleted_nodes
@@ -335,6 +338,7 @@ def _retire(
         collection.delete(ids=chunk)
     if old is not None:
         drop_collection(client, old)
+        sweep_dropped_graphs(settings)
     return waited
 
 

@@ -26,6 +26,10 @@ from rag.manifest import IndexManifest
 from rag.store import iter_pages
 
 Progress = Callable[[int, int], None]  # (nodes copied so far, nodes to copy)
+# fewer deleted nodes than this never pay for a copy, whatever their share: a graph of a few
+# thousand nodes is small, and a copy on every change of a tiny index would switch readers
+# to a new generation each time for nothing
+MIN_DELETED = 10_000
 
 
 def crowded(manifest: IndexManifest, compact_at: float) -> bool:
@@ -33,14 +37,18 @@ def crowded(manifest: IndexManifest, compact_at: float) -> bool:
 
     >>> from datetime import UTC, datetime
     >>> m = IndexManifest(built_at=datetime.now(UTC), corpus_fingerprint="", embed_model="m",
-    ...                   dimension=4, store="s", collection="c", nodes=100, deleted_nodes=100)
+    ...                   dimension=4, store="s", collection="c", nodes=20_000, deleted_nodes=20_000)
     >>> crowded(m, 1.0), crowded(m, 1.5), crowded(m, 0.0)
     (True, False, False)
+    >>> crowded(m.model_copy(update={"nodes": 100, "deleted_nodes": 100}), 1.0)  # a small graph
+    False
     """
+    deleted = manifest.deleted_nodes
     return (
         compact_at > 0
         and manifest.nodes > 0
-        and manifest.deleted_nodes >= (compact_at * manifest.nodes)
+        and deleted >= MIN_DELETED
+        and deleted >= compact_at * manifest.nodes
     )
 
 

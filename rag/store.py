@@ -7,8 +7,12 @@ writes the next one while readers keep the current one, and the manifest switche
 from __future__ import annotations
 
 import re
+import shutil
+import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -207,6 +211,43 @@ def drop_collection(client: Any, name: str) -> None:
     except Exception as err:  # chroma raises different types for "not found" across versions
         if not is_missing(err):
             raise
+
+
+def sweep_dropped_graphs(settings: RagSettings) -> int:
+    """Remove the HNSW folders of collections an embedded store has dropped; the bytes freed.
+
+    chroma (1.5.9) deletes a dropped collection's rows but leaves its graph folder (named after
+    its vector segment) on disk (chroma-core/chroma#5259): every full rebuild would leave the
+    previous generation's graph behind, gigabytes at 200k records. A folder goes only when its
+    name is a segment id and chroma's own table of segments no longer names it; if that table
+    cannot be read as expected, nothing is removed. A chroma server's disk is its own.
+    """
+    if settings.chroma_url:
+        return 0
+    root = settings.work_dir / "chroma"
+    try:
+        with closing(sqlite3.connect(f"file:{root / 'chroma.sqlite3'}?mode=ro", uri=True)) as db:
+            named = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
+    except sqlite3.Error:
+        return 0
+    freed = 0
+    for folder in root.iterdir() if root.is_dir() else []:
+        if not folder.is_dir() or folder.name in named or not _is_segment_id(folder.name):
+            continue
+        freed += sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+    return freed
+
+
+def _is_segment_id(name: str) -> bool:
+    """
+    >>> _is_segment_id("e98f4075-98a7-43b1-845f-eccf13cb4879"), _is_segment_id("notes")
+    (True, False)
+    """
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
 
 
 @dataclass

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import rag.build as build
+import rag.compact as compact
 from rag.build import rebuild_index
 from rag.index import RagIndex
 from rag.manifest import read_manifest
@@ -35,6 +36,11 @@ def people(corpus: Path, changed: range = range(0), again: range = range(0)) -> 
     return load(corpus)
 
 
+def graph_folders(settings: RagSettings) -> list[str]:
+    """The HNSW folders in an embedded store (one per collection with vectors)."""
+    return sorted(p.name for p in (settings.work_dir / "chroma").iterdir() if p.is_dir())
+
+
 def stored_vectors(settings: RagSettings) -> dict[str, np.ndarray]:
     manifest = read_manifest(settings.work_dir)
     assert manifest is not None
@@ -44,6 +50,12 @@ def stored_vectors(settings: RagSettings) -> dict[str, np.ndarray]:
         for page in iter_pages(collection, ["embeddings"])
         for node, vector in zip(page["ids"], page["embeddings"], strict=True)
     }
+
+
+@pytest.fixture(autouse=True)
+def small_graphs_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These indexes hold 60 nodes: let a few deleted ones count (10,000 at least by default)."""
+    monkeypatch.setattr(compact, "MIN_DELETED", 1)
 
 
 def test_deleted_nodes_crowding_the_graph_move_the_live_ones_to_a_fresh_one(
@@ -75,6 +87,7 @@ def test_deleted_nodes_crowding_the_graph_move_the_live_ones_to_a_fresh_one(
     assert third.deleted_nodes == 0 and third.nodes == 60
     assert third.generation == first.generation + 1 and summary.generation == third.generation
     assert list(generations(open_client(settings), settings.collection)) == [third.collection]
+    assert len(graph_folders(settings)) == 1, "the old graph was left on disk"
     assert index_state(settings) == {
         f"badge-{i}": (r.content_hash, 2) for i, r in enumerate(load(corpus))
     }
@@ -110,7 +123,7 @@ def test_a_copy_killed_half_way_is_redone_by_the_next_rebuild(
     assert manifest is not None and manifest.collection == live.collection
     assert manifest.deleted_nodes == 20
     assert (settings.work_dir / "build-in-progress.json").exists()
-    monkeypatch.undo()
+    monkeypatch.setattr(build, "copy_live", compact.copy_live)
 
     summary = rebuild_index(people(corpus, changed=range(10)), settings)
     final = read_manifest(settings.work_dir)
@@ -120,3 +133,23 @@ def test_a_copy_killed_half_way_is_redone_by_the_next_rebuild(
     assert index_state(settings) == {
         f"badge-{i}": (r.content_hash, 2) for i, r in enumerate(load(corpus))
     }
+
+
+def test_a_new_generation_leaves_no_graph_of_the_old_one_on_disk(tmp_path: Path) -> None:
+    # chroma drops a collection's rows but not its graph folder (chroma-core/chroma#5259)
+    corpus = tmp_path / "corpus"
+    settings = settings_for(tmp_path / "w")
+    records = people(corpus)
+    rebuild_index(records, settings)
+    client = open_client(settings)
+    other = open_collection(client, "another-apps-notes")  # not ours: kept whatever happens
+    other.add(ids=["n1"], embeddings=[[0.1] * 512], documents=["a note"])
+    before = graph_folders(settings)
+    assert len(before) == 2
+    for _ in range(2):
+        rebuild_index(records, settings, full=True)
+    after = graph_folders(settings)
+    assert len(after) == 2, after
+    assert other.count() == 1 and open_collection(client, "another-apps-notes").get()["ids"] == [
+        "n1"
+    ]
