@@ -21,6 +21,10 @@ from rag.layout import node_fields
 from rag.settings import RagSettings
 
 PAGE = 5_000  # ids per `get` page when reading a whole collection back
+# what chroma's HNSW folder holds (1.5.9): a folder with anything else is never removed
+GRAPH_FILES = frozenset(
+    {"data_level0.bin", "header.bin", "length.bin", "link_lists.bin", "index_metadata.pickle"}
+)
 GENERATION = re.compile(r"^(?P<base>.+)-g(?P<n>\d{6,})$")
 
 _slots: set[int] = set()  # path aliases in use by reader clients of this process
@@ -220,7 +224,8 @@ def sweep_dropped_graphs(settings: RagSettings) -> int:
     its vector segment) on disk (chroma-core/chroma#5259): every full rebuild would leave the
     previous generation's graph behind, gigabytes at 200k records. A folder goes only when its
     name is a segment id and chroma's own table of segments no longer names it; if that table
-    cannot be read as expected, nothing is removed. A chroma server's disk is its own.
+    cannot be read as expected, or the folder holds other files than a graph's, nothing is
+    removed. A chroma server's disk is its own.
     """
     if settings.chroma_url:
         return 0
@@ -234,7 +239,10 @@ def sweep_dropped_graphs(settings: RagSettings) -> int:
     for folder in root.iterdir() if root.is_dir() else []:
         if not folder.is_dir() or folder.name in named or not _is_segment_id(folder.name):
             continue
-        freed += sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        files = list(folder.iterdir())
+        if any(f.name not in GRAPH_FILES or not f.is_file() for f in files):
+            continue  # not only a graph's files: not ours to judge
+        freed += sum(f.stat().st_size for f in files)
         shutil.rmtree(folder, ignore_errors=True)
     return freed
 
