@@ -47,6 +47,7 @@ from rag.plan import (
     Want,
     choose_target,
     current_state,
+    next_generation,
     plan_changes,
 )
 from rag.readers import may_be_read
@@ -57,6 +58,7 @@ from rag.store import (
     Hnsw,
     apply_hnsw,
     drop_collection,
+    drop_generation,
     generation_name,
     generations,
     location,
@@ -286,14 +288,13 @@ def _compact(run: _Run, manifest: IndexManifest, summary: RebuildSummary) -> Non
     rebuild drops the half-filled generation no manifest names, and compacts again."""
     start = time.perf_counter()
     settings, client = run.settings, run.client
-    number = max([*generations(client, manifest.base_name).values(), manifest.generation]) + 1
+    number = next_generation(generations(client, manifest.base_name), manifest)
     name = generation_name(manifest.base_name, number)
     write_marker(settings.work_dir, False, name, manifest.embed_model)
     fresh = open_collection(client, name, Hnsw.of(settings))
     copied = copy_live(run.collection, fresh, manifest, max_batch(client), run.progress)
     if copied != manifest.nodes:  # the manifest and the collection disagree: keep the old one
-        drop_collection(client, name)
-        sweep_dropped_graphs(settings)
+        drop_generation(client, settings, name)
         clear_marker(settings.work_dir)
         return
     summary.compacted = manifest.deleted_nodes
@@ -337,8 +338,7 @@ def _retire(
     for chunk in batched(retired, DELETE_BATCH):
         collection.delete(ids=chunk)
     if old is not None:
-        drop_collection(client, old)
-        sweep_dropped_graphs(settings)
+        drop_generation(client, settings, old)
     return waited
 
 

@@ -99,8 +99,17 @@ def choose_target(
         and (manifest is None or resumable != manifest.collection)
     ):
         return Target(resumable, existing[resumable], new=True, resumed=True, reason=reason)
-    number = max([*existing.values(), manifest.generation if manifest else 0]) + 1
+    number = next_generation(existing, manifest)
     return Target(generation_name(base, number), number, new=True, reason=reason)
+
+
+def next_generation(existing: dict[str, int], manifest: IndexManifest | None) -> int:
+    """The number of a new generation: past every stored one and the manifest's.
+
+    >>> next_generation({"rag-g000002": 2}, None), next_generation({}, None)
+    (3, 1)
+    """
+    return max([*existing.values(), manifest.generation if manifest else 0]) + 1
 
 
 def _full_finished_since(manifest: IndexManifest, since: datetime) -> bool:

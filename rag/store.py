@@ -217,6 +217,13 @@ def drop_collection(client: Any, name: str) -> None:
             raise
 
 
+def drop_generation(client: Any, settings: RagSettings, name: str) -> None:
+    """Drop a generation of the index and, in an embedded store, the graph folder chroma
+    leaves behind (`sweep_dropped_graphs`)."""
+    drop_collection(client, name)
+    sweep_dropped_graphs(settings)
+
+
 def sweep_dropped_graphs(settings: RagSettings) -> int:
     """Remove the HNSW folders of collections an embedded store has dropped; the bytes freed.
 

@@ -37,6 +37,20 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture(params=["embedded", "server"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """The chroma URL of a test that runs against both stores: None for the embedded one, then a
+    chroma server's (started on 127.0.0.1 for the test)."""
+    if request.param == "embedded":
+        yield None
+        return
+    from bench.servers import chroma_server
+
+    (tmp_path / "server").mkdir()
+    with chroma_server(tmp_path / "server") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def demo_server() -> Iterator[str]:
     """The shipped adapter and the base model behind `python -m tuning.serve`, served as `make

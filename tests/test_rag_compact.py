@@ -4,7 +4,6 @@ way is redone by the next rebuild."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 
 import rag.build as build
 import rag.compact as compact
-from bench.servers import chroma_server
 from rag.build import rebuild_index
 from rag.index import RagIndex
 from rag.manifest import read_manifest
@@ -58,17 +56,6 @@ def stored_vectors(settings: RagSettings) -> dict[str, np.ndarray]:
 def small_graphs_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """These indexes hold 60 nodes: let a few deleted ones count (10,000 at least by default)."""
     monkeypatch.setattr(compact, "MIN_DELETED", 1)
-
-
-@pytest.fixture(params=["embedded", "server"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
-    """The embedded store, and a chroma server (its graph keeps deleted nodes too)."""
-    if request.param == "embedded":
-        yield None
-        return
-    (tmp_path / "server").mkdir()
-    with chroma_server(tmp_path / "server") as url:
-        yield url
 
 
 def test_deleted_nodes_crowding_the_graph_move_the_live_ones_to_a_fresh_one(

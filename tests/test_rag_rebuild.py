@@ -8,13 +8,11 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bench.chaos_reader import Readers, mismatch, total, unexplained
-from bench.servers import chroma_server
 from rag.build import rebuild_index
 from rag.embedding import minilm_path
 from rag.index import RagIndex
@@ -177,17 +175,6 @@ def timetable(revision: str, count: int = 30) -> list[dict[str, str]]:
 
 
 QUERIES = [f"Which platform for the train to {s}?" for s in STATIONS]
-
-
-@pytest.fixture(params=["embedded", "server"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
-    """Each reader test runs against the embedded store and against a chroma server."""
-    if request.param == "embedded":
-        yield None
-        return
-    (tmp_path / "server").mkdir()
-    with chroma_server(tmp_path / "server") as url:
-        yield url
 
 
 @pytest.mark.slow
