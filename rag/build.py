@@ -191,7 +191,7 @@ def _rebuild_locked(
     # plan is known; a rebuild that needs none kills it, on the other core, unused)
     everything = target.new or manifest is None or not manifest.records
     held_records = 0 if manifest is None else len(manifest.records)
-    run.encoder = SharedEncoder(lazy.get, None)
+    run.encoder = SharedEncoder(lazy.get, None, lazy.loaded)
     try:
         run.encoder.child = start_child(lazy.name, settings, size if everything else held_records)
         return _write_versions(run)
@@ -349,6 +349,9 @@ class _LazyEmbedder:
         self.settings = settings
         self.name = embedder_name(settings)
         self._model: TextEmbedder | None = None
+
+    def loaded(self) -> bool:
+        return self._model is not None
 
     def get(self) -> TextEmbedder:
         if self._model is None:

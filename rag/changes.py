@@ -86,32 +86,32 @@ def detect_changes(records: Iterable[Record], state: FactState) -> Changes:
     # one pass in corpus order: new and moved records, and kept records whose stored order
     # descends somewhere (then ties could be decided otherwise: `rag.scope`)
     descents, last = 0, -1
-    for seq, stored, same_place in db.execute(
-        "SELECT c.seq, s.seq, s.place = c.place FROM corpus c "
-        "LEFT JOIN statements s ON s.skey = c.skey ORDER BY c.seq"
+    added_ids: set[str] = set()
+    for seq, stored, same_place, new_id in db.execute(
+        "SELECT c.seq, s.seq, s.place = c.place, CASE WHEN s.seq IS NULL THEN c.id END "
+        "FROM corpus c LEFT JOIN statements s ON s.skey = c.skey ORDER BY c.seq"
     ):
         if stored is None:
             changes.added += 1
             changes.new.append(seq)
+            added_ids.add(new_id)
         elif not same_place:
             changes.new.append(seq)
         else:
             descents += stored < last
             last = stored
     changes.in_order = descents == 0
-    changes.gone = [
-        skey
-        for (skey,) in db.execute(
-            "SELECT s.skey FROM statements s LEFT JOIN corpus c ON c.skey = s.skey "
-            "WHERE c.skey IS NULL OR s.place != c.place"
-        )
-    ]
-    if changes.added and changes.gone:  # an id both among the added and the vanished
-        changes.changed_ids = db.execute(
-            "SELECT COUNT(DISTINCT c.id) FROM corpus c LEFT JOIN statements s ON s.skey = c.skey "
-            "WHERE s.skey IS NULL AND c.id IN (SELECT s2.id FROM statements s2 "
-            "LEFT JOIN corpus c2 ON c2.skey = s2.skey WHERE c2.skey IS NULL)"
-        ).fetchone()[0]
+    vanished: set[str] = set()  # ids of stored records the corpus no longer holds anywhere
+    for skey, gone_id in db.execute(
+        "SELECT s.skey, CASE WHEN c.skey IS NULL THEN s.id END FROM statements s "
+        "LEFT JOIN corpus c ON c.skey = s.skey WHERE c.skey IS NULL OR s.place != c.place"
+    ):
+        changes.gone.append(skey)
+        if gone_id is not None:
+            vanished.add(gone_id)
+    # ids both among the added and the vanished records (a third query over both tables cost
+    # 0.2 s at 200k records; the rows above name them already)
+    changes.changed_ids = len(added_ids & vanished)
     return changes
 
 

@@ -89,6 +89,7 @@ class ChildEncoder:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to, self._from = self._proc.stdin, self._proc.stdout
         self._ready = False
+        self._unwanted = 0  # answers still to come for texts encoded elsewhere meanwhile
 
     def ready(self) -> bool:
         """Whether the model has loaded; raises ChildFailed if it could not."""
@@ -100,8 +101,21 @@ class ChildEncoder:
 
     def answered(self) -> bool:
         """Whether a result is waiting to be taken (so `take` would not wait long)."""
-        readable, _, _ = select.select([self._from], [], [], 0)
-        return bool(readable)
+        while True:
+            readable, _, _ = select.select([self._from], [], [], 0)
+            if not readable or not self._unwanted:
+                return bool(readable)
+            self._drop_unwanted()
+
+    def forget(self, results: int) -> None:
+        """The next `results` answers are not wanted (their texts were encoded elsewhere):
+        `take` and `answered` pass over them as they come."""
+        self._unwanted += results
+
+    def _drop_unwanted(self) -> None:
+        self._unwanted -= 1
+        if not isinstance(self._receive(), tuple):
+            raise ChildFailed("the encoder process failed on a batch no longer wanted")
 
     def _expect_ready(self) -> None:
         answer = self._receive()
@@ -116,6 +130,8 @@ class ChildEncoder:
             raise ChildFailed(f"the encoder process is gone: {err}") from err
 
     def take(self) -> tuple[np.ndarray, list[int]]:
+        while self._unwanted:
+            self._drop_unwanted()
         answer = self._receive()
         if not isinstance(answer, tuple):
             raise ChildFailed(f"the encoder process failed: {answer!r}")
@@ -172,7 +188,7 @@ def start_child(model: str, settings: RagSettings, texts: int | None) -> ChildEn
 
 CHUNK = 128  # texts per share when one list is encoded here and in the child together
 REMEMBERED = 200_000  # token counts the child returned, kept for `count_tokens`
-BEHIND_CHUNK = 512  # texts per message handed to the child by `behind`
+BEHIND_CHUNK = 256  # texts per message handed to the child by `behind` (what a wait can take back)
 
 
 class SharedEncoder:
@@ -184,9 +200,15 @@ class SharedEncoder:
     encoded here, so the vectors never depend on it.
     """
 
-    def __init__(self, embedder_of: Callable[[], TextEmbedder], child: ChildEncoder | None):
+    def __init__(
+        self,
+        embedder_of: Callable[[], TextEmbedder],
+        child: ChildEncoder | None,
+        loaded: Callable[[], bool] = lambda: True,
+    ):
         self.embedder_of = embedder_of
         self.child = child
+        self.loaded = loaded  # whether `embedder_of` returns at once (no model to load first)
         self.counted: dict[str, int] = {}  # counts the child returned, by text
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -294,21 +316,26 @@ class SharedEncoder:
             self.close()
 
         def result() -> tuple[np.ndarray, list[int]]:
-            rows: list[np.ndarray] = []
-            counts: list[int] = []
+            # the child returns chunks from the front; those it has not reached when this
+            # process comes to wait are encoded here from the back (the add beside it held this
+            # process, and its graph threads took the child's core: 2,000 texts were ~0.9 s
+            # from done). Only with this process's embedder loaded: a load would cost more.
+            rows: list[tuple[np.ndarray, list[int]] | None] = [None] * len(chunks)
+            front, back, steal = 0, sent, self.loaded()
             try:
-                while len(rows) < sent:
-                    vectors, chunk_counts = self._child().take()
-                    rows.append(vectors)
-                    counts += chunk_counts
+                while front < back:
+                    if steal and front < back - 1 and not self._child().answered():
+                        back -= 1
+                        rows[back] = self._one_here(chunks[back])
+                    else:
+                        rows[front] = self._child().take()
+                        front += 1
+                if back < sent:
+                    self._child().forget(sent - back)  # encoded here meanwhile
             except ChildFailed:
                 self.close()
-            for _, vectors, chunk_counts in self._here(
-                [(None, chunk) for chunk in chunks[len(rows) :]]
-            ):
-                rows.append(vectors)
-                counts += chunk_counts
-            return np.concatenate(rows), counts
+            done = [row or self._one_here(chunk) for chunk, row in zip(chunks, rows, strict=True)]
+            return np.concatenate([v for v, _ in done]), [c for _, cs in done for c in cs]
 
         return result
 
@@ -323,6 +350,9 @@ class SharedEncoder:
     ) -> Iterator[tuple[T, np.ndarray, list[int]]]:
         for batch, texts in batches:
             yield batch, self._local(texts), self.embedder_of().count_tokens(texts)
+
+    def _one_here(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+        return self._local(texts), self.embedder_of().count_tokens(texts)
 
     def _local(self, texts: list[str]) -> np.ndarray:
         return _vectors(self.embedder_of().encode, texts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from hashlib import sha256
@@ -155,15 +156,42 @@ def fingerprint(pairs: Iterable[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
+# The manifest this process last read or wrote in each work folder, under the stamp of its file:
+# a rebuild after a rebuild, and a reader after the switch, in one process (the app, a
+# benchmark), take it from here instead of parsing the file again (0.5 s at 200k records).
+# Nothing changes a manifest after it is read or written (a test checks the one a rebuild
+# wrote against its file), so the same object can be handed out twice.
+_known: dict[str, tuple[tuple[int, int, int], IndexManifest]] = {}
+_known_lock = threading.Lock()
+
+
 def read_manifest(work_dir: Path) -> IndexManifest | None:
     """The last complete manifest, or None when the index was never built here."""
     path = work_dir / MANIFEST
     try:
-        data = path.read_bytes()
+        handle = path.open("rb")
     except FileNotFoundError:
         return None
+    with handle:
+        stamp = _stamp(os.fstat(handle.fileno()))  # of the file read, even if replaced since
+        with _known_lock:
+            known = _known.get(str(path.absolute()))
+        if known is not None and known[0] == stamp:
+            return known[1]
+        data = handle.read()
     with paused_gc():  # a million objects, no cycles (`rag.gc_pause`)
-        return IndexManifest.model_validate_json(data)
+        manifest = IndexManifest.model_validate_json(data)
+    _remember(path, stamp, manifest)
+    return manifest
+
+
+def _remember(path: Path, stamp: tuple[int, int, int], manifest: IndexManifest) -> None:
+    with _known_lock:
+        _known[str(path.absolute())] = (stamp, manifest)
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def manifest_stamp(work_dir: Path) -> tuple[int, int, int] | None:
@@ -176,14 +204,22 @@ def manifest_stamp(work_dir: Path) -> tuple[int, int, int] | None:
         st = os.stat(work_dir / MANIFEST)
     except FileNotFoundError:
         return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
+    return _stamp(st)
 
 
 def write_manifest(work_dir: Path, manifest: IndexManifest) -> None:
     """Write the manifest atomically: a temp file in the same folder, fsync, then os.replace."""
     with paused_gc():
         data = manifest.model_dump_json().encode()
-    _atomic_write(work_dir / MANIFEST, data)
+    path = work_dir / MANIFEST
+    _atomic_write(path, data)
+    # kept as read back would give it: the caller's summary may still change (the grace after
+    # the switch is set later, and never stored)
+    summary = manifest.last_rebuild
+    kept = manifest.model_copy(update={"last_rebuild": summary and summary.model_copy()})
+    if summary is not None:
+        kept.last_rebuild.grace_s = 0.0  # type: ignore[union-attr]
+    _remember(path, _stamp(os.stat(path)), kept)
 
 
 def write_marker(work_dir: Path, full: bool, collection: str = "", embed_model: str = "") -> None:

@@ -116,6 +116,47 @@ def test_texts_handed_behind_an_add_come_back_whole_even_if_the_child_dies(embed
     assert shared.behind(TEXTS) is None, "texts were handed to no child"
 
 
+class Counting:
+    """An embedder that counts the texts it encodes here."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.encoded = embedder, 0
+
+    def encode(self, texts):
+        self.encoded += len(texts)
+        return self.embedder.encode(texts)
+
+    def count_tokens(self, texts):
+        return self.embedder.count_tokens(texts)
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+def test_a_wait_behind_an_add_encodes_here_what_the_child_has_not_reached(
+    embedder, loaded: bool
+) -> None:
+    # asked at once, the child has answered nothing: with the model loaded here, this process
+    # encodes chunks from the back while the child works from the front; the child's answers
+    # for those are passed over, so what it encodes next still comes back right
+    here = Counting(embedder)
+    shared = SharedEncoder(lambda: here, started(), lambda: loaded)
+    try:
+        later = shared.behind(TEXTS)
+        assert later is not None
+        vectors, counts = later()
+        np.testing.assert_allclose(vectors, embedder.encode(TEXTS), atol=1e-5)
+        assert counts == embedder.count_tokens(TEXTS)
+        if loaded:
+            assert 0 < here.encoded < len(TEXTS), "the wait did not share the texts"
+        else:
+            assert here.encoded == 0, "a model not loaded here was loaded to share a wait"
+        again = shared.behind(TEXTS[::-1])
+        assert again is not None and shared.child is not None
+        np.testing.assert_allclose(again()[0], embedder.encode(TEXTS[::-1]), atol=1e-5)
+        np.testing.assert_allclose(shared.encode(TEXTS), embedder.encode(TEXTS), atol=1e-5)
+    finally:
+        shared.close()
+
+
 def test_a_child_killed_mid_way_loses_no_batch(embedder) -> None:
     child = started()
     shared = SharedEncoder(lambda: embedder, child)

@@ -16,7 +16,7 @@ from bench.chaos_reader import Readers, mismatch, total, unexplained
 from rag.build import rebuild_index
 from rag.embedding import minilm_path
 from rag.index import RagIndex
-from rag.manifest import MARKER, read_manifest
+from rag.manifest import MANIFEST, MARKER, IndexManifest, read_manifest
 from rag.packaged import MINILM
 from rag.rebuild import main
 from rag.store import generations, open_client
@@ -283,6 +283,23 @@ def test_an_open_index_follows_rebuilds_made_by_another_process(tmp_path: Path) 
     manifest = read_manifest(work)
     assert manifest is not None and manifest.generation == 2
     assert set(generations(open_client(settings), settings.collection)) == {manifest.collection}
+
+
+def test_the_manifest_kept_in_memory_is_the_one_on_its_file(tmp_path: Path) -> None:
+    # a process keeps the manifest it last wrote or read (`rag.manifest.read_manifest`): what
+    # it hands out must be what the file says, and a file another process wrote replaces it
+    corpus, work = tmp_path / "corpus", tmp_path / "index"
+    write_batch(corpus, "2030-01-06", OBSERVATORY)
+    rebuild_index(load(corpus), settings_for(work, retire_after_s=0.01))
+    kept = read_manifest(work)
+    on_file = IndexManifest.model_validate_json((work / MANIFEST).read_bytes())
+    assert kept is not None and kept.model_dump_json() == on_file.model_dump_json()
+    assert read_manifest(work) is kept, "an unchanged file was parsed again"
+    other = on_file.model_copy(update={"revision": on_file.revision + 1, "nodes": 1})
+    (work / "other.json").write_text(other.model_dump_json(), encoding="utf-8")
+    os.replace(work / "other.json", work / MANIFEST)  # as another process's rebuild does
+    latest = read_manifest(work)
+    assert latest is not None and (latest.revision, latest.nodes) == (other.revision, 1)
 
 
 @pytest.mark.slow
