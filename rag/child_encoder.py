@@ -349,7 +349,7 @@ class SharedEncoder:
         self, batches: list[tuple[T, list[str]]]
     ) -> Iterator[tuple[T, np.ndarray, list[int]]]:
         for batch, texts in batches:
-            yield batch, self._local(texts), self.embedder_of().count_tokens(texts)
+            yield batch, *self._one_here(texts)
 
     def _one_here(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
         return self._local(texts), self.embedder_of().count_tokens(texts)
