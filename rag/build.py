@@ -351,6 +351,7 @@ class _LazyEmbedder:
         self._model: TextEmbedder | None = None
 
     def loaded(self) -> bool:
+        """Whether `get` returns at once (the model is in memory already)."""
         return self._model is not None
 
     def get(self) -> TextEmbedder:

@@ -216,10 +216,8 @@ def write_manifest(work_dir: Path, manifest: IndexManifest) -> None:
     # kept as read back would give it: the caller's summary may still change (the grace after
     # the switch is set later, and never stored)
     summary = manifest.last_rebuild
-    kept = manifest.model_copy(update={"last_rebuild": summary and summary.model_copy()})
-    if summary is not None:
-        kept.last_rebuild.grace_s = 0.0  # type: ignore[union-attr]
-    _remember(path, _stamp(os.stat(path)), kept)
+    summary = summary and summary.model_copy(update={"grace_s": 0.0})
+    _remember(path, _stamp(os.stat(path)), manifest.model_copy(update={"last_rebuild": summary}))
 
 
 def write_marker(work_dir: Path, full: bool, collection: str = "", embed_model: str = "") -> None:

@@ -293,7 +293,7 @@ def test_the_manifest_kept_in_memory_is_the_one_on_its_file(tmp_path: Path) -> N
     rebuild_index(load(corpus), settings_for(work, retire_after_s=0.01))
     kept = read_manifest(work)
     on_file = IndexManifest.model_validate_json((work / MANIFEST).read_bytes())
-    assert kept is not None and kept.model_dump_json() == on_file.model_dump_json()
+    assert kept == on_file and kept.model_dump_json() == on_file.model_dump_json()
     assert read_manifest(work) is kept, "an unchanged file was parsed again"
     other = on_file.model_copy(update={"revision": on_file.revision + 1, "nodes": 1})
     (work / "other.json").write_text(other.model_dump_json(), encoding="utf-8")
