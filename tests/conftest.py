@@ -90,14 +90,3 @@ def workbench_on(
             tuning=tuning,
         )
     )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `pytest -n` with `--dist loadgroup`, keep each file's tests on one worker, so a
-    module's fixtures (built indexes, loaded models, servers) are made once; files that share a
-    session fixture name one group themselves (`pytestmark = pytest.mark.xdist_group(...)`).
-    Runs before xdist reads the groups; without xdist the marks are inert."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))

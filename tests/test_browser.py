@@ -22,8 +22,7 @@ from scripts.demo import wait_for_http
 from tests.conftest import DEMO_ADAPTER, ROOT
 from tests.tuning_servers import free_port, stop
 
-# one worker holds the shared demo server for these and the workbench's tests
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo_server")]
+pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 ADAPTER = DEMO_ADAPTER

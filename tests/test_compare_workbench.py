@@ -17,9 +17,6 @@ from tests.tuning_servers import free_port
 from tuning.manifest import TuningManifest
 from tuning.settings import TuningSettings
 
-# one worker holds the shared demo server for these and the browser's tests
-pytestmark = pytest.mark.xdist_group("demo_server")
-
 ADAPTER = DEMO_ADAPTER
 CUTOFF = date(2026, 3, 31)
 NEWEST = date(2026, 11, 1)  # the demo's newest batch: news passages
