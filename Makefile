@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 PIP_EXTRA ?=
 # pytest's worker processes (0 runs the tests in this process). `--dist loadgroup` with no groups
 # hands out one test at a time, in file order, to whichever worker is free, so heavy and light
-# tests run beside each other: 457 s of pytest, against 490-491 s with each file kept on one
-# worker (heavy files then ran beside heavy ones) on 2 cores; `load` sends ~120 tests at once
+# tests run beside each other (one run each on 2 cores: 457 s of pytest; 490-491 s with each file
+# kept on one worker, heavy files beside heavy ones; runs vary by ~40 s); `load` sends ~120 at once
 TEST_WORKERS ?= 2
 
 .PHONY: demo test lint bench browser clean
