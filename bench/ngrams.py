@@ -21,7 +21,7 @@ from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 
-from bench.index import make_record  # noqa: E402
+from bench.index import make_record, p50_p95, timings  # noqa: E402
 from rag.lexical import KeywordIndex  # noqa: E402
 from rag.nodes import record_texts  # noqa: E402
 
@@ -31,11 +31,6 @@ RUSSIAN = [
     "Сколько дней длится возврат?",
     "Какой лимит у экспортного счёта 908?",
 ]
-
-
-def percentiles(seconds: list[float]) -> tuple[float, float]:
-    p50, p95 = np.percentile(np.asarray(seconds) * 1000, [50, 95])
-    return float(p50), float(p95)
 
 
 def main() -> None:
@@ -61,18 +56,19 @@ def main() -> None:
     queries = [make_record(i * step + 3).prompt_text() for i in range(args.queries)] + RUSSIAN
     # each way over all queries in turn: interleaved, the baseline's large temporaries put
     # 300 ms pauses into the other's timings
-    by_column, row_wise, got = [], [], []
-    for query in queries:
-        start = time.perf_counter()
-        got.append(index.scores(query))
-        by_column.append(time.perf_counter() - start)
-    for query, scores in zip(queries, got, strict=True):
-        start = time.perf_counter()
+    ours: dict[str, np.ndarray] = {}
+    theirs: dict[str, np.ndarray] = {}
+
+    def by_column(query: str) -> None:
+        ours[query] = index.scores(query)
+
+    def row_wise(query: str) -> None:
         q = index.vectorizer.transform([query])
-        baseline = np.asarray((rows @ q.T).toarray()).ravel()
-        row_wise.append(time.perf_counter() - start)
-        assert np.allclose(scores, baseline, atol=1e-6), f"scores differ for {query!r}"
-    new, old = percentiles(by_column), percentiles(row_wise)
+        theirs[query] = np.asarray((rows @ q.T).toarray()).ravel()
+
+    new, old = p50_p95(timings(by_column, queries)), p50_p95(timings(row_wise, queries))
+    for query in queries:
+        assert np.allclose(ours[query], theirs[query], atol=1e-6), f"scores differ for {query!r}"
     print(f"{len(queries)} queries, same cosines both ways")
     print(f"row-wise product (baseline)   p50 {old[0]:.1f} ms, p95 {old[1]:.1f} ms")
     print(

@@ -44,7 +44,7 @@ class KeywordIndex:
         )
         # by column (an n-gram's postings: the nodes holding it, with its weight in each), so a
         # query reads only its own n-grams' postings; the row-wise product with the query went
-        # through every node's n-grams (400k nodes: p50 288 -> 59 ms, p95 360 -> 71 ms,
+        # through every node's n-grams (400k nodes: p50 264 -> 54 ms, p95 295 -> 67 ms,
         # bench/ngrams.py)
         self.postings = self.vectorizer.fit_transform(self.texts).tocsc() if self.ids else None
 
@@ -53,8 +53,6 @@ class KeywordIndex:
         if self.postings is None:
             return np.zeros(0, dtype=np.float32)
         q = self.vectorizer.transform([query])
-        if not q.nnz:
-            return np.zeros(self.postings.shape[0], dtype=np.float32)
         return np.asarray(self.postings[:, q.indices] @ q.data).ravel()
 
     def search(self, query: str, n: int, as_of: int | None = None) -> list[str]:

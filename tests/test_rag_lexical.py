@@ -52,6 +52,8 @@ def test_search_ranks_by_those_scores_and_keeps_the_date_limit(index: KeywordInd
     )
     assert scores[index.rows[found[0]]] == scores.max()
     limit = int(np.median(index.dates))
-    for node in index.search(query, 20, as_of=limit):
+    limited = index.search(query, 20, as_of=limit)
+    assert limited, "nodes stated by the limit match too"
+    for node in limited:
         assert index.dates[index.rows[node]] <= limit
     assert index.search("zzzz qqqq", 5) == []
