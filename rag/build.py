@@ -244,7 +244,7 @@ def _write_versions(run: _Run) -> RebuildSummary:
     )
     embedded = embed_and_add(
         run.source, plan, settings, run.encoder, collection, entries, run.progress, serial,
-        versions, write_batch,
+        versions, write_batch, run.state,
     )  # fmt: skip
     # a later batch ended or re-confirmed a version: new dates in place, before the switch
     decided = {k: e for k, e in entries.items() if k in versions.entries}

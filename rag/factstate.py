@@ -68,7 +68,11 @@ CREATE INDEX IF NOT EXISTS asker_names_key ON asker_names(key, name);
 CREATE INDEX IF NOT EXISTS asker_names_comp ON asker_names(comp);
 CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, comp INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_comp ON entries(comp);
-CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (
+    key TEXT PRIMARY KEY,    -- `rag.questions.text_key` of the question
+    vector BLOB NOT NULL,
+    tokens INTEGER           -- the embedder's tokens in the question (NULL: not counted yet)
+);
 """
 
 
@@ -97,6 +101,7 @@ class FactState:
         # vectors this transaction may have left without a question: the sweep looks at these
         # only (None: all of them, after the groups were dropped wholesale)
         self._released: set[str] | None = set()
+        self._token_column: bool | None = None  # known once asked (`_counts_tokens`)
         if writable:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -137,6 +142,16 @@ class FactState:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 self.db.execute(statement)
+        if not self._counts_tokens():  # a file written before questions kept their counts
+            self.db.execute("ALTER TABLE vectors ADD COLUMN tokens INTEGER")
+        self._token_column = True
+
+    def _counts_tokens(self) -> bool:
+        """Whether the vectors table has its token counts (a file of an older rebuild has not)."""
+        if self._token_column is None:
+            columns = self.db.execute("PRAGMA table_info(vectors)")
+            self._token_column = any(row[1] == "tokens" for row in columns)
+        return self._token_column
 
     def meta(self, key: str) -> str | None:
         """A stored setting (the revision it belongs to, the rules it was decided by)."""
@@ -199,8 +214,26 @@ class FactState:
         if not self.writable:
             return
         rows = ((k, np.asarray(v, np.float32).tobytes()) for k, v in vectors.items())
-        self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        self.db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows)
         self._release(vectors)
+
+    def get_tokens(self, keys: Iterable[str]) -> dict[str, int]:
+        """The stored token counts of those question keys that have one."""
+        if not self._counts_tokens():  # read only, written before counts were kept
+            return {}
+        found: dict[str, int] = {}
+        for part in _chunks(list(keys)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT key, tokens FROM vectors WHERE key IN ({marks}) AND tokens IS NOT NULL"
+            found.update(self.db.execute(query, part))
+        return found
+
+    def put_tokens(self, counts: dict[str, int]) -> None:
+        """Keep the token counts of questions whose vectors are stored, so a later rebuild that
+        writes their nodes again need not load the embedder in this process to count them."""
+        if self.writable and counts:
+            rows = ((n, k) for k, n in counts.items())
+            self.db.executemany("UPDATE vectors SET tokens = ? WHERE key = ?", rows)
 
     def drop_unused_vectors(self) -> None:
         """Forget vectors no question asks any more, so the file does not grow without end.

@@ -17,6 +17,7 @@ from rag.child_encoder import SharedEncoder
 from rag.layout import stored_metadata
 from rag.manifest import IndexedRecord
 from rag.plan import Plan, Want, stored_id
+from rag.questions import TokenStore, question_tokens
 from rag.settings import RagSettings
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ def embed_and_add(
     serial: int,
     versions: FactVersions,
     write_batch: int = 5_461,
+    tokens_kept: TokenStore | None = None,
 ) -> int:
     """Embed the planned entries' nodes in batches and add them under their versioned ids;
     fills `entries` as entries complete. Streams the corpus once more, picking the records the
@@ -65,7 +67,9 @@ def embed_and_add(
     Nodes are written in llama-index's chroma layout (the node as JSON, the filter keys flat:
     `rag.layout`) by a `BulkWriter` in batches of `write_batch`, so encoding the next nodes
     overlaps the store's add of the last ones where the store runs elsewhere (a chroma server) or
-    the encoder does (`rag.child_encoder`: an embedded store's add holds this process's GIL)."""
+    the encoder does (`rag.child_encoder`: an embedded store's add holds this process's GIL).
+    The token counts of question nodes, whose vectors fact identity gave, are read from and
+    kept in `tokens_kept` (`rag.questions.question_tokens`)."""
     for rid, (want, count) in plan.adopt.items():
         # written whole by the interrupted run; its embedding tokens were spent then
         first = versions.entries[rid].first.id
@@ -99,7 +103,8 @@ def embed_and_add(
         nonlocal total, done
         texts = [spec.text for _, spec in batch]
         encoded, known = iter(fresh), iter(fresh_counts)
-        reused = iter(encoder.count_tokens([s.text for _, s in batch if s.vector is not None]))
+        asked = [s.text for _, s in batch if s.vector is not None]
+        reused = iter(question_tokens(asked, encoder.count_tokens, tokens_kept))
         vectors = np.stack(
             [
                 next(encoded) if s.vector is None else np.asarray(s.vector, np.float32)

@@ -20,21 +20,35 @@ from rag.nodes import NodeSpec
 # row of a keyword scan; each costs a metadata row per node
 FLAT_KEYS = frozenset({"entry", "content_hash", "fact_id", "valid_from", "chunk", "rev"})
 NODE_KEYS = ("_node_content", "_node_type")  # llama-index's: the node itself and its class
+NODE_TYPE = "TextNode"
+# the fields of llama-index's TextNode after its metadata, as its `node_to_metadata_dict` stores
+# a node with the text removed (llama-index 0.14; `tests/test_rag_layout.py` checks every format's
+# nodes against llama-index's own output). Written here, a rebuild needs no llama-index import:
+# 1.0-1.2 s of a rebuild in a new process, before its first add.
+NODE_TAIL: dict[str, Any] = {
+    "excluded_embed_metadata_keys": [],
+    "excluded_llm_metadata_keys": [],
+    "relationships": {},
+    "metadata_template": "{key}: {value}",
+    "metadata_separator": "\n",
+    "text": "",
+    "mimetype": "text/plain",
+    "start_char_idx": None,
+    "end_char_idx": None,
+    "text_template": "{metadata_str}\n\n{content}",
+    "class_name": NODE_TYPE,
+}
 
 
 def stored_metadata(node_id: str, spec: NodeSpec, serial: int) -> dict[str, Any]:
     """A node's metadata as stored: the node JSON llama-index reads back (every field, with the
     serial of the rebuild that wrote it: readers leave out newer serials) and the flat keys."""
-    from llama_index.core.schema import TextNode
-    from llama_index.core.vector_stores.utils import node_to_metadata_dict
-
-    node = TextNode(id_=node_id, text=spec.text, metadata={**spec.metadata, "rev": serial})
-    meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
-    return {
-        key: "" if value is None else value
-        for key, value in meta.items()
-        if key in FLAT_KEYS or key in NODE_KEYS
-    }
+    metadata = {**spec.metadata, "rev": serial}  # str and int values: flat, as chroma needs
+    node = {"id_": node_id, "embedding": None, "metadata": metadata, **NODE_TAIL}
+    stored: dict[str, Any] = {key: value for key, value in metadata.items() if key in FLAT_KEYS}
+    stored["_node_content"] = json.dumps(node, ensure_ascii=False)
+    stored["_node_type"] = NODE_TYPE
+    return stored
 
 
 def node_fields(meta: dict[str, Any] | None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ rebuild that uses one writes the index a rebuild without one writes."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -320,3 +321,42 @@ def test_the_rebuild_command_says_how_many_records_it_streams(
     monkeypatch.setattr(build, "start_child", lambda model, settings, texts: asked.append(texts))
     assert main(["--corpus", str(corpus), "--work", str(tmp_path / "w"), "--quiet"]) == 0
     assert asked[0] == len(load(corpus)) > 0
+
+
+def test_a_rebuild_of_changed_answers_loads_no_model_in_its_own_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers changed, questions kept: the encoder process encodes the new texts, and the
+    question nodes are written with the vectors and token counts the last rebuild kept, so this
+    process loads no model (at 200k records, in a new process, 2.4 s before the first add). The
+    counts are the ones a build from scratch takes."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted(FORMATS.glob("*.jsonl")):
+        shutil.copy(path, corpus / path.name)
+    monkeypatch.setattr(build, "start_child", lambda model, settings, texts: started(settings))
+    settings = settings_for(tmp_path / "index", encode_child_min=1)
+    rebuild_index(load(corpus), settings)
+    changed = corpus / "prompt_completion.jsonl"
+    lines = [json.loads(line) for line in changed.read_text(encoding="utf-8").splitlines()]
+    changed.write_text(
+        "".join(
+            json.dumps({**line, "completion": f"{line['completion']} (revised)"}) + "\n"
+            for line in lines
+        ),
+        encoding="utf-8",
+    )
+    loads: list[int] = []
+    real_get = build._LazyEmbedder.get
+    monkeypatch.setattr(build._LazyEmbedder, "get", lambda self: loads.append(1) or real_get(self))
+    summary = rebuild_index(load(corpus), settings)
+    assert summary.updated + summary.added == len(lines) and summary.embedded_nodes > 0
+    assert not loads, "the rebuild loaded the model in its own process"
+    monkeypatch.undo()
+    scratch = settings_for(tmp_path / "scratch", encode_child_min=0)
+    rebuild_index(load(corpus), scratch)
+    kept, fresh = read_manifest(settings.work_dir), read_manifest(scratch.work_dir)
+    assert kept is not None and fresh is not None
+    assert {k: e.tokens for k, e in kept.records.items()} == {
+        k: e.tokens for k, e in fresh.records.items()
+    }

@@ -14,7 +14,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from corpus import Record
 from rag.build import rebuild_index
 from rag.index import RagIndex
-from rag.layout import FLAT_KEYS, NODE_KEYS, node_fields, with_facts
+from rag.layout import FLAT_KEYS, NODE_KEYS, node_fields, stored_metadata, with_facts
 from rag.manifest import read_manifest
 from rag.nodes import date_int, record_nodes
 from rag.settings import RagSettings
@@ -130,3 +130,29 @@ def test_an_index_stored_with_every_key_flat_reads_and_restamps_the_same() -> No
         "answer": "x",
         "_node_content": "not json",
     }
+
+
+def test_the_stored_node_is_what_llama_index_writes_for_every_format() -> None:
+    """The node JSON is written without llama-index (a rebuild then never imports it), and is
+    exactly what its `node_to_metadata_dict` writes, for every trainer format's nodes."""
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+    records = load(FORMATS)
+    specs = [spec for record in records for spec in record_nodes(record)]
+    files = {r.source.file for r in records}
+    assert len(files) == len(list(FORMATS.glob("*.jsonl"))), "a format's file gave no record"
+    specs += [  # question nodes, with fact fields a rebuild adds (names in Russian, numbers)
+        spec.model_copy(update={"metadata": {**spec.metadata, "names": "14\nпаром", "chunk": 1}})
+        for record in records
+        if record.is_qa
+        for spec in record_nodes(record)
+    ]
+    for n, spec in enumerate(specs):
+        node_id = f"{spec.id}@{n}"
+        node = TextNode(id_=node_id, text=spec.text, metadata={**spec.metadata, "rev": 7})
+        theirs = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+        expected = {k: v for k, v in theirs.items() if k in FLAT_KEYS or k in NODE_KEYS}
+        ours = stored_metadata(node_id, spec, 7)
+        assert ours == expected, node_id
+        assert list(ours) == list(expected), node_id  # the same key order too

@@ -247,3 +247,32 @@ def test_an_incremental_rebuild_leaves_the_index_a_full_one_builds(tmp_path: Pat
         k: [getattr(e, f) for f in fields] for k, e in b.records.items()
     }
     assert (a.corpus_fingerprint, a.formats, a.nodes) == (b.corpus_fingerprint, b.formats, b.nodes)
+
+
+def test_a_state_written_before_token_counts_were_kept_opens_and_counts(tmp_path: Path) -> None:
+    """A facts.sqlite whose vectors table has no token column (written by an older rebuild):
+    read only, it has no counts; opened by a rebuild, it gains the column and keeps counts, and
+    its vectors stay."""
+    import sqlite3
+
+    path = tmp_path / "facts.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('format', '1');"
+        "CREATE TABLE vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);"
+    )
+    db.execute("INSERT INTO vectors VALUES ('q1', ?)", (np.ones(4, np.float32).tobytes(),))
+    db.commit()
+    db.close()
+    old = FactState.read(tmp_path)
+    assert old is not None
+    assert old.get_tokens(["q1"]) == {} and set(old.get_vectors(["q1"])) == {"q1"}
+    old.close()
+    state = FactState.open(tmp_path)
+    assert state.get_tokens(["q1"]) == {}
+    state.put_tokens({"q1": 9, "unknown": 3})  # only a stored vector's question keeps a count
+    assert state.get_tokens(["q1", "unknown"]) == {"q1": 9}
+    state.put_vectors({"q1": np.zeros(4, np.float32)})  # a new vector: its count is unknown
+    assert state.get_tokens(["q1"]) == {}
+    state.close()
