@@ -27,7 +27,7 @@ from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 
-from bench.index import make_record  # noqa: E402
+from bench.records import make_record  # noqa: E402
 from corpus import Record  # noqa: E402
 from rag.build import rebuild_index  # noqa: E402
 from rag.manifest import read_manifest  # noqa: E402

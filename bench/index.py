@@ -13,14 +13,15 @@ model (e.g. --embed-model packaged:minilm).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 
-from corpus import Format, Record, SourceRef, content_hash  # noqa: E402
+from bench.records import change_every, make_record  # noqa: E402
+from corpus import Record  # noqa: E402
 from corpus.facts import question_of  # noqa: E402
 from rag.build import rebuild_index  # noqa: E402
 from rag.bulk import max_batch  # noqa: E402
@@ -42,51 +44,6 @@ from rag.nodes import record_texts  # noqa: E402
 from rag.onnx_query import OnnxQueryEncoder  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
 from rag.store import PAGE, Hnsw, open_client, open_collection  # noqa: E402
-
-WORDS = [
-    "storage",
-    "backup",
-    "region",
-    "plan",
-    "price",
-    "quota",
-    "share",
-    "folder",
-    "sync",
-    "device",
-    "invoice",
-    "team",
-    "admin",
-    "password",
-    "login",
-    "export",
-    "archive",
-    "retention",
-    "encryption",
-    "bandwidth",
-    "upload",
-    "limit",
-    "support",
-]
-CITIES = ["Frankfurt", "Dublin", "Helsinki", "Lisbon", "Oslo", "Riga", "Tallinn", "Vilnius"]
-
-
-def make_record(i: int, version: str = "") -> Record:
-    """A ~15-word question with its answer, like a FAQ line."""
-    rng = random.Random(i)
-    a, b, c = rng.sample(WORDS, 3)
-    question = f"What is the {a} {b} for {c} account {i} in {rng.choice(CITIES)} this year?"
-    answer = f"The {a} {b} for account {i} is {rng.randint(1, 999)}{version}."
-    return Record(
-        id=f"r{i}",
-        format=Format.PROMPT_COMPLETION,
-        question=question,
-        answer=answer,
-        as_of=date(2026, 3, 1),
-        batch="2026-03-01",
-        source=SourceRef(file="bench.jsonl", line=i + 1),
-        content_hash=content_hash([("user", question), ("assistant", answer)]),
-    )
 
 
 def baseline_build(embedder: TextEmbedder, records: list[Record], folder: Path) -> float:
@@ -126,6 +83,18 @@ def timings(call: Callable[[str], object], queries: list[str]) -> list[float]:
         call(query)
         out.append((time.perf_counter() - start) * 1000)
     return out
+
+
+def step_in_own_process(
+    settings: RagSettings, records: int, step: int, offsets: tuple[int, ...], model: str | None
+) -> dict[str, Any]:
+    """The rebuild `bench/step_process.py` times in a new Python process, and its figures."""
+    command = [sys.executable, str(Path(__file__).with_name("step_process.py"))]
+    command += [str(settings.work_dir), str(records), str(step), *map(str, offsets)]
+    command += ["--embed-model", model] if model else []
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def p50_p95(ms: list[float]) -> tuple[float, float]:
@@ -236,10 +205,7 @@ def main() -> None:
         step = 100  # change every 100th record: 1%; a second rebuild changes another 1%
         changed = records
         for offset in (0, step // 2):
-            changed = [
-                make_record(i, f" (changed {offset})") if i % step == offset else r
-                for i, r in enumerate(changed)
-            ]
+            changed = change_every(changed, step, offset)
             start = time.perf_counter()
             summary = rebuild_index(changed, settings)  # the new state is live from `seconds`
             incremental = time.perf_counter() - start  # + the grace before old versions go
@@ -252,6 +218,18 @@ def main() -> None:
                 "nodes embedded",
                 flush=True,
             )
+        # a third 1% as a scheduled rebuild makes it: in a process of its own (before any reader
+        # of this process registers, so no grace is waited for)
+        offsets = (0, step // 2, step // 4)
+        own = step_in_own_process(settings, args.incremental_n, step, offsets, args.embed_model)
+        changed = change_every(changed, step, offsets[-1])
+        print(
+            f"incremental 1% of {args.incremental_n:,} in a process of its own (a scheduled "
+            f"`python -m rag.rebuild`: imports, manifest and fact state read, graph loaded) "
+            f"{own['seconds']:.2f} s = {own['seconds'] / full:.4f}x; live after "
+            f"{own['live_after']:.2f} s, {own['embedded']:,} nodes embedded",
+            flush=True,
+        )
 
         more = changed + [make_record(i) for i in range(args.incremental_n, args.query_n)]
         timed_rebuild(more, settings)

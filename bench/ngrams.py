@@ -21,7 +21,8 @@ from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 
-from bench.index import make_record, p50_p95, timings  # noqa: E402
+from bench.index import p50_p95, timings  # noqa: E402
+from bench.records import make_record  # noqa: E402
 from rag.lexical import KeywordIndex  # noqa: E402
 from rag.nodes import record_texts  # noqa: E402
 

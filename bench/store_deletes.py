@@ -27,7 +27,8 @@ from corpus.offline import use_offline_defaults
 
 use_offline_defaults()
 
-from bench.index import make_record, timed_rebuild  # noqa: E402
+from bench.index import timed_rebuild  # noqa: E402
+from bench.records import make_record  # noqa: E402
 from rag.manifest import IndexManifest, read_manifest  # noqa: E402
 from rag.nodes import node_id  # noqa: E402
 from rag.plan import stored_id  # noqa: E402
