@@ -218,7 +218,7 @@ class RagIndex:
         keywords = self._keyword_index()
         lexical = keywords.scores(query)
         by_id = {h.node_id: h for h in dense}
-        for node in keywords.search(query, n, limit):
+        for node in keywords.top(lexical, n, limit):
             if node not in by_id:
                 row = keywords.rows[node]
                 score = float(np.dot(vector, keywords.vectors[row]))

@@ -197,3 +197,24 @@ def test_another_embedder_rebuilds_everything_and_back(tmp_path: Path) -> None:
     reopened = RagIndex.open(settings_for(work))
     assert reopened.manifest.embed_model == USE
     assert reopened.retrieve("Сколько стоит билет на паром?", k=1)[0].record_id == "ferry-price"
+
+
+def test_a_fused_search_scores_the_query_once(
+    island: RagIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dense and n-gram hits are blended by the n-gram scores of every node they hold: the
+    query is scored once for both the n-gram hits and the blend (twice took half the time of a
+    fused search at 400k nodes)."""
+    from rag.lexical import KeywordIndex
+
+    fused = RagIndex(
+        island.settings.model_copy(update={"hybrid": "on"}), island.manifest, island.embedder
+    )
+    scored: list[str] = []
+    real = KeywordIndex.scores
+    monkeypatch.setattr(
+        KeywordIndex, "scores", lambda self, query: scored.append(query) or real(self, query)
+    )
+    hits = fused.retrieve("Какой высоты маяк на острове Скерроу?")
+    assert hits[0].record_id == "mayak-height"
+    assert scored == ["Какой высоты маяк на острове Скерроу?"]
