@@ -1,5 +1,6 @@
 """Index benchmark: full build vs raw encode+add, an incremental 1% rebuild against a full build
-of the same corpus, retrieval latency with the query embedded on ONNX Runtime vs torch, and the
+of the same corpus (twice in the process that built it, then once in a process of its own, as a
+scheduled rebuild runs: `bench/step_process.py`), retrieval latency with the query embedded on ONNX Runtime vs torch, and the
 index's recall against exact search.
 
 Usage: python bench/index.py [--build-n 20000] [--incremental-n 200000] [--query-n 50000]
