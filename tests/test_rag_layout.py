@@ -156,3 +156,30 @@ def test_the_stored_node_is_what_llama_index_writes_for_every_format() -> None:
         ours = stored_metadata(node_id, spec, 7)
         assert ours == expected, node_id
         assert list(ours) == list(expected), node_id  # the same key order too
+
+
+def test_the_rebuild_command_never_imports_llama_index(tmp_path: Path) -> None:
+    """A scheduled `python -m rag.rebuild` runs in a process of its own: importing llama-index
+    there cost 1.0-1.2 s before its first add, for a node JSON it writes itself (above)."""
+    import subprocess
+
+    from tests.rag_helpers import ENV, PYTHON
+
+    write_batch(tmp_path / "corpus", "2026-03-01", [qa("ferry", "Ferry price?", "14 EUR.")])
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['rag.rebuild', '--corpus', sys.argv[1], '--work', sys.argv[2], '--quiet']\n"
+        "try:\n"
+        "    runpy.run_module('rag.rebuild', run_name='__main__')\n"
+        "except SystemExit as end:\n"
+        "    assert not end.code, end.code\n"
+        "print(sorted(m for m in sys.modules if m.startswith('llama_index')))\n"
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", probe, str(tmp_path / "corpus"), str(tmp_path / "index")],
+        capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = done.stdout.strip().splitlines()[-1]
+    assert imported == "[]", f"the rebuild imported llama-index: {imported[:300]}"
+    assert read_manifest(tmp_path / "index") is not None
