@@ -101,7 +101,6 @@ class FactState:
         # vectors this transaction may have left without a question: the sweep looks at these
         # only (None: all of them, after the groups were dropped wholesale)
         self._released: set[str] | None = set()
-        self._token_column: bool | None = None  # known once asked (`_counts_tokens`)
         if writable:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -119,6 +118,8 @@ class FactState:
                 self.clear()
             self._schema()
             self.set_meta("format", FORMAT)
+        # a file of an older rebuild has no token counts: a writer added the column just now
+        self._counts_tokens = writable or self._has_token_column()
 
     @classmethod
     def open(cls, work_dir: Path) -> FactState:
@@ -142,16 +143,12 @@ class FactState:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 self.db.execute(statement)
-        if not self._counts_tokens():  # a file written before questions kept their counts
+        if not self._has_token_column():  # a file written before questions kept their counts
             self.db.execute("ALTER TABLE vectors ADD COLUMN tokens INTEGER")
-        self._token_column = True
 
-    def _counts_tokens(self) -> bool:
-        """Whether the vectors table has its token counts (a file of an older rebuild has not)."""
-        if self._token_column is None:
-            columns = self.db.execute("PRAGMA table_info(vectors)")
-            self._token_column = any(row[1] == "tokens" for row in columns)
-        return self._token_column
+    def _has_token_column(self) -> bool:
+        columns = self.db.execute("PRAGMA table_info(vectors)")
+        return any(row[1] == "tokens" for row in columns)
 
     def meta(self, key: str) -> str | None:
         """A stored setting (the revision it belongs to, the rules it was decided by)."""
@@ -219,7 +216,7 @@ class FactState:
 
     def get_tokens(self, keys: Iterable[str]) -> dict[str, int]:
         """The stored token counts of those question keys that have one."""
-        if not self._counts_tokens():  # read only, written before counts were kept
+        if not self._counts_tokens:  # read only, written before counts were kept
             return {}
         found: dict[str, int] = {}
         for part in _chunks(list(keys)):
