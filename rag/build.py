@@ -41,6 +41,7 @@ from rag.manifest import (
     write_manifest,
     write_marker,
 )
+from rag.nodes import record_texts
 from rag.plan import (
     Held,
     Target,
@@ -178,26 +179,31 @@ def _rebuild_locked(
         if name not in (live, target.collection):
             drop_collection(client, name)
     sweep_dropped_graphs(settings)  # and any graph left by a drop of an earlier version
-    hnsw = Hnsw.of(settings)
-    collection = open_collection(client, target.collection, hnsw)
-    tuned = apply_hnsw(collection, hnsw)  # a collection made now has it already: no note
-    held = current_state(manifest, collection, target, marker is not None)
-    state = FactState.open(work)
-    run = _Run(source, settings, progress, rejected, start, client, manifest, lazy, target)
-    run.live, run.collection, run.tuned, run.held, run.state = live, collection, tuned, held, state
-    # the encoder process starts now, to load while the corpus is compared and fact identity
-    # runs: for a build of everything, and for a rebuild of a large index, whose change is not
-    # known yet (1% of 200k: 12.5-12.9 s with it started here, 14.0-14.9 s started once the
-    # plan is known; a rebuild that needs none kills it, on the other core, unused)
+    # the encoder process starts now, to load while the graph loads, the corpus is compared and
+    # fact identity runs: for a build of everything, and for a rebuild of a large index, whose
+    # change is not known yet (1% of 200k: 12.5-12.9 s with it started before fact identity,
+    # 14.0-14.9 s started once the plan is known; a rebuild that needs none kills it, on the
+    # other core, unused). Started before the graph loads, it is ready when fact identity hands
+    # it the texts new to the index (`SharedEncoder.early`).
     everything = target.new or manifest is None or not manifest.records
     held_records = 0 if manifest is None else len(manifest.records)
-    run.encoder = SharedEncoder(lazy.get, None, lazy.loaded)
+    encoder = SharedEncoder(lazy.get, None, lazy.loaded)
+    state: FactState | None = None
     try:
-        run.encoder.child = start_child(lazy.name, settings, size if everything else held_records)
+        encoder.child = start_child(lazy.name, settings, size if everything else held_records)
+        hnsw = Hnsw.of(settings)
+        collection = open_collection(client, target.collection, hnsw)
+        tuned = apply_hnsw(collection, hnsw)  # a collection made now has it already: no note
+        held = current_state(manifest, collection, target, marker is not None)
+        state = FactState.open(work)
+        run = _Run(source, settings, progress, rejected, start, client, manifest, lazy, target)
+        run.live, run.collection, run.tuned, run.held = live, collection, tuned, held
+        run.state, run.encoder = state, encoder
         return _write_versions(run)
     finally:
-        run.encoder.close()
-        state.close()
+        encoder.close()
+        if state is not None:
+            state.close()
 
 
 @dataclass
@@ -319,7 +325,17 @@ def _decide(run: _Run, rules: str) -> FactVersions:
         and not run.held.repaired
         and run.state.is_for(manifest.revision, rules)
     )
-    return decide(run.source, run.settings, lazy.name, encoder.encode, run.state, trusted)
+    settings = run.settings
+
+    def unseen(records: list[Record]) -> None:
+        # a change written in one add (`rag.ingest`): the child encodes its texts while fact
+        # identity decides which of them to write (1% of 200k in a process of its own: the
+        # child had waited ~4 s for the plan, which then waited 3.5 s for the child)
+        if expected_nodes(len(records)) <= max_batch(run.client):
+            chunks = (record_texts(r, settings.chunk_size, settings.chunk_overlap) for r in records)
+            encoder.early([text for texts in chunks for text in texts])
+
+    return decide(run.source, settings, lazy.name, encoder.encode, run.state, trusted, unseen)
 
 
 def _retire(

@@ -27,6 +27,7 @@ class Changes:
     new: list[int] = field(default_factory=list)  # corpus places of records to decide again
     gone: list[str] = field(default_factory=list)  # stored records no longer where they were
     added: int = 0  # records of the corpus the state does not hold in any place
+    unseen: list[int] = field(default_factory=list)  # their corpus places: new texts, if any
     changed_ids: int = 0  # ids both among the added and among the vanished records
     in_order: bool = True  # the records both hold are in the same order in both
 
@@ -94,6 +95,7 @@ def detect_changes(records: Iterable[Record], state: FactState) -> Changes:
         if stored is None:
             changes.added += 1
             changes.new.append(seq)
+            changes.unseen.append(seq)
             added_ids.add(new_id)
         elif not same_place:
             changes.new.append(seq)

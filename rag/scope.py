@@ -23,7 +23,7 @@ from collections.abc import Callable, Container, Iterable, Sequence
 import numpy as np
 
 from corpus import Record
-from rag.changes import Changes, detect_changes, renumber
+from rag.changes import detect_changes, renumber
 from rag.facts import (
     TEMPLATE_USES,
     Statement,
@@ -52,6 +52,9 @@ def rules_key(model: str, settings: RagSettings) -> str:
     return f"{model}|{settings.same_fact}|{settings.same_fact_form}"
 
 
+Unseen = Callable[[list[Record]], None]  # told the records new to the state, before identity
+
+
 def decide(
     source: Callable[[], Iterable[Record]],
     settings: RagSettings,
@@ -59,14 +62,17 @@ def decide(
     encode: Encode,
     state: FactState,
     trusted: bool,
+    unseen: Unseen | None = None,
 ) -> FactVersions:
     """The fact versions a rebuild writes: only those a change reaches when the state is
     `trusted` (the one of the live manifest, by the same rules: not a first or full build, not a
-    repair), else every one. Either way the state is left as the new versions decided it."""
+    repair), else every one. Either way the state is left as the new versions decided it.
+    `unseen`, if given, is told the records new to the state as soon as they are known (a
+    rebuild starts encoding their texts while fact identity runs)."""
     if state.meta("model") != model:  # vectors of another embedder are of no use
         state.clear()
         state.set_meta("model", model)
-    versions = decide_again(source, settings, model, encode, state) if trusted else None
+    versions = decide_again(source, settings, model, encode, state, unseen) if trusted else None
     return versions or fact_versions(source(), settings, model, encode, state)
 
 
@@ -76,6 +82,7 @@ def decide_again(
     model: str,
     encode: Encode,
     state: FactState,
+    unseen: Unseen | None = None,
 ) -> FactVersions | None:
     """The versions of the facts a change reaches, written into `state` (uncommitted), with the
     entry keys they replace (`FactVersions.replaces`); None when records the state holds are read
@@ -90,7 +97,10 @@ def decide_again(
         versions.replaces = set()
         return versions
     rules = rules_of(settings, model)
-    fresh = _fresh(source(), changes, state)
+    read = _read_again(source(), changes.new)
+    if unseen is not None and changes.unseen:
+        unseen([read[seq] for seq in changes.unseen])
+    fresh = _fresh(read, state)
     gone = set(changes.gone)
     templates, flipped = _templates(state, fresh, gone)
     seeds = state.comps_where("skey", gone)
@@ -183,22 +193,21 @@ class Scope:
         return reached
 
 
-def _fresh(
-    records: Iterable[Record], changes: Changes, state: FactState
-) -> list[tuple[int, Statement]]:
+def _read_again(records: Iterable[Record], places: list[int]) -> dict[int, Record]:
+    """The records at those corpus places, read again."""
+    wanted = set(places)
+    return {seq: record for seq, record in enumerate(records) if seq in wanted}
+
+
+def _fresh(read: dict[int, Record], state: FactState) -> list[tuple[int, Statement]]:
     """(corpus place, statement) of the records new to the state or moved, read again."""
-    wanted = set(changes.new)
     keys = dict(
         state.db.execute(
             "SELECT seq, skey FROM corpus WHERE seq IN (SELECT value FROM json_each(?))",
-            (json_list(sorted(wanted)),),
+            (json_list(sorted(read)),),
         ).fetchall()
     )
-    return [
-        (seq, Statement.of(record, keys[seq]))
-        for seq, record in enumerate(records)
-        if seq in wanted
-    ]
+    return [(seq, Statement.of(record, keys[seq])) for seq, record in sorted(read.items())]
 
 
 def json_list(values: Sequence[int]) -> str:

@@ -22,6 +22,7 @@ import rag.child_encoder as child_encoder
 from rag.build import rebuild_index
 from rag.child_encoder import ChildEncoder, ChildFailed, SharedEncoder, start_child
 from rag.embedding import embedder_name, load_embedder
+from rag.layout import node_fields
 from rag.manifest import read_manifest
 from rag.settings import RagSettings
 from rag.store import iter_pages, open_client, open_collection
@@ -115,6 +116,91 @@ def test_texts_handed_behind_an_add_come_back_whole_even_if_the_child_dies(embed
     np.testing.assert_allclose(vectors, expected, atol=1e-5)
     assert counts == expected_counts
     assert shared.behind(TEXTS) is None, "texts were handed to no child"
+
+
+class Submitted:
+    """What a child was handed, by lane (wraps its `submit`)."""
+
+    def __init__(self, child: ChildEncoder) -> None:
+        self.lanes: dict[str, list[str]] = {child_encoder.NOW: [], child_encoder.EARLY: []}
+        real = child.submit
+
+        def submit(texts: list[str], lane: str = child_encoder.NOW) -> None:
+            self.lanes[lane] += texts
+            real(texts, lane)
+
+        child.submit = submit  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("way", ["behind", "together"])
+def test_texts_handed_early_come_back_in_place_and_are_not_encoded_again(
+    embedder, way: str
+) -> None:
+    # a rebuild hands the texts new to the index over while fact identity runs; once the plan
+    # is known, those it writes come from the child's early answers, the rest as before
+    early, later = TEXTS[:400], TEXTS[200:] + TEXTS[:50]
+    child = started()
+    handed = Submitted(child)
+    shared = SharedEncoder(lambda: embedder, child, lambda: False)
+    try:
+        assert shared.early(early)
+        if way == "behind":
+            result = shared.behind(later)
+            assert result is not None
+            vectors, counts = result()
+        else:
+            out = list(shared.together(iter([later[:30], later[30:]]), list))
+            vectors = np.concatenate([v for _, v, _ in out])
+            counts = [c for _, _, cs in out for c in cs]
+        np.testing.assert_allclose(vectors, embedder.encode(later), atol=1e-5)
+        assert counts == embedder.count_tokens(later)
+        assert handed.lanes[child_encoder.EARLY] == early
+        now = handed.lanes[child_encoder.NOW]
+        assert not set(now) & set(early), "a text handed early was handed again"
+        if way == "behind":  # `together` shares the rest with this process
+            assert now == [t for t in later if t not in set(early)]
+    finally:
+        shared.close()
+
+
+def test_a_text_asked_for_now_is_encoded_before_those_handed_early() -> None:
+    # fact identity's new questions must not wait behind a change's texts handed early
+    child = started()
+    try:
+        for start in range(0, len(TEXTS), 50):
+            child.submit(TEXTS[start : start + 50] * 4, child_encoder.EARLY)  # 14 x 200 texts
+        child.submit(TEXTS[:3])
+        vectors, counts = child.take()
+        assert len(vectors) == len(counts) == 3
+        # answers come in the order encoded: at most the early request under way when the
+        # text came, and one the child took before it read the text, came first
+        assert len(child._got[child_encoder.EARLY]) <= 2
+        for _ in range(14):
+            assert len(child.take_early()[0]) == 200
+        assert not child.answered()
+    finally:
+        child.close()
+
+
+def test_texts_handed_early_to_a_child_that_dies_are_encoded_here(embedder) -> None:
+    child = started()
+    shared = SharedEncoder(lambda: embedder, child)
+    assert shared.early(TEXTS)
+    os.kill(child.pid, signal.SIGKILL)
+    out = list(shared.together(iter([TEXTS[::2], TEXTS[1::2]]), list))
+    assert shared.child is None, "the dead child was kept"
+    np.testing.assert_allclose(out[0][1], embedder.encode(TEXTS[::2]), atol=1e-5)
+    np.testing.assert_allclose(out[1][1], embedder.encode(TEXTS[1::2]), atol=1e-5)
+    assert not shared.early(TEXTS), "texts were handed to no child"
+
+
+def test_a_child_handed_a_message_it_cannot_read_ends_instead_of_hanging() -> None:
+    child = started()
+    write = child_encoder.write_message
+    write(child._to, ["a list of texts without its lane"])
+    with pytest.raises(ChildFailed):
+        child.take()
+    assert gone(child.pid, 5)
 
 
 class Counting:
@@ -251,6 +337,12 @@ def test_the_child_ends_when_the_rebuild_process_dies() -> None:
     assert gone(pid, 15), "the encoder process outlived the process that started it"
 
 
+def fields(meta: dict) -> dict:
+    """A stored node's fields, less the serial of the rebuild that wrote it."""
+    every = node_fields(meta)
+    return {k: v for k, v in every.items() if k not in ("rev", "_node_content")}
+
+
 def stored(settings: RagSettings) -> dict[str, tuple[str, dict, np.ndarray]]:
     manifest = read_manifest(settings.work_dir)
     assert manifest is not None
@@ -349,9 +441,21 @@ def test_a_rebuild_of_changed_answers_loads_no_model_in_its_own_process(
     loads: list[int] = []
     real_get = build._LazyEmbedder.get
     monkeypatch.setattr(build._LazyEmbedder, "get", lambda self: loads.append(1) or real_get(self))
+    handed: list[Submitted] = []
+
+    def child_seen(model: str, settings: RagSettings, texts: int | None) -> ChildEncoder:
+        child = started(settings)
+        handed.append(Submitted(child))
+        return child
+
+    monkeypatch.setattr(build, "start_child", child_seen)
     summary = rebuild_index(load(corpus), settings)
     assert summary.updated + summary.added == len(lines) and summary.embedded_nodes > 0
     assert not loads, "the rebuild loaded the model in its own process"
+    # the new answers went to the child while fact identity ran, and nothing went twice
+    early, now = handed[0].lanes[child_encoder.EARLY], handed[0].lanes[child_encoder.NOW]
+    assert len(early) == len(lines) and not now
+    assert all(text.endswith("(revised)") for text in early)
     monkeypatch.undo()
     scratch = settings_for(tmp_path / "scratch", encode_child_min=0)
     rebuild_index(load(corpus), scratch)
@@ -360,3 +464,10 @@ def test_a_rebuild_of_changed_answers_loads_no_model_in_its_own_process(
     assert {k: e.tokens for k, e in kept.records.items()} == {
         k: e.tokens for k, e in fresh.records.items()
     }
+    # and the index holds what a build from scratch writes
+    a, b = stored(settings), stored(scratch)
+    assert a.keys() == b.keys()
+    for node, (text, meta, vector) in a.items():
+        assert text == b[node][0], node
+        assert fields(meta) == fields(b[node][1]), node
+        np.testing.assert_allclose(vector, b[node][2], atol=1e-5, err_msg=node)
