@@ -1,16 +1,27 @@
 """Rebuild the retrieval index from a corpus: only new and changed records are embedded.
 
 Usage: python -m rag.rebuild [--corpus DIR] [--full] [--chroma-url URL] [--work DIR] [--strict]
+[--watch [--every SECONDS]]
 Exit codes: 0 ok, 1 lines rejected in strict mode (the index is left as it was), 2 failure.
 The corpus is streamed (validated, then read for ids and hashes, then for what is embedded):
 memory holds ids and hashes, never every record's text.
+
+With --watch the command keeps running: it rebuilds once, then again whenever the corpus files
+change (their names, sizes or modification times, looked at every --every seconds), until it
+gets SIGTERM or Ctrl-C, which end it after the rebuild under way. One process keeps what a
+rebuild in a new process pays again each time — the imports, the parsed manifest, the
+collection's graph loaded by chroma's first call — so each small change costs what it costs in
+the process that built the index (`bench/index.py` times both). A rebuild that fails is
+reported and the next change is tried again; exit code 0 once stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,15 +66,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--lock-timeout", type=float, help="seconds to wait for another rebuild")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running: rebuild whenever the corpus files change, in this one process "
+        "(ends on SIGTERM or Ctrl-C, after the rebuild under way)",
+    )
+    parser.add_argument(
+        "--every",
+        type=_seconds,
+        default=30.0,
+        help="with --watch: seconds between looks at the corpus files (default 30)",
+    )
     return parser
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one rebuild and print its summary line."""
+    """Run one rebuild and print its summary line; with --watch, one per corpus change."""
     args = _parser().parse_args(argv)
     use_offline_defaults()
-    from corpus import CorpusError, iter_records
-    from rag.errors import RagError
     from rag.settings import RagSettings
 
     overrides = {
@@ -75,6 +103,55 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         settings = RagSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as err:
+        print(f"rag.rebuild: {err}", file=sys.stderr)
+        return 2
+    if args.watch:
+        return _watch(args, settings)
+    return _once(args, settings, args.full)
+
+
+def _watch(args: argparse.Namespace, settings: RagSettings) -> int:
+    """Rebuild now, then each time the corpus files change, until told to stop."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        if stop.is_set():  # asked twice: stop now, whatever is under way
+            raise KeyboardInterrupt
+        stop.set()
+        print("rag.rebuild: stopping after the rebuild under way", file=sys.stderr, flush=True)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
+    seen = corpus_signature(args.corpus)
+    _once(args, settings, args.full)
+    while not stop.wait(args.every):
+        now = corpus_signature(args.corpus)
+        if now != seen:
+            seen = now
+            _once(args, settings, False)
+    return 0
+
+
+def corpus_signature(paths: list[Path]) -> tuple[tuple[str, int, int], ...] | str:
+    """What says the corpus changed, without reading it: each file's path, size and
+    modification time, or the error that listing it gave (a folder gone is a change too)."""
+    from corpus import CorpusError
+    from corpus.files import corpus_files
+
+    try:
+        files = corpus_files(paths)
+        return tuple((str(f), (st := f.stat()).st_size, st.st_mtime_ns) for f in files)
+    except (CorpusError, OSError) as err:
+        return str(err)
+
+
+def _once(args: argparse.Namespace, settings: RagSettings, full: bool) -> int:
+    """One rebuild with its summary line (or what went wrong) printed; the exit code."""
+    from corpus import CorpusError, iter_records
+    from rag.errors import RagError
+
+    try:
         rejected, size = _count(args.corpus)
     except (CorpusError, ValueError, OSError) as err:
         print(f"rag.rebuild: {err}", file=sys.stderr)
@@ -89,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # the corpus is streamed again by the rebuild (ids and hashes, then what it embeds)
         records = lambda: iter_records(args.corpus)  # noqa: E731
-        summary = _run(records, settings, args.full, rejected, size, args.quiet)
+        summary = _run(records, settings, full, rejected, size, args.quiet)
     except RagError as err:
         print(f"rag.rebuild: {err}", file=sys.stderr)
         return 2
