@@ -71,6 +71,7 @@ from rag.versions import FactVersions
 
 Progress = Callable[[int, int], None]  # (nodes embedded so far, nodes to embed)
 Records = Iterable[Record] | Callable[[], Iterable[Record]]  # a callable: read again per pass
+Rejected = int | Callable[[], int]  # a callable: known once the corpus has been read
 DELETE_BATCH = 5_000  # ids per delete: each call rewrites the graph's id maps (0.4 s at 400k)
 
 
@@ -79,7 +80,7 @@ def rebuild_index(
     settings: RagSettings,
     *,
     full: bool = False,
-    rejected: int = 0,
+    rejected: Rejected = 0,
     progress: Progress | None = None,
     size: int | None = None,
 ) -> RebuildSummary:
@@ -87,7 +88,9 @@ def rebuild_index(
     IndexBusyError if another rebuild runs.
 
     `records` may be a callable that streams the corpus: it is read twice (ids and hashes first,
-    then only the records to embed), so memory holds ids and hashes, not texts; `size`, when
+    then only the records to embed), so memory holds ids and hashes, not texts; `rejected`, the
+    corpus lines not read as records, may be a callable asked once the rebuild has read the
+    corpus (a stream that counts them as it goes); `size`, when
     its caller knows, says how many records it yields (a large full build then starts its
     encoder process at once: `rag.child_encoder`).
     """
@@ -102,7 +105,7 @@ def _rebuild(
     records: Records,
     settings: RagSettings,
     full: bool,
-    rejected: int,
+    rejected: Rejected,
     progress: Progress | None,
     size: int | None,
 ) -> RebuildSummary:
@@ -159,7 +162,7 @@ def _rebuild_locked(
     settings: RagSettings,
     full: bool,
     progress: Progress | None,
-    rejected: int,
+    rejected: Rejected,
     asked_at: datetime,
     start: float,
     size: int | None,
@@ -213,7 +216,7 @@ class _Run:
     source: Callable[[], Iterable[Record]]
     settings: RagSettings
     progress: Progress | None
-    rejected: int
+    rejected: Rejected
     start: float
     client: Any
     manifest: IndexManifest | None
@@ -263,7 +266,7 @@ def _write_versions(run: _Run) -> RebuildSummary:
         updated=plan.updated,
         deleted=plan.deleted,
         unchanged=len(plan.keep),
-        rejected=run.rejected,
+        rejected=run.rejected() if callable(run.rejected) else run.rejected,
         repaired=held.repaired,
         full=target.new,
         embedded_nodes=embedded,

@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -147,26 +147,36 @@ def corpus_signature(paths: list[Path]) -> tuple[tuple[str, int, int], ...] | st
 
 
 def _once(args: argparse.Namespace, settings: RagSettings, full: bool) -> int:
-    """One rebuild with its summary line (or what went wrong) printed; the exit code."""
-    from corpus import CorpusError, iter_records
-    from rag.errors import RagError
+    """One rebuild with its summary line (or what went wrong) printed; the exit code.
 
+    A rebuild of an existing index counts the rejected lines on its own first read of the
+    corpus; strict mode, and a first or full build (which starts its encoder process at once
+    when it knows how many records come), read it once more before, to count them first.
+    """
+    from corpus import CorpusError
+    from corpus.files import corpus_files
+    from rag.errors import RagError
+    from rag.manifest import MANIFEST
+
+    corpus = CountingCorpus(args.corpus)
     try:
-        rejected, size = _count(args.corpus)
+        corpus_files(args.corpus)  # a path that is not there: said before the index is locked
+        size = None
+        if args.strict or full or not (settings.work_dir / MANIFEST).exists():
+            size = sum(1 for _ in corpus())
     except (CorpusError, ValueError, OSError) as err:
         print(f"rag.rebuild: {err}", file=sys.stderr)
         return 2
-    if args.strict and rejected:
+    if args.strict and corpus.rejected:
         print(
-            f"rag.rebuild: {rejected} rejected line(s) in strict mode; "
+            f"rag.rebuild: {corpus.rejected} rejected line(s) in strict mode; "
             "the index was left unchanged",
             file=sys.stderr,
         )
         return 1
     try:
-        # the corpus is streamed again by the rebuild (ids and hashes, then what it embeds)
-        records = lambda: iter_records(args.corpus)  # noqa: E731
-        summary = _run(records, settings, full, rejected, size, args.quiet)
+        # the corpus is streamed by the rebuild (ids and hashes, then what it embeds)
+        summary = _run(corpus, settings, full, corpus.count_rejected, size, args.quiet)
     except RagError as err:
         print(f"rag.rebuild: {err}", file=sys.stderr)
         return 2
@@ -177,30 +187,53 @@ def _once(args: argparse.Namespace, settings: RagSettings, full: bool) -> int:
     return 0
 
 
-def _count(paths: list[Path]) -> tuple[int, int]:
-    """Read the corpus once, printing the first rejected lines; how many lines were rejected
-    and how many records read."""
-    from corpus import Record, Reject, iter_load
+class CountingCorpus:
+    """The corpus as a rebuild streams it: its first whole read also counts the rejected lines
+    and prints the first of them; later reads stream the records alone.
 
-    count = records = 0
-    for event in iter_load(paths):
-        if type(event) is Record:
-            records += 1
-        elif type(event) is Reject:
-            count += 1
-            if count <= MAX_REJECTS_SHOWN:
-                print(f"rejected {event}", file=sys.stderr)
-    if count > MAX_REJECTS_SHOWN:
-        print(f"... and {count - MAX_REJECTS_SHOWN} more rejected lines", file=sys.stderr)
-    return count, records
+    A scheduled rebuild used to read the whole corpus once more only to count its rejects
+    (1.9 s at 200k records, as long as each of the rebuild's own reads).
+    """
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.rejected = 0
+        self.counted = False  # a whole read has ended: `rejected` is the corpus's
+
+    def __call__(self) -> Iterator[Record]:
+        from corpus import iter_records
+
+        return iter_records(self.paths) if self.counted else self._counting()
+
+    def count_rejected(self) -> int:
+        """The rejected lines (read the corpus first if no whole read has ended yet)."""
+        if not self.counted:
+            for _ in self._counting():
+                pass
+        return self.rejected
+
+    def _counting(self) -> Iterator[Record]:
+        from corpus import Record, Reject, iter_load
+
+        count = 0
+        for event in iter_load(self.paths):
+            if type(event) is Record:
+                yield event
+            elif type(event) is Reject:
+                count += 1
+                if count <= MAX_REJECTS_SHOWN:
+                    print(f"rejected {event}", file=sys.stderr)
+        if count > MAX_REJECTS_SHOWN:
+            print(f"... and {count - MAX_REJECTS_SHOWN} more rejected lines", file=sys.stderr)
+        self.rejected, self.counted = count, True
 
 
 def _run(
     records: Callable[[], Iterable[Record]],
     settings: RagSettings,
     full: bool,
-    rejected: int,
-    size: int,
+    rejected: Callable[[], int],
+    size: int | None,
     quiet: bool,
 ) -> RebuildSummary:
     from tqdm import tqdm

@@ -117,6 +117,7 @@ def decide_again(
     versions = FactVersions(entries, asked_by_source(statements, asked), questions)
     versions.replaces = state.entries(comps)
     versions.decided = len(statements)
+    versions.read = [read[seq] for seq in sorted(read)]
     seqs = [seq for seq, _ in scope]
     keep_groups(state, statements, linking, askers, versions, state.next_comp(), seqs, comps)
     state.drop_unused_vectors()

@@ -187,6 +187,9 @@ class FactVersions:
         # entry keys of the previous index these versions decide again; None: every entry
         self.replaces: set[str] | None = None
         self.decided = 0  # records whose fact identity was decided for these versions
+        # the records new to the index or moved, read again to decide them, in corpus order:
+        # they usually start every version a rebuild embeds (`rag.ingest` then reads no more)
+        self.read: list[Record] = []
 
     def wanted(self) -> dict[str, Want]:
         """What the index must hold, per entry key, for the rebuild plan."""

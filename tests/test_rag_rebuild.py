@@ -90,6 +90,37 @@ def test_cli_exit_codes_and_summary_line(
     assert main(["--corpus", str(corpus), "--work", work, "--collection", "x", "--quiet"]) == 2
 
 
+def test_a_rebuild_of_an_index_reads_the_corpus_twice_and_counts_rejects_on_the_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a scheduled rebuild read the whole corpus four times (1.9 s each at 200k records): to
+    # count its rejects, to compare it, to read the changed records again and to pick them
+    import corpus as corpus_package
+
+    corpus, work = tmp_path / "corpus", str(tmp_path / "index")
+    write_batch(corpus, "2026-03-01", [qa("a", "What colour is the logo?", "Blue.")])
+    (corpus / "2026-03-02-bad.jsonl").write_text('{"prompt": "no answer"}\n', encoding="utf-8")
+    assert main(["--corpus", str(corpus), "--work", work, "--quiet"]) == 0  # a first build
+    assert "added 1 / updated 0 / deleted 0 / unchanged 0 / rejected 1" in capsys.readouterr().out
+    reads: list[str] = []
+    for name in ("iter_load", "iter_records"):
+        real = getattr(corpus_package, name)
+        monkeypatch.setattr(
+            corpus_package, name, lambda paths, n=name, f=real: reads.append(n) or f(paths)
+        )
+    write_batch(corpus, "2026-03-03", [qa("b", "Which font is used?", "Inter.")])
+    assert main(["--corpus", str(corpus), "--work", work, "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "added 1 / updated 0 / deleted 0 / unchanged 1 / rejected 1" in out
+    assert "2026-03-02-bad.jsonl:1" in err
+    # compared, then the new record read again to decide its fact and, the same record, to
+    # embed it: no read only to count, none only to pick what to embed
+    assert reads == ["iter_load", "iter_records"], reads
+    reads.clear()
+    assert main(["--corpus", str(corpus), "--work", work, "--quiet", "--strict"]) == 1
+    assert reads == ["iter_load"], "strict mode no longer counts before it writes"
+
+
 @pytest.mark.slow
 def test_kill_9_mid_rebuild_then_rerun_repairs_the_index(tmp_path: Path) -> None:
     corpus, work = tmp_path / "corpus", tmp_path / "index"
