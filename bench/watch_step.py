@@ -3,13 +3,16 @@
 running; each figure is a ratio against the full build of the same corpus by the same command,
 in the same run.
 
-Usage: python bench/watch_step.py [--records 200000] [--steps 2] [--every 0.2]
+Usage: python bench/watch_step.py [--records 200000] [--steps 2] [--every 0.2] [--idle 0]
 
 The records are `bench/records.py`'s (those `bench/index.py` builds from), written as
 prompt/completion lines. A step rewrites the file with every 100th answer changed (each step
 other ones) and puts it in place whole (an atomic rename). A scheduled step is timed from the
 command's start to its exit; a watched step from the rename to the summary line the watching
-process prints, so it includes up to --every seconds of waiting for the next look.
+process prints, so it includes up to --every seconds of waiting for the next look. With --idle
+each change comes that many seconds after the last rebuild ended, as a team's changes come to an
+index that sits unused in between: a host that reclaims idle memory takes back the pages of the
+index files meanwhile (this machine kind pages out what went untouched for ~60 s).
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--steps", type=int, default=2, help="1% steps each way")
     parser.add_argument("--every", type=float, default=0.2, help="the watch's look interval")
+    parser.add_argument("--idle", type=float, default=0.0, help="seconds before each change")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="watch-step-") as tmp:
         corpus, work = Path(tmp) / "corpus", Path(tmp) / "index"
@@ -118,6 +122,7 @@ def main() -> None:
         print(f"full build (python -m rag.rebuild, new process): {full:.1f} s; {line}", flush=True)
         for offset in range(args.steps):
             changed.add(offset)
+            time.sleep(args.idle)
             write_corpus(corpus, args.records, changed)
             seconds, line = scheduled(corpus, work)
             print(
@@ -131,6 +136,7 @@ def main() -> None:
             print(f"--watch started; its first look (nothing changed): {line}", flush=True)
             for offset in range(args.steps, 2 * args.steps):
                 changed.add(offset)
+                time.sleep(args.idle)
                 write_corpus(corpus, args.records, changed)
                 put = time.perf_counter()
                 said, line = watcher.next_line(600)
