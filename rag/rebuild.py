@@ -8,11 +8,11 @@ memory holds ids and hashes, never every record's text.
 
 With --watch the command keeps running: it rebuilds once, then again whenever the corpus files
 change (their names, sizes or modification times, looked at every --every seconds), until it
-gets SIGTERM or Ctrl-C, which end it after the rebuild under way. One process keeps what a
-rebuild in a new process pays again each time — the imports, the parsed manifest, the
-collection's graph loaded by chroma's first call — so each small change costs what it costs in
-the process that built the index (`bench/index.py` times both). A rebuild that fails is
-reported and the next change is tried again; exit code 0 once stopped.
+gets SIGTERM or Ctrl-C, which end it after the rebuild under way (a second one ends it at once,
+exit code 130). The one process keeps what a rebuild in a new process pays again each time: the
+imports, the parsed manifest, the collection's graph loaded by chroma's first call
+(`bench/watch_step.py` times both ways). A rebuild that fails is reported and the next change
+is tried again; exit code 0 once stopped after a rebuild.
 """
 
 from __future__ import annotations
@@ -124,12 +124,16 @@ def _watch(args: argparse.Namespace, settings: RagSettings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
     seen = corpus_signature(args.corpus)
-    _once(args, settings, args.full)
-    while not stop.wait(args.every):
-        now = corpus_signature(args.corpus)
-        if now != seen:
-            seen = now
-            _once(args, settings, False)
+    try:
+        _once(args, settings, args.full)
+        while not stop.wait(args.every):
+            now = corpus_signature(args.corpus)
+            if now != seen:
+                seen = now
+                _once(args, settings, False)
+    except KeyboardInterrupt:  # the second signal: a rebuild cut short repairs on the next run
+        print("rag.rebuild: stopped", file=sys.stderr, flush=True)
+        return 130
     return 0
 
 
