@@ -47,8 +47,8 @@ def write_corpus(folder: Path, records: int, changed: set[int]) -> None:
     staged = folder.parent / f"{NAME}.tmp"
     with staged.open("w", encoding="utf-8") as out:
         for i in range(records):
-            offsets = [o for o in sorted(changed) if i % STEP == o]
-            record = make_record(i, f" (changed {offsets[-1]})" if offsets else "")
+            offset = i % STEP
+            record = make_record(i, f" (changed {offset})" if offset in changed else "")
             line = {"id": record.id, "prompt": record.question, "completion": record.answer}
             out.write(json.dumps(line) + "\n")
     os.replace(staged, folder / NAME)

@@ -26,10 +26,15 @@ class Changes:
     records: int = 0  # records in the corpus
     new: list[int] = field(default_factory=list)  # corpus places of records to decide again
     gone: list[str] = field(default_factory=list)  # stored records no longer where they were
-    added: int = 0  # records of the corpus the state does not hold in any place
-    unseen: list[int] = field(default_factory=list)  # their corpus places: new texts, if any
+    # corpus places of the records the state does not hold in any place: new texts, if any
+    unseen: list[int] = field(default_factory=list)
     changed_ids: int = 0  # ids both among the added and among the vanished records
     in_order: bool = True  # the records both hold are in the same order in both
+
+    @property
+    def added(self) -> int:
+        """Records of the corpus the state does not hold in any place."""
+        return len(self.unseen)
 
     @property
     def moved(self) -> int:
@@ -93,7 +98,6 @@ def detect_changes(records: Iterable[Record], state: FactState) -> Changes:
         "FROM corpus c LEFT JOIN statements s ON s.skey = c.skey ORDER BY c.seq"
     ):
         if stored is None:
-            changes.added += 1
             changes.new.append(seq)
             changes.unseen.append(seq)
             added_ids.add(new_id)

@@ -117,7 +117,7 @@ def decide_again(
     versions = FactVersions(entries, asked_by_source(statements, asked), questions)
     versions.replaces = state.entries(comps)
     versions.decided = len(statements)
-    versions.read = [read[seq] for seq in sorted(read)]
+    versions.read = list(read.values())
     seqs = [seq for seq, _ in scope]
     keep_groups(state, statements, linking, askers, versions, state.next_comp(), seqs, comps)
     state.drop_unused_vectors()
@@ -195,7 +195,7 @@ class Scope:
 
 
 def _read_again(records: Iterable[Record], places: list[int]) -> dict[int, Record]:
-    """The records at those corpus places, read again."""
+    """The records at those corpus places, read again, in corpus order."""
     wanted = set(places)
     return {seq: record for seq, record in enumerate(records) if seq in wanted}
 
@@ -208,7 +208,7 @@ def _fresh(read: dict[int, Record], state: FactState) -> list[tuple[int, Stateme
             (json_list(sorted(read)),),
         ).fetchall()
     )
-    return [(seq, Statement.of(record, keys[seq])) for seq, record in sorted(read.items())]
+    return [(seq, Statement.of(record, keys[seq])) for seq, record in read.items()]
 
 
 def json_list(values: Sequence[int]) -> str:
